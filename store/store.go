@@ -1,0 +1,159 @@
+// Package store defines the data the library keeps and the two storage
+// interfaces an application plugs in: UserStore for accounts and PendingStore
+// for short-lived keyed state. All interfaces live in this file so that
+// implementers find the whole contract in one place.
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Sentinel errors returned by every implementation, wrapped with %w where
+// extra context helps. Check them with errors.Is.
+var (
+	// ErrNotFound is returned when a user or a pending key does not exist
+	// (or has expired).
+	ErrNotFound = errors.New("store: not found")
+	// ErrEmailTaken is returned by CreateUser and UpdateUser when another
+	// user already has the (normalized) email address.
+	ErrEmailTaken = errors.New("store: email already taken")
+	// ErrUnavailable is returned (wrapped) when the backend cannot be
+	// reached or does not answer within the context deadline. The library
+	// answers it with 503 service_unavailable.
+	ErrUnavailable = errors.New("store: backend unavailable")
+)
+
+// User is one account. The library treats it as a value: stores return
+// copies, and mutations go through UserStore.UpdateUser.
+type User struct {
+	// ID is the store-assigned, immutable identifier (opaque to the library).
+	ID string
+	// Email is the normalized (trimmed, lower-cased) address; unique.
+	Email string
+	// PasswordHash is an encoded hash (argon2id PHC, or a migrated Django
+	// or bcrypt hash). Never a plaintext password.
+	PasswordHash string
+	// IsActive is false until the email is verified, or when an admin
+	// deactivates the account. Inactive users cannot log in or refresh.
+	IsActive bool
+	// EmailVerified records that the owner proved control of Email.
+	EmailVerified bool
+	// IsStaff grants access to the admin API with the default IsAdmin.
+	IsStaff bool
+	// TokenVersion is embedded in every JWT; bumping it kills every token
+	// issued before.
+	TokenVersion int64
+	// TOTPSecret is the confirmed TOTP secret, encrypted by the library;
+	// empty when 2FA is off.
+	TOTPSecret string
+	// TOTPPendingSecret is a secret created by setup and not yet confirmed
+	// by enable, encrypted by the library.
+	TOTPPendingSecret string
+	// TOTPEnabled is true once a TOTP secret is confirmed.
+	TOTPEnabled bool
+	// TOTPLastStep is the last accepted TOTP time step; codes of this step
+	// or earlier are refused (replay protection).
+	TOTPLastStep int64
+	// BackupCodes are the hashed single-use 2FA backup codes.
+	BackupCodes []BackupCode
+	// DateJoined is when the account was created.
+	DateJoined time.Time
+	// LastLogin is the time of the last successful login; zero if never.
+	LastLogin time.Time
+}
+
+// BackupCode is one hashed 2FA backup code.
+type BackupCode struct {
+	// ID identifies the code in listings (never the code itself).
+	ID string
+	// Hash is the keyed hash of the normalized code.
+	Hash string
+	// UsedAt is when the code was consumed; zero while unused.
+	UsedAt time.Time
+}
+
+// Clone returns a deep copy of u, so that callers never alias a store's
+// internal state.
+func (u User) Clone() User {
+	if u.BackupCodes != nil {
+		u.BackupCodes = append([]BackupCode(nil), u.BackupCodes...)
+	}
+	return u
+}
+
+// UserStore keeps accounts. Implementations must be safe for concurrent use
+// by multiple goroutines. Every method honours ctx's deadline; a backend that
+// cannot answer returns an error wrapping ErrUnavailable.
+//
+// Run storetest.RunUserStore against an implementation to prove it.
+type UserStore interface {
+	// CreateUser stores a new user and returns it as stored, with ID
+	// assigned when u.ID is empty. It returns ErrEmailTaken when the
+	// normalized email already exists (whatever its case).
+	CreateUser(ctx context.Context, u User) (User, error)
+	// UserByID returns a copy of the user, or ErrNotFound.
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByEmail returns a copy of the user with the given normalized
+	// email (compared case-insensitively), or ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UpdateUser atomically reads the latest user, calls fn with a copy of
+	// it and, if fn returns nil, stores the modified copy and returns it.
+	// fn's error is returned unchanged (wrapped or not) and nothing is
+	// written. Concurrent UpdateUser calls on one user never lose an
+	// update; fn may be called more than once (on a retried transaction or
+	// compare-and-swap) and must not have side effects. fn must not change
+	// ID. It returns ErrNotFound for an unknown id and ErrEmailTaken when
+	// fn changes Email to one another user has.
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
+}
+
+// UserLister is an optional capability of a UserStore, used by the admin
+// API to list and search users.
+type UserLister interface {
+	// ListUsers returns up to limit users whose email starts with
+	// emailPrefix (case-insensitively; "" matches all), ordered by email,
+	// starting strictly after the email given as after ("" = from the
+	// beginning). It is safe for concurrent use.
+	ListUsers(ctx context.Context, emailPrefix, after string, limit int) ([]User, error)
+}
+
+// PendingStore keeps short-lived keyed state with a time to live: 2FA
+// pending sessions, pending email changes, the refresh-token denylist and
+// rate-limit counters. Keys are opaque strings chosen by the library (no
+// secrets in them: secrets are hashed first). Implementations must be safe
+// for concurrent use, must never return an expired entry, and must make
+// TakePending, AddPendingIfAbsent and IncrPending atomic, across processes
+// when the store is shared. Every method honours ctx's deadline; a backend
+// that cannot answer returns an error wrapping ErrUnavailable.
+//
+// Run storetest.RunPendingStore against an implementation to prove it.
+type PendingStore interface {
+	// PutPending stores value under key for ttl, replacing any value.
+	PutPending(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// AddPendingIfAbsent stores value under key for ttl only if the key is
+	// absent (or expired), and reports whether it did. Of concurrent
+	// callers on one key exactly one gets true.
+	AddPendingIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// GetPending returns the value under key, or ErrNotFound.
+	GetPending(ctx context.Context, key string) ([]byte, error)
+	// TakePending atomically returns and deletes the value under key, or
+	// returns ErrNotFound. Of concurrent callers on one key exactly one
+	// gets the value.
+	TakePending(ctx context.Context, key string) ([]byte, error)
+	// DeletePending removes key; deleting a missing key is not an error.
+	DeletePending(ctx context.Context, key string) error
+	// IncrPending atomically adds one to the counter under key and returns
+	// the new count and the counter's remaining time to live. A missing or
+	// expired counter starts at 1 and lives for ttl; later increments do
+	// not extend its life (a fixed window).
+	IncrPending(ctx context.Context, key string, ttl time.Duration) (count int64, ttlLeft time.Duration, err error)
+}
+
+// NormalizeEmail returns the canonical form of an email address used as the
+// unique key: surrounding white space trimmed and lower-cased.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
