@@ -1,0 +1,17 @@
+// Package storetest is the conformance suite for implementations of the
+// store interfaces. Every backend of this module runs it, and an application
+// that implements store.UserStore over its own database proves the
+// implementation with a few lines:
+//
+//	func TestUserStore(t *testing.T) {
+//		storetest.RunUserStore(t, func(t *testing.T) store.UserStore {
+//			db := openEmptyTestDB(t) // closed by t.Cleanup
+//			return myapp.NewUserStore(db)
+//		})
+//	}
+//
+// RunUserStore covers the store.UserLister cases too when the store
+// implements it, and RunPendingStore covers store.PendingStore. Each case is
+// a named subtest that receives a fresh, empty store, so a failure names the
+// property that broke. The suite imports no implementation.
+package storetest
