@@ -1,0 +1,515 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/store/postgres"
+	"github.com/authsys-go/authsys/store/storetest"
+)
+
+var _ postgres.DB = (*pgxpool.Pool)(nil)
+
+// testPool connects to the database named by AUTHSYS_TEST_POSTGRES_URL, or
+// skips the test when the variable is not set.
+func testPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	url := os.Getenv("AUTHSYS_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("AUTHSYS_TEST_POSTGRES_URL is not set; set it to run the Postgres tests " +
+			"(e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatalf("pgxpool.New: got error %v, want nil", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// testSchema returns a fresh schema name and drops the schema, if created,
+// when t ends.
+func testSchema(t testing.TB, pool *pgxpool.Pool) string {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	name := "authsys_test_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		// t.Context is already cancelled when cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// newStore returns a migrated Store in a fresh schema.
+func newStore(t testing.TB, pool *pgxpool.Pool, opts ...postgres.Option) *postgres.Store {
+	t.Helper()
+	s := postgres.New(pool, append([]postgres.Option{postgres.WithSchema(testSchema(t, pool))}, opts...)...)
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: got error %v, want nil", err)
+	}
+	return s
+}
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestUserStore(t *testing.T) {
+	pool := testPool(t)
+	storetest.RunUserStore(t, func(t *testing.T) store.UserStore {
+		return newStore(t, pool)
+	})
+}
+
+func TestPendingStore(t *testing.T) {
+	pool := testPool(t)
+	storetest.RunPendingStore(t, func(t *testing.T) storetest.PendingHarness {
+		clock := newFakeClock()
+		return storetest.PendingHarness{
+			Store:   newStore(t, pool, postgres.WithClock(clock.Now)),
+			Advance: clock.Advance,
+		}
+	})
+}
+
+// migrationCount returns the number of embedded migration files.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: got %d, %v; want at least one", len(files), err)
+	}
+	return len(files)
+}
+
+// appliedMigrations returns the number of rows in the schema's
+// schema_migrations table.
+func appliedMigrations(t *testing.T, pool *pgxpool.Pool, schema string) int {
+	t.Helper()
+	var n int
+	q := "SELECT count(*) FROM " + pgx.Identifier{schema, "schema_migrations"}.Sanitize()
+	if err := pool.QueryRow(t.Context(), q).Scan(&n); err != nil {
+		t.Fatalf("counting applied migrations: %v", err)
+	}
+	return n
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	pool := testPool(t)
+	schema := testSchema(t, pool)
+	s := postgres.New(pool, postgres.WithSchema(schema))
+	for i := range 3 {
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate #%d: got error %v, want nil", i+1, err)
+		}
+	}
+	if got, want := appliedMigrations(t, pool, schema), migrationCount(t); got != want {
+		t.Errorf("schema_migrations rows: got %d, want %d", got, want)
+	}
+	if _, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"}); err != nil {
+		t.Errorf("CreateUser after Migrate: got error %v, want nil", err)
+	}
+}
+
+func TestMigrateConcurrent(t *testing.T) {
+	pool := testPool(t)
+	schema := testSchema(t, pool)
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			s := postgres.New(pool, postgres.WithSchema(schema))
+			<-gate
+			errs[i] = s.Migrate(t.Context())
+		})
+	}
+	close(gate)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate on store %d: got error %v, want nil", i, err)
+		}
+	}
+	if got, want := appliedMigrations(t, pool, schema), migrationCount(t); got != want {
+		t.Errorf("schema_migrations rows: got %d, want %d", got, want)
+	}
+}
+
+func TestSchemasAreIsolated(t *testing.T) {
+	pool := testPool(t)
+	a, b := newStore(t, pool), newStore(t, pool)
+	ctx := t.Context()
+	u, err := a.CreateUser(ctx, store.User{Email: "same@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser in schema a: got error %v, want nil", err)
+	}
+	if _, err := b.UserByID(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UserByID in schema b: got error %v, want %v", err, store.ErrNotFound)
+	}
+	if _, err := b.CreateUser(ctx, store.User{Email: "same@example.test"}); err != nil {
+		t.Errorf("CreateUser of the same email in schema b: got error %v, want nil", err)
+	}
+	if err := a.PutPending(ctx, "k", []byte("a"), time.Hour); err != nil {
+		t.Fatalf("PutPending in schema a: got error %v, want nil", err)
+	}
+	if _, err := b.GetPending(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetPending in schema b: got error %v, want %v", err, store.ErrNotFound)
+	}
+}
+
+func TestInvalidSchema(t *testing.T) {
+	// No database needed: the name is refused before any statement runs.
+	for _, name := range []string{"", "1abc", `a"; DROP TABLE users; --`, "has space", "a-b", strings.Repeat("a", 64)} {
+		s := postgres.New(nopDB{}, postgres.WithSchema(name))
+		if err := s.Migrate(t.Context()); err == nil {
+			t.Errorf("Migrate with schema %q: got nil error, want one", name)
+		}
+		if _, err := s.UserByID(t.Context(), "x"); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("UserByID with schema %q: got error %v, want a configuration error", name, err)
+		}
+		if err := s.PutPending(t.Context(), "k", nil, time.Minute); err == nil {
+			t.Errorf("PutPending with schema %q: got nil error, want one", name)
+		}
+	}
+}
+
+// nopDB is a DB that fails the test's expectations if used: every method
+// panics.
+type nopDB struct{ postgres.DB }
+
+func TestUnavailable(t *testing.T) {
+	// Port 1 on the loopback has no server: every call fails to connect.
+	pool, err := pgxpool.New(t.Context(), "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatalf("pgxpool.New: got error %v, want nil", err)
+	}
+	t.Cleanup(pool.Close)
+	s := postgres.New(pool)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"UserByID", func() error { _, err := s.UserByID(ctx, "x"); return err }},
+		{"CreateUser", func() error { _, err := s.CreateUser(ctx, store.User{Email: "a@example.test"}); return err }},
+		{"UpdateUser", func() error {
+			_, err := s.UpdateUser(ctx, "x", func(*store.User) error { return nil })
+			return err
+		}},
+		{"TakePending", func() error { _, err := s.TakePending(ctx, "k"); return err }},
+		{"IncrPending", func() error { _, _, err := s.IncrPending(ctx, "k", time.Minute); return err }},
+		{"Migrate", func() error { return s.Migrate(ctx) }},
+	}
+	for _, c := range calls {
+		if err := c.call(); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s: got error %v, want one wrapping %v", c.name, err, store.ErrUnavailable)
+		}
+	}
+}
+
+func TestDeadlineIsUnavailable(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool)
+	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err = s.UserByID(ctx, u.ID)
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("UserByID past the deadline: got error %v, want one wrapping %v and %v",
+			err, store.ErrUnavailable, context.DeadlineExceeded)
+	}
+	_, err = s.UpdateUser(ctx, u.ID, func(u *store.User) error { u.TokenVersion++; return nil })
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("UpdateUser past the deadline: got error %v, want one wrapping %v", err, store.ErrUnavailable)
+	}
+	if got, err := s.UserByID(t.Context(), u.ID); err != nil || got.TokenVersion != 0 {
+		t.Errorf("UserByID after the failed update: got TokenVersion %d, error %v; want 0, nil", got.TokenVersion, err)
+	}
+}
+
+func TestCreateDuplicateIDIsNotEmailTaken(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool)
+	u, err := s.CreateUser(t.Context(), store.User{ID: "fixed", Email: "a@example.test"})
+	if err != nil || u.ID != "fixed" {
+		t.Fatalf("CreateUser with an ID: got %q, %v; want \"fixed\", nil", u.ID, err)
+	}
+	_, err = s.CreateUser(t.Context(), store.User{ID: "fixed", Email: "b@example.test"})
+	if err == nil || errors.Is(err, store.ErrEmailTaken) {
+		t.Errorf("CreateUser with a taken ID: got error %v, want a non-%v error", err, store.ErrEmailTaken)
+	}
+}
+
+func TestUpdateUserRefusesIDChange(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool)
+	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	_, err = s.UpdateUser(t.Context(), u.ID, func(v *store.User) error { v.ID = "other"; v.TokenVersion = 9; return nil })
+	if err == nil {
+		t.Errorf("UpdateUser changing ID: got nil error, want one")
+	}
+	if got, err := s.UserByID(t.Context(), u.ID); err != nil || got.TokenVersion != 0 {
+		t.Errorf("UserByID after the refused update: got TokenVersion %d, error %v; want 0, nil", got.TokenVersion, err)
+	}
+}
+
+// TestUpdateUserAcrossStores races increments through two Store values on
+// one schema, as two processes would.
+func TestUpdateUserAcrossStores(t *testing.T) {
+	pool := testPool(t)
+	a := newStore(t, pool)
+	b := postgres.New(pool, postgres.WithSchema(a.Schema()))
+	u, err := a.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			_, errs[i] = s.UpdateUser(t.Context(), u.ID, func(u *store.User) error {
+				u.TokenVersion++
+				u.BackupCodes = append(u.BackupCodes, store.BackupCode{ID: "c", Hash: "h"})
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdateUser #%d: got error %v, want nil", i, err)
+		}
+	}
+	got, err := b.UserByID(t.Context(), u.ID)
+	if err != nil || got.TokenVersion != n || len(got.BackupCodes) != n {
+		t.Errorf("UserByID: got TokenVersion %d, %d backup codes, error %v; want %d, %d, nil",
+			got.TokenVersion, len(got.BackupCodes), err, n, n)
+	}
+}
+
+// TestUpdateUserUnderSerializableDefault races updates on a database whose
+// default isolation level is SERIALIZABLE, where a lost race ends in a
+// serialization failure: no update may fail or be lost.
+func TestUpdateUserUnderSerializableDefault(t *testing.T) {
+	base := testPool(t)
+	cfg, err := pgxpool.ParseConfig(os.Getenv("AUTHSYS_TEST_POSTGRES_URL"))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("NewWithConfig: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	s := postgres.New(pool, postgres.WithSchema(testSchema(t, base)))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: got error %v, want nil", err)
+	}
+	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-gate
+			_, errs[i] = s.UpdateUser(t.Context(), u.ID, func(u *store.User) error {
+				u.TokenVersion++
+				return nil
+			})
+		})
+	}
+	close(gate)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdateUser #%d: got error %v, want nil", i, err)
+		}
+	}
+	if got, err := s.UserByID(t.Context(), u.ID); err != nil || got.TokenVersion != n {
+		t.Errorf("UserByID: got TokenVersion %d, error %v; want %d, nil", got.TokenVersion, err, n)
+	}
+}
+
+// pendingRows returns how many rows, expired or not, the pending table
+// holds.
+func pendingRows(t *testing.T, pool *pgxpool.Pool, schema string) int {
+	t.Helper()
+	var n int
+	q := "SELECT count(*) FROM " + pgx.Identifier{schema, "pending"}.Sanitize()
+	if err := pool.QueryRow(t.Context(), q).Scan(&n); err != nil {
+		t.Fatalf("counting pending rows: %v", err)
+	}
+	return n
+}
+
+func TestSweep(t *testing.T) {
+	pool := testPool(t)
+	clock := newFakeClock()
+	s := newStore(t, pool, postgres.WithClock(clock.Now))
+	ctx := t.Context()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := s.PutPending(ctx, k, []byte("v"), time.Minute); err != nil {
+			t.Fatalf("PutPending(%q): got error %v, want nil", k, err)
+		}
+	}
+	if err := s.PutPending(ctx, "kept", []byte("v"), time.Hour); err != nil {
+		t.Fatalf("PutPending(kept): got error %v, want nil", err)
+	}
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Errorf("Sweep before expiry: got %d, %v; want 0, nil", n, err)
+	}
+	clock.Advance(time.Minute)
+	if n, err := s.Sweep(ctx); err != nil || n != 3 {
+		t.Errorf("Sweep after expiry: got %d, %v; want 3, nil", n, err)
+	}
+	if got := pendingRows(t, pool, s.Schema()); got != 1 {
+		t.Errorf("pending rows after Sweep: got %d, want 1", got)
+	}
+}
+
+func TestWritesSweepExpiredEntries(t *testing.T) {
+	pool := testPool(t)
+	clock := newFakeClock()
+	s := newStore(t, pool, postgres.WithClock(clock.Now))
+	ctx := t.Context()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := s.PutPending(ctx, k, []byte("v"), time.Minute); err != nil {
+			t.Fatalf("PutPending(%q): got error %v, want nil", k, err)
+		}
+	}
+	clock.Advance(time.Hour)
+	for range 100 {
+		if _, _, err := s.IncrPending(ctx, "counter", time.Hour); err != nil {
+			t.Fatalf("IncrPending: got error %v, want nil", err)
+		}
+	}
+	if got := pendingRows(t, pool, s.Schema()); got != 1 {
+		t.Errorf("pending rows after 103 writes: got %d, want 1 (the counter)", got)
+	}
+}
+
+func TestIncrPendingValueIsDecimal(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool)
+	ctx := t.Context()
+	for range 12 {
+		if _, _, err := s.IncrPending(ctx, "k", time.Hour); err != nil {
+			t.Fatalf("IncrPending: got error %v, want nil", err)
+		}
+	}
+	if got, err := s.GetPending(ctx, "k"); err != nil || string(got) != "12" {
+		t.Errorf("GetPending(counter): got %q, %v; want \"12\", nil", got, err)
+	}
+}
+
+func TestNonPositiveTTL(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool)
+	ctx := t.Context()
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if err := s.PutPending(ctx, "k", []byte("v"), ttl); err == nil {
+			t.Errorf("PutPending(ttl %v): got nil error, want one", ttl)
+		}
+		if _, err := s.AddPendingIfAbsent(ctx, "k", []byte("v"), ttl); err == nil {
+			t.Errorf("AddPendingIfAbsent(ttl %v): got nil error, want one", ttl)
+		}
+		if _, _, err := s.IncrPending(ctx, "k", ttl); err == nil {
+			t.Errorf("IncrPending(ttl %v): got nil error, want one", ttl)
+		}
+	}
+}
+
+func BenchmarkUserByID(b *testing.B) {
+	pool := testPool(b)
+	s := newStore(b, pool)
+	u, err := s.CreateUser(b.Context(), benchUser())
+	if err != nil {
+		b.Fatalf("CreateUser: %v", err)
+	}
+	for b.Loop() {
+		if _, err := s.UserByID(b.Context(), u.ID); err != nil {
+			b.Fatalf("UserByID: %v", err)
+		}
+	}
+}
+
+func BenchmarkUpdateUser(b *testing.B) {
+	pool := testPool(b)
+	s := newStore(b, pool)
+	u, err := s.CreateUser(b.Context(), benchUser())
+	if err != nil {
+		b.Fatalf("CreateUser: %v", err)
+	}
+	for b.Loop() {
+		_, err := s.UpdateUser(b.Context(), u.ID, func(u *store.User) error {
+			u.TokenVersion++
+			return nil
+		})
+		if err != nil {
+			b.Fatalf("UpdateUser: %v", err)
+		}
+	}
+}
+
+// benchUser returns a user with ten backup codes, as after enabling 2FA.
+func benchUser() store.User {
+	u := store.User{Email: "bench@example.test", PasswordHash: "hash", IsActive: true, TOTPEnabled: true}
+	for i := range 10 {
+		u.BackupCodes = append(u.BackupCodes, store.BackupCode{ID: string(rune('a' + i)), Hash: "hash"})
+	}
+	return u
+}

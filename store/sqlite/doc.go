@@ -1,0 +1,30 @@
+// Package sqlite keeps authsys users and pending entries in one SQLite
+// database file, through the pure-Go modernc.org/sqlite driver (no cgo).
+// One Store implements store.UserStore, store.UserLister and
+// store.PendingStore, which makes it a complete single-server setup:
+//
+//	st, err := sqlite.Open("authsys.db") // creates the file and its tables
+//	if err != nil {
+//		return err
+//	}
+//	defer st.Close()
+//	auth, err := authsys.New(authsys.Config{Users: st, Pending: st /* , ... */})
+//
+// Open puts the database in WAL mode, enforces foreign keys, sets a busy
+// timeout of 5 s and applies the SQL migrations embedded in the package
+// (Migrate; recorded in the schema_migrations table). Times are stored as
+// INTEGER microseconds since the Unix epoch.
+//
+// UpdateUser runs the read, the caller's function and the writes in one
+// BEGIN IMMEDIATE transaction, which holds the write lock throughout, so
+// concurrent updates of a user never lose one. TakePending,
+// AddPendingIfAbsent and IncrPending are single statements (DELETE ...
+// RETURNING and INSERT ... ON CONFLICT). All of this holds across
+// processes sharing the file on one machine. Expiry compares with the
+// Store's clock (WithClock).
+//
+// Errors: store.ErrNotFound for a missing row, store.ErrEmailTaken for a
+// duplicate email, and an error wrapping store.ErrUnavailable when the
+// database stays locked past the busy timeout, fails to read or write, is
+// closed, or the context ends first.
+package sqlite

@@ -1,0 +1,534 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/store/sqlite"
+	"github.com/authsys-go/authsys/store/storetest"
+)
+
+// open opens a Store on path and closes it when t ends.
+func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(path, opts...)
+	if err != nil {
+		t.Fatalf("Open(%q): got error %v, want nil", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: got error %v, want nil", err)
+		}
+	})
+	return s
+}
+
+// newStore opens a Store on a fresh file.
+func newStore(t testing.TB, opts ...sqlite.Option) *sqlite.Store {
+	t.Helper()
+	return open(t, filepath.Join(t.TempDir(), "authsys.db"), opts...)
+}
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestUserStore(t *testing.T) {
+	storetest.RunUserStore(t, func(t *testing.T) store.UserStore {
+		return newStore(t)
+	})
+}
+
+func TestPendingStore(t *testing.T) {
+	storetest.RunPendingStore(t, func(t *testing.T) storetest.PendingHarness {
+		clock := newFakeClock()
+		return storetest.PendingHarness{Store: newStore(t, sqlite.WithClock(clock.Now)), Advance: clock.Advance}
+	})
+}
+
+// rawDB opens path directly, to inspect what the Store wrote.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatalf("sql.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func count(t *testing.T, db *sql.DB, query string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(t.Context(), query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func TestPersistsAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	clock := newFakeClock()
+	ctx := t.Context()
+	s, err := sqlite.Open(path, sqlite.WithClock(clock.Now))
+	if err != nil {
+		t.Fatalf("Open: got error %v, want nil", err)
+	}
+	want, err := s.CreateUser(ctx, store.User{
+		Email:       "a@example.test",
+		TOTPEnabled: true,
+		BackupCodes: []store.BackupCode{{ID: "1", Hash: "h1"}, {ID: "2", Hash: "h2", UsedAt: clock.Now()}},
+	})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	if err := s.PutPending(ctx, "k", []byte("v"), time.Hour); err != nil {
+		t.Fatalf("PutPending: got error %v, want nil", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: got error %v, want nil", err)
+	}
+	if _, err := s.UserByID(ctx, want.ID); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("UserByID after Close: got error %v, want one wrapping %v", err, store.ErrUnavailable)
+	}
+
+	s = open(t, path, sqlite.WithClock(clock.Now))
+	got, err := s.UserByID(ctx, want.ID)
+	if err != nil {
+		t.Fatalf("UserByID after reopening: got error %v, want nil", err)
+	}
+	if got.Email != want.Email || !got.DateJoined.Equal(want.DateJoined) || len(got.BackupCodes) != 2 ||
+		!got.BackupCodes[1].UsedAt.Equal(want.BackupCodes[1].UsedAt) {
+		t.Errorf("UserByID after reopening: got %+v, want %+v", got, want)
+	}
+	if v, err := s.GetPending(ctx, "k"); err != nil || string(v) != "v" {
+		t.Errorf("GetPending after reopening: got %q, %v; want \"v\", nil", v, err)
+	}
+	if n := count(t, rawDB(t, path), "SELECT count(*) FROM schema_migrations"); n != migrationCount(t) {
+		t.Errorf("schema_migrations rows after reopening: got %d, want %d", n, migrationCount(t))
+	}
+}
+
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: got %d, %v; want at least one", len(files), err)
+	}
+	return len(files)
+}
+
+func TestOpenSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	open(t, path)
+	db := rawDB(t, path)
+	var mode string
+	if err := db.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode: got %q, %v; want \"wal\", nil", mode, err)
+	}
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	s := open(t, path)
+	for i := range 2 {
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate #%d: got error %v, want nil", i+1, err)
+		}
+	}
+	if n := count(t, rawDB(t, path), "SELECT count(*) FROM schema_migrations"); n != migrationCount(t) {
+		t.Errorf("schema_migrations rows: got %d, want %d", n, migrationCount(t))
+	}
+}
+
+// TestConcurrentOpen opens one new file from several goroutines at once, as
+// several processes starting together would.
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	const n = 4
+	stores := make([]*sqlite.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = sqlite.Open(path) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: got error %v, want nil", i, err)
+			continue
+		}
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	if n := count(t, rawDB(t, path), "SELECT count(*) FROM schema_migrations"); n != migrationCount(t) {
+		t.Errorf("schema_migrations rows: got %d, want %d", n, migrationCount(t))
+	}
+}
+
+// TestUpdateUserAcrossStores races updates through two Stores on one file,
+// as two processes would: BEGIN IMMEDIATE and the busy timeout serialize
+// them.
+func TestUpdateUserAcrossStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	a, b := open(t, path), open(t, path)
+	u, err := a.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			_, errs[i] = s.UpdateUser(t.Context(), u.ID, func(u *store.User) error {
+				u.TokenVersion++
+				u.BackupCodes = append(u.BackupCodes, store.BackupCode{ID: "c", Hash: "h"})
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdateUser #%d: got error %v, want nil", i, err)
+		}
+	}
+	got, err := b.UserByID(t.Context(), u.ID)
+	if err != nil || got.TokenVersion != n || len(got.BackupCodes) != n {
+		t.Errorf("UserByID: got TokenVersion %d, %d backup codes, error %v; want %d, %d, nil",
+			got.TokenVersion, len(got.BackupCodes), err, n, n)
+	}
+}
+
+// TestTakeAcrossStores races TakePending through two Stores on one file.
+func TestTakeAcrossStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	a, b := open(t, path), open(t, path)
+	if err := a.PutPending(t.Context(), "k", []byte("v"), time.Hour); err != nil {
+		t.Fatalf("PutPending: got error %v, want nil", err)
+	}
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() { _, errs[i] = s.TakePending(t.Context(), "k") })
+	}
+	wg.Wait()
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("TakePending #%d: got error %v, want nil or %v", i, err, store.ErrNotFound)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("TakePending winners: got %d, want 1", winners)
+	}
+}
+
+func TestDeadlineIsUnavailable(t *testing.T) {
+	s := newStore(t)
+	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err = s.UserByID(ctx, u.ID)
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("UserByID past the deadline: got error %v, want one wrapping %v and %v",
+			err, store.ErrUnavailable, context.DeadlineExceeded)
+	}
+	_, err = s.UpdateUser(ctx, u.ID, func(u *store.User) error { u.TokenVersion++; return nil })
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("UpdateUser past the deadline: got error %v, want one wrapping %v", err, store.ErrUnavailable)
+	}
+	if got, err := s.UserByID(t.Context(), u.ID); err != nil || got.TokenVersion != 0 {
+		t.Errorf("UserByID after the failed update: got TokenVersion %d, error %v; want 0, nil", got.TokenVersion, err)
+	}
+}
+
+// TestLockedIsUnavailable holds the write lock from outside the Store: a
+// write that cannot get it before its context's deadline fails with
+// store.ErrUnavailable, and reads go on meanwhile (WAL).
+func TestLockedIsUnavailable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	s := open(t, path)
+	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	db := rawDB(t, path)
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatalf("BEGIN IMMEDIATE: %v", err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck
+
+	if _, err := s.UserByID(t.Context(), u.ID); err != nil {
+		t.Errorf("UserByID while another connection writes: got error %v, want nil", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err = s.UpdateUser(ctx, u.ID, func(u *store.User) error { u.TokenVersion++; return nil })
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("UpdateUser while locked: got error %v, want one wrapping %v", err, store.ErrUnavailable)
+	}
+}
+
+// TestWaitsForLock holds the write lock from outside the Store for longer
+// than SQLite's own short busy timeout: writes wait for it and then
+// succeed.
+func TestWaitsForLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	s := open(t, path)
+	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	conn, err := rawDB(t, path).Conn(t.Context())
+	if err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatalf("BEGIN IMMEDIATE: %v", err)
+	}
+	var updateErr, putErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, updateErr = s.UpdateUser(t.Context(), u.ID, func(u *store.User) error { u.TokenVersion++; return nil })
+	})
+	wg.Go(func() { putErr = s.PutPending(t.Context(), "k", []byte("v"), time.Hour) })
+	time.Sleep(200 * time.Millisecond) // let both run into the lock
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatalf("ROLLBACK: %v", err)
+	}
+	wg.Wait()
+	if updateErr != nil {
+		t.Errorf("UpdateUser waiting for the lock: got error %v, want nil", updateErr)
+	}
+	if putErr != nil {
+		t.Errorf("PutPending waiting for the lock: got error %v, want nil", putErr)
+	}
+	if got, err := s.UserByID(t.Context(), u.ID); err != nil || got.TokenVersion != 1 {
+		t.Errorf("UserByID: got TokenVersion %d, error %v; want 1, nil", got.TokenVersion, err)
+	}
+}
+
+func TestOpenRefusesNonFiles(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "file::memory:?cache=shared"} {
+		if s, err := sqlite.Open(path); err == nil {
+			s.Close()
+			t.Errorf("Open(%q): got nil error, want one", path)
+		}
+	}
+}
+
+func TestOpenOddPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "odd ?#%name.db")
+	s := open(t, path)
+	if _, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"}); err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	if n := count(t, rawDB(t, "file:"+filepath.ToSlash(filepath.Dir(path))+"/odd%20%3f%23%25name.db"), "SELECT count(*) FROM users"); n != 1 {
+		t.Errorf("users in the file at the literal path: got %d, want 1", n)
+	}
+}
+
+func TestCreateDuplicateIDIsNotEmailTaken(t *testing.T) {
+	s := newStore(t)
+	u, err := s.CreateUser(t.Context(), store.User{ID: "fixed", Email: "a@example.test"})
+	if err != nil || u.ID != "fixed" {
+		t.Fatalf("CreateUser with an ID: got %q, %v; want \"fixed\", nil", u.ID, err)
+	}
+	_, err = s.CreateUser(t.Context(), store.User{ID: "fixed", Email: "b@example.test"})
+	if err == nil || errors.Is(err, store.ErrEmailTaken) {
+		t.Errorf("CreateUser with a taken ID: got error %v, want a non-%v error", err, store.ErrEmailTaken)
+	}
+}
+
+func TestUpdateUserRefusesIDChange(t *testing.T) {
+	s := newStore(t)
+	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
+	if err != nil {
+		t.Fatalf("CreateUser: got error %v, want nil", err)
+	}
+	_, err = s.UpdateUser(t.Context(), u.ID, func(v *store.User) error { v.ID = "other"; v.TokenVersion = 9; return nil })
+	if err == nil {
+		t.Errorf("UpdateUser changing ID: got nil error, want one")
+	}
+	if got, err := s.UserByID(t.Context(), u.ID); err != nil || got.TokenVersion != 0 {
+		t.Errorf("UserByID after the refused update: got TokenVersion %d, error %v; want 0, nil", got.TokenVersion, err)
+	}
+}
+
+func TestListUsersPatternCharacters(t *testing.T) {
+	s := newStore(t)
+	for _, email := range []string{"a*b@x.test", "a?b@x.test", "a[b@x.test", "axb@x.test", "a%b@x.test", "a_b@x.test"} {
+		if _, err := s.CreateUser(t.Context(), store.User{Email: email}); err != nil {
+			t.Fatalf("CreateUser(%q): got error %v, want nil", email, err)
+		}
+	}
+	for _, prefix := range []string{"a*", "a?", "a[", "a%", "a_"} {
+		users, err := s.ListUsers(t.Context(), prefix, "", 10)
+		if err != nil {
+			t.Fatalf("ListUsers(%q): got error %v, want nil", prefix, err)
+		}
+		if len(users) != 1 || users[0].Email[:2] != prefix {
+			t.Errorf("ListUsers(%q): got %d users (%+v), want only the one starting with %q", prefix, len(users), users, prefix)
+		}
+	}
+}
+
+func TestSweep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	clock := newFakeClock()
+	s := open(t, path, sqlite.WithClock(clock.Now))
+	ctx := t.Context()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := s.PutPending(ctx, k, []byte("v"), time.Minute); err != nil {
+			t.Fatalf("PutPending(%q): got error %v, want nil", k, err)
+		}
+	}
+	if err := s.PutPending(ctx, "kept", []byte("v"), time.Hour); err != nil {
+		t.Fatalf("PutPending(kept): got error %v, want nil", err)
+	}
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Errorf("Sweep before expiry: got %d, %v; want 0, nil", n, err)
+	}
+	clock.Advance(time.Minute)
+	if n, err := s.Sweep(ctx); err != nil || n != 3 {
+		t.Errorf("Sweep after expiry: got %d, %v; want 3, nil", n, err)
+	}
+	if n := count(t, rawDB(t, path), "SELECT count(*) FROM pending"); n != 1 {
+		t.Errorf("pending rows after Sweep: got %d, want 1", n)
+	}
+}
+
+func TestWritesSweepExpiredEntries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	clock := newFakeClock()
+	s := open(t, path, sqlite.WithClock(clock.Now))
+	ctx := t.Context()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := s.PutPending(ctx, k, []byte("v"), time.Minute); err != nil {
+			t.Fatalf("PutPending(%q): got error %v, want nil", k, err)
+		}
+	}
+	clock.Advance(time.Hour)
+	for range 100 {
+		if _, _, err := s.IncrPending(ctx, "counter", time.Hour); err != nil {
+			t.Fatalf("IncrPending: got error %v, want nil", err)
+		}
+	}
+	if n := count(t, rawDB(t, path), "SELECT count(*) FROM pending"); n != 1 {
+		t.Errorf("pending rows after 103 writes: got %d, want 1 (the counter)", n)
+	}
+}
+
+func TestIncrPendingValueIsDecimal(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	for range 12 {
+		if _, _, err := s.IncrPending(ctx, "k", time.Hour); err != nil {
+			t.Fatalf("IncrPending: got error %v, want nil", err)
+		}
+	}
+	if got, err := s.GetPending(ctx, "k"); err != nil || string(got) != "12" {
+		t.Errorf("GetPending(counter): got %q, %v; want \"12\", nil", got, err)
+	}
+}
+
+func TestNonPositiveTTL(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if err := s.PutPending(ctx, "k", []byte("v"), ttl); err == nil {
+			t.Errorf("PutPending(ttl %v): got nil error, want one", ttl)
+		}
+		if _, err := s.AddPendingIfAbsent(ctx, "k", []byte("v"), ttl); err == nil {
+			t.Errorf("AddPendingIfAbsent(ttl %v): got nil error, want one", ttl)
+		}
+		if _, _, err := s.IncrPending(ctx, "k", ttl); err == nil {
+			t.Errorf("IncrPending(ttl %v): got nil error, want one", ttl)
+		}
+	}
+}
+
+func BenchmarkUserByID(b *testing.B) {
+	s := newStore(b)
+	u, err := s.CreateUser(b.Context(), benchUser())
+	if err != nil {
+		b.Fatalf("CreateUser: %v", err)
+	}
+	for b.Loop() {
+		if _, err := s.UserByID(b.Context(), u.ID); err != nil {
+			b.Fatalf("UserByID: %v", err)
+		}
+	}
+}
+
+func BenchmarkUpdateUser(b *testing.B) {
+	s := newStore(b)
+	u, err := s.CreateUser(b.Context(), benchUser())
+	if err != nil {
+		b.Fatalf("CreateUser: %v", err)
+	}
+	for b.Loop() {
+		_, err := s.UpdateUser(b.Context(), u.ID, func(u *store.User) error {
+			u.TokenVersion++
+			return nil
+		})
+		if err != nil {
+			b.Fatalf("UpdateUser: %v", err)
+		}
+	}
+}
+
+// benchUser returns a user with ten backup codes, as after enabling 2FA.
+func benchUser() store.User {
+	u := store.User{Email: "bench@example.test", PasswordHash: "hash", IsActive: true, TOTPEnabled: true}
+	for i := range 10 {
+		u.BackupCodes = append(u.BackupCodes, store.BackupCode{ID: string(rune('a' + i)), Hash: "hash"})
+	}
+	return u
+}
