@@ -1,0 +1,583 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/store/redis"
+	"github.com/authsys-go/authsys/store/storetest"
+)
+
+// envURL names the environment variable that points the tests at a Redis
+// server they may write to (only under their own random key prefixes).
+const envURL = "AUTHSYS_TEST_REDIS_URL"
+
+// redisOptions returns the client options for the test server, or skips.
+func redisOptions(tb testing.TB) *goredis.Options {
+	tb.Helper()
+	u := os.Getenv(envURL)
+	if u == "" {
+		tb.Skipf("set %s (e.g. redis://127.0.0.1:6379/0) to run the Redis tests", envURL)
+	}
+	o, err := goredis.ParseURL(u)
+	if err != nil {
+		tb.Fatalf("ParseURL(%s): %v", envURL, err)
+	}
+	return o
+}
+
+// newClient returns a client of the test server, closed at cleanup.
+func newClient(tb testing.TB, contextTimeout bool) *goredis.Client {
+	tb.Helper()
+	o := redisOptions(tb)
+	o.ContextTimeoutEnabled = contextTimeout
+	c := goredis.NewClient(o)
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// testPrefix returns a fresh key prefix and deletes every key under it at
+// cleanup (SCAN MATCH + DEL; nothing else in the database is touched).
+func testPrefix(tb testing.TB, c goredis.UniversalClient) string {
+	tb.Helper()
+	prefix := "authsys_test:" + rand.Text() + ":"
+	tb.Cleanup(func() { deleteKeys(tb, c, prefix+"*") })
+	return prefix
+}
+
+// deleteKeys deletes the keys matching pattern.
+func deleteKeys(tb testing.TB, c goredis.UniversalClient, pattern string) {
+	tb.Helper()
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		tb.Errorf("cleanup: SCAN %s: %v", pattern, err)
+		return
+	}
+	for chunk := range slices.Chunk(keys, 500) {
+		if err := c.Del(ctx, chunk...).Err(); err != nil {
+			tb.Errorf("cleanup: DEL: %v", err)
+		}
+	}
+}
+
+// newStore returns a Store on the test server with its own prefix, and the
+// raw client and prefix for looking behind it.
+func newStore(tb testing.TB) (*redis.Store, *goredis.Client, string) {
+	tb.Helper()
+	c := newClient(tb, true)
+	prefix := testPrefix(tb, c)
+	return redis.New(c, redis.WithPrefix(prefix)), c, prefix
+}
+
+func TestConformance(t *testing.T) {
+	// The Store takes a different path for clients that bound network I/O
+	// by the context's deadline and for those that do not: run both.
+	for _, contextTimeout := range []bool{true, false} {
+		t.Run(fmt.Sprint("ContextTimeoutEnabled=", contextTimeout), func(t *testing.T) {
+			storetest.RunPendingStore(t, func(t *testing.T) storetest.PendingHarness {
+				c := newClient(t, contextTimeout)
+				return storetest.PendingHarness{Store: redis.New(c, redis.WithPrefix(testPrefix(t, c)))}
+			})
+		})
+	}
+}
+
+func TestKeysArePrefixed(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   []redis.Option
+		prefix string
+	}{
+		{"default", nil, redis.DefaultPrefix},
+		{"custom", []redis.Option{redis.WithPrefix("authsys_test:custom:")}, "authsys_test:custom:"},
+		{"empty", []redis.Option{redis.WithPrefix("")}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, true)
+			key := "authsys_test_key_" + rand.Text()
+			full := tt.prefix + key
+			t.Cleanup(func() { deleteKeys(t, c, full) })
+			s := redis.New(c, tt.opts...)
+			if err := s.PutPending(t.Context(), key, []byte("v"), time.Minute); err != nil {
+				t.Fatalf("PutPending: %v", err)
+			}
+			if got, err := c.Get(t.Context(), full).Result(); err != nil || got != "v" {
+				t.Fatalf("GET %s = %q, %v; want \"v\", nil", full, got, err)
+			}
+		})
+	}
+}
+
+func TestTTL(t *testing.T) {
+	s, c, prefix := newStore(t)
+	ctx := t.Context()
+	tests := []struct {
+		name   string
+		ttl    time.Duration
+		maxTTL time.Duration
+	}{
+		{"minutes", 10 * time.Minute, 10 * time.Minute},
+		{"sub-millisecond rounded up", 10 * time.Microsecond, time.Millisecond},
+		{"zero rounded up", 0, time.Millisecond},
+		{"negative rounded up", -time.Second, time.Millisecond},
+	}
+	ops := []struct {
+		name string
+		put  func(key string, ttl time.Duration) error
+	}{
+		{"PutPending", func(key string, ttl time.Duration) error {
+			return s.PutPending(ctx, key, []byte("v"), ttl)
+		}},
+		{"AddPendingIfAbsent", func(key string, ttl time.Duration) error {
+			_, err := s.AddPendingIfAbsent(ctx, key, []byte("v"), ttl)
+			return err
+		}},
+		{"IncrPending", func(key string, ttl time.Duration) error {
+			_, left, err := s.IncrPending(ctx, key, ttl)
+			if err == nil && (left <= 0 || left > max(ttl, time.Millisecond)) {
+				return fmt.Errorf("ttlLeft = %v, want in (0, %v]", left, max(ttl, time.Millisecond))
+			}
+			return err
+		}},
+	}
+	for _, op := range ops {
+		for _, tt := range tests {
+			t.Run(op.name+"/"+tt.name, func(t *testing.T) {
+				key := op.name + ":" + tt.name
+				if err := op.put(key, tt.ttl); err != nil {
+					t.Fatalf("%s(ttl %v): %v", op.name, tt.ttl, err)
+				}
+				// -2: already expired (a 1 ms key may be gone); -1 would
+				// mean a key without expiry, which must never happen.
+				pttl, err := c.PTTL(ctx, prefix+key).Result()
+				if err != nil {
+					t.Fatalf("PTTL: %v", err)
+				}
+				if pttl == -1 || pttl > tt.maxTTL {
+					t.Fatalf("PTTL = %v, want at most %v and never persistent", pttl, tt.maxTTL)
+				}
+			})
+		}
+	}
+}
+
+func TestIncrPendingLongerTTLDoesNotExtend(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := t.Context()
+
+	n, left, err := s.IncrPending(ctx, "ctr", 10*time.Second)
+	if err != nil || n != 1 || left <= 0 || left > 10*time.Second {
+		t.Fatalf("first IncrPending = %d, %v, %v; want 1, (0, 10s], nil", n, left, err)
+	}
+	// A later increment with a longer ttl must not extend the window.
+	n, left, err = s.IncrPending(ctx, "ctr", time.Hour)
+	if err != nil || n != 2 || left <= 0 || left > 10*time.Second {
+		t.Fatalf("second IncrPending = %d, %v, %v; want 2, (0, 10s], nil", n, left, err)
+	}
+}
+
+func TestIncrPendingRepairsMissingExpiry(t *testing.T) {
+	s, c, prefix := newStore(t)
+	ctx := t.Context()
+	if err := c.Set(ctx, prefix+"ctr", "5", 0).Err(); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	n, left, err := s.IncrPending(ctx, "ctr", time.Minute)
+	if err != nil || n != 6 || left <= 0 || left > time.Minute {
+		t.Fatalf("IncrPending = %d, %v, %v; want 6, (0, 1m], nil", n, left, err)
+	}
+	if pttl, err := c.PTTL(ctx, prefix+"ctr").Result(); err != nil || pttl <= 0 {
+		t.Fatalf("PTTL = %v, %v; want a positive expiry", pttl, err)
+	}
+}
+
+func TestIncrPendingOnNonInteger(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := t.Context()
+	if err := s.PutPending(ctx, "k", []byte("not a number"), time.Minute); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+	_, _, err := s.IncrPending(ctx, "k", time.Minute)
+	if err == nil || errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("IncrPending on a non-integer: got %v, want a plain error", err)
+	}
+}
+
+// race runs fn on n goroutines released together.
+func race(n int, fn func(i int)) {
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		done.Go(func() {
+			start.Wait()
+			fn(i)
+		})
+	}
+	start.Done()
+	done.Wait()
+}
+
+// The race tests below complement the conformance suite's: two Stores on
+// two clients (one bounding I/O by the context, one not) stand for two
+// processes sharing one Redis.
+
+func TestTakePendingRaceAcrossClients(t *testing.T) {
+	c1, c2 := newClient(t, true), newClient(t, false)
+	prefix := testPrefix(t, c1)
+	stores := []*redis.Store{redis.New(c1, redis.WithPrefix(prefix)), redis.New(c2, redis.WithPrefix(prefix))}
+	ctx := t.Context()
+	const keys, racers = 20, 16
+	for k := range keys {
+		key := fmt.Sprint("take", k)
+		if err := stores[0].PutPending(ctx, key, []byte(key), time.Minute); err != nil {
+			t.Fatalf("PutPending: %v", err)
+		}
+		var mu sync.Mutex
+		var winners []int
+		race(racers, func(i int) {
+			v, err := stores[i%2].TakePending(ctx, key)
+			switch {
+			case err == nil:
+				if string(v) != key {
+					t.Errorf("TakePending(%s) = %q, want %q", key, v, key)
+				}
+				mu.Lock()
+				winners = append(winners, i)
+				mu.Unlock()
+			case !errors.Is(err, store.ErrNotFound):
+				t.Errorf("TakePending(%s): %v", key, err)
+			}
+		})
+		if len(winners) != 1 {
+			t.Fatalf("key %s: got %d winners, want 1", key, len(winners))
+		}
+	}
+}
+
+func TestAddPendingIfAbsentRaceAcrossClients(t *testing.T) {
+	c1, c2 := newClient(t, true), newClient(t, false)
+	prefix := testPrefix(t, c1)
+	stores := []*redis.Store{redis.New(c1, redis.WithPrefix(prefix)), redis.New(c2, redis.WithPrefix(prefix))}
+	ctx := t.Context()
+	const keys, racers = 20, 16
+	for k := range keys {
+		key := fmt.Sprint("add", k)
+		var mu sync.Mutex
+		var winners []string
+		race(racers, func(i int) {
+			v := fmt.Sprint("racer", i)
+			ok, err := stores[i%2].AddPendingIfAbsent(ctx, key, []byte(v), time.Minute)
+			if err != nil {
+				t.Errorf("AddPendingIfAbsent: %v", err)
+			}
+			if ok {
+				mu.Lock()
+				winners = append(winners, v)
+				mu.Unlock()
+			}
+		})
+		if len(winners) != 1 {
+			t.Fatalf("key %s: got %d winners, want 1", key, len(winners))
+		}
+		if got, err := stores[0].GetPending(ctx, key); err != nil || string(got) != winners[0] {
+			t.Fatalf("GetPending(%s) = %q, %v; want the winner's %q", key, got, err, winners[0])
+		}
+	}
+}
+
+func TestIncrPendingRaceAcrossClients(t *testing.T) {
+	c1, c2 := newClient(t, true), newClient(t, false)
+	prefix := testPrefix(t, c1)
+	stores := []*redis.Store{redis.New(c1, redis.WithPrefix(prefix)), redis.New(c2, redis.WithPrefix(prefix))}
+	ctx := t.Context()
+	const racers = 64
+	counts := make([]int64, racers)
+	race(racers, func(i int) {
+		n, left, err := stores[i%2].IncrPending(ctx, "ctr", time.Minute)
+		if err != nil {
+			t.Errorf("IncrPending: %v", err)
+		}
+		if left <= 0 || left > time.Minute {
+			t.Errorf("ttlLeft = %v, want in (0, 1m]", left)
+		}
+		counts[i] = n
+	})
+	slices.Sort(counts)
+	for i, n := range counts {
+		if n != int64(i+1) {
+			t.Fatalf("sorted counts[%d] = %d, want %d (every count 1..%d exactly once): %v", i, n, i+1, racers, counts)
+		}
+	}
+}
+
+// ops calls each PendingStore method once.
+var ops = []struct {
+	name string
+	call func(ctx context.Context, s store.PendingStore) error
+}{
+	{"PutPending", func(ctx context.Context, s store.PendingStore) error {
+		return s.PutPending(ctx, "k", []byte("v"), time.Minute)
+	}},
+	{"AddPendingIfAbsent", func(ctx context.Context, s store.PendingStore) error {
+		_, err := s.AddPendingIfAbsent(ctx, "k", []byte("v"), time.Minute)
+		return err
+	}},
+	{"GetPending", func(ctx context.Context, s store.PendingStore) error {
+		_, err := s.GetPending(ctx, "k")
+		return err
+	}},
+	{"TakePending", func(ctx context.Context, s store.PendingStore) error {
+		_, err := s.TakePending(ctx, "k")
+		return err
+	}},
+	{"DeletePending", func(ctx context.Context, s store.PendingStore) error {
+		return s.DeletePending(ctx, "k")
+	}},
+	{"IncrPending", func(ctx context.Context, s store.PendingStore) error {
+		_, _, err := s.IncrPending(ctx, "k", time.Minute)
+		return err
+	}},
+}
+
+// allOps calls every PendingStore method on s, one after the other, and
+// returns their errors by method name.
+func allOps(ctx context.Context, s store.PendingStore) map[string]error {
+	errs := map[string]error{}
+	for _, op := range ops {
+		errs[op.name] = op.call(ctx, s)
+	}
+	return errs
+}
+
+func TestUnreachableServer(t *testing.T) {
+	// Nothing listens on port 1: every dial is refused.
+	c := goredis.NewClient(&goredis.Options{
+		Addr:               "127.0.0.1:1",
+		MaxRetries:         -1,
+		DialerRetries:      1,
+		DialerRetryTimeout: time.Millisecond,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	s := redis.New(c)
+	for op, err := range allOps(t.Context(), s) {
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s: got %v, want an error wrapping ErrUnavailable", op, err)
+		}
+	}
+}
+
+// silentServer accepts connections and never answers. It returns the
+// address; the listener and every accepted connection close at cleanup.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestUnresponsiveServer(t *testing.T) {
+	tests := []struct {
+		name string
+		opts goredis.Options
+	}{
+		// The client bounds its reads by the context's deadline.
+		{"context timeout enabled", goredis.Options{ContextTimeoutEnabled: true}},
+		// The client would wait forever: the Store must stop waiting itself.
+		{"client without timeouts", goredis.Options{ReadTimeout: -1, WriteTimeout: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.opts
+			o.Addr = silentServer(t)
+			o.MaxRetries = -1
+			c := goredis.NewClient(&o)
+			t.Cleanup(func() { _ = c.Close() })
+			s := redis.New(c)
+
+			// Every method at once, each with its own deadline, so that
+			// each one meets the silent server (not an expired context).
+			errs := make([]error, len(ops))
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				var wg sync.WaitGroup
+				for i, op := range ops {
+					wg.Go(func() {
+						ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+						defer cancel()
+						errs[i] = op.call(ctx, s)
+					})
+				}
+				wg.Wait()
+			}()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second): // a watchdog against a hang, not a speed check
+				t.Fatal("the calls did not return after their context's deadline")
+			}
+			for i, err := range errs {
+				if !errors.Is(err, store.ErrUnavailable) {
+					t.Errorf("%s: got %v, want an error wrapping ErrUnavailable", ops[i].name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestCanceledContext(t *testing.T) {
+	for _, contextTimeout := range []bool{true, false} {
+		t.Run(fmt.Sprint("ContextTimeoutEnabled=", contextTimeout), func(t *testing.T) {
+			c := newClient(t, contextTimeout)
+			s := redis.New(c, redis.WithPrefix(testPrefix(t, c)))
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			for op, err := range allOps(ctx, s) {
+				if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+					t.Errorf("%s: got %v, want an error wrapping ErrUnavailable and context.Canceled", op, err)
+				}
+			}
+		})
+	}
+}
+
+func TestNewFromURL(t *testing.T) {
+	u := os.Getenv(envURL)
+	if u == "" {
+		t.Skipf("set %s to run the Redis tests", envURL)
+	}
+	c := newClient(t, true)
+	prefix := testPrefix(t, c)
+	s, err := redis.NewFromURL(u, redis.WithPrefix(prefix))
+	if err != nil {
+		t.Fatalf("NewFromURL: %v", err)
+	}
+	ctx := t.Context()
+	if err := s.PutPending(ctx, "k", []byte("v"), time.Minute); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+	if got, err := c.Get(ctx, prefix+"k").Result(); err != nil || got != "v" {
+		t.Fatalf("GET = %q, %v; want \"v\", nil", got, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := s.GetPending(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("GetPending after Close: got %v, want ErrUnavailable", err)
+	}
+}
+
+func TestNewFromURLErrors(t *testing.T) {
+	tests := []struct {
+		name        string
+		url         string
+		unavailable bool
+	}{
+		{"bad syntax", "redis://user:s3cret@[::1", false},
+		{"bad scheme", "http://user:s3cret@localhost:6379", false},
+		{"bad database", "redis://user:s3cret@localhost:6379/x", false},
+		{"nothing listening", "redis://user:s3cret@127.0.0.1:1/0?max_retries=-1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := redis.NewFromURL(tt.url)
+			if err == nil {
+				_ = s.Close()
+				t.Fatal("got nil error, want one")
+			}
+			if got := errors.Is(err, store.ErrUnavailable); got != tt.unavailable {
+				t.Errorf("errors.Is(%v, ErrUnavailable) = %v, want %v", err, got, tt.unavailable)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q repeats the password", err)
+			}
+		})
+	}
+}
+
+func TestCloseLeavesCallerClientOpen(t *testing.T) {
+	c := newClient(t, true)
+	s := redis.New(c)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Fatalf("PING after Store.Close: got %v, want nil (the caller owns the client)", err)
+	}
+}
+
+func BenchmarkIncrPending(b *testing.B) {
+	s, _, _ := newStore(b)
+	ctx := b.Context()
+	for b.Loop() {
+		if _, _, err := s.IncrPending(ctx, "ctr", time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTakePending(b *testing.B) {
+	s, c, prefix := newStore(b)
+	ctx := b.Context()
+	pipe := c.Pipeline()
+	for i := range b.N {
+		pipe.Set(ctx, fmt.Sprint(prefix, "take", i), "v", time.Minute)
+		if pipe.Len() == 1000 || i == b.N-1 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	keys := make([]string, b.N)
+	for i := range keys {
+		keys[i] = fmt.Sprint("take", i)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.TakePending(ctx, keys[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
