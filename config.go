@@ -1,0 +1,372 @@
+package authsys
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/authsys-go/authsys/internal/password"
+	"github.com/authsys-go/authsys/internal/ratelimit"
+	"github.com/authsys-go/authsys/mail"
+)
+
+// Key is a secret identified by an ID, for rotation: a JWT's "kid", or the
+// key id stored with an encrypted TOTP secret.
+type Key struct {
+	// ID names the key; it appears in tokens and ciphertexts.
+	ID string
+	// Secret is at least 32 random bytes.
+	Secret []byte
+}
+
+// Rate-limit names, the keys of Config.RateLimits.
+const (
+	LimitLogin         = "login"
+	LimitSignup        = "signup"
+	LimitPasswordReset = "password_reset"
+	LimitTwoFactor     = "2fa_verify"
+)
+
+// DefaultRateLimits returns the limits used when Config.RateLimits is nil:
+// login 10/min, signup 5/min, password reset 5/min, 2FA verify 10/min, each
+// counted per client IP and per account.
+func DefaultRateLimits() map[string]string {
+	return map[string]string{LimitLogin: "10/min", LimitSignup: "5/min", LimitPasswordReset: "5/min", LimitTwoFactor: "10/min"}
+}
+
+// Config configures an Auth. The zero value of every optional field means
+// its default, given at the end of the field's comment; defaults are filled
+// in one place (withDefaults) and New validates the result.
+type Config struct {
+	// SigningKey signs JWTs and one-time tokens: at least 32 random bytes.
+	// Required.
+	SigningKey []byte
+	// SigningKeyID is the "kid" of SigningKey. Default "k1".
+	SigningKeyID string
+	// VerificationKeys are earlier signing keys still accepted, so keys
+	// rotate without logging everyone out. Default none.
+	VerificationKeys []Key
+	// TOTPKeys encrypt TOTP secrets at rest (AES-256-GCM); the first
+	// encrypts, all decrypt. Default: one key derived from SigningKey, id
+	// "t1".
+	TOTPKeys []Key
+
+	// Users stores accounts. Required.
+	Users UserStore
+	// Pending stores short-lived state (2FA sessions, denylist, counters).
+	// Required: memory.New() on a single instance, Redis when several run.
+	Pending PendingStore
+	// Mailer sends the library's emails. Required: mail.Console in
+	// development, an SMTP mailer in production.
+	Mailer Mailer
+	// Templates overrides the email templates. Default: the built-in ones.
+	Templates *mail.Templates
+
+	// FrontendURL is the absolute http(s) URL of the application whose
+	// pages receive email links. Required. Links never come from the
+	// request's Host or X-Forwarded-Host.
+	FrontendURL string
+	// VerifyAccountPath is the frontend page that posts uid and token to
+	// /verify-account/. Default "/verify-account".
+	VerifyAccountPath string
+	// PasswordResetPath is the frontend page that posts uid, token and the
+	// new password to /password-reset-confirm/. Default "/reset-password".
+	PasswordResetPath string
+	// EmailChangePath is the frontend page that posts the token to
+	// /change-email-confirm/. Default "/confirm-email-change".
+	EmailChangePath string
+	// FromEmail is the sender of every email. Required.
+	FromEmail string
+	// AppName appears in emails. Default "AuthSystem".
+	AppName string
+
+	// AccessTokenTTL is the life of an access token. Default 15 minutes.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is the life of a refresh token. Default 7 days.
+	RefreshTokenTTL time.Duration
+	// RefreshReuseGrace is how long a rotated refresh token keeps giving
+	// the same successor (two tabs refreshing at once stay logged in);
+	// after it, a reuse revokes the session. Negative disables the grace.
+	// Default 10 seconds.
+	RefreshReuseGrace time.Duration
+	// Issuer and Audience are the JWT "iss" and "aud". Default "authsys".
+	Issuer, Audience string
+	// VerificationTokenTTL is the life of an email verification link.
+	// Default 3 days.
+	VerificationTokenTTL time.Duration
+	// PasswordResetTokenTTL is the life of a password reset link. Default
+	// 1 hour.
+	PasswordResetTokenTTL time.Duration
+	// PendingEmailTTL is how long a requested email change waits for
+	// confirmation. Default 3600 seconds.
+	PendingEmailTTL time.Duration
+	// PendingSessionTTL is the life of a 2FA pending login session.
+	// Default 300 seconds.
+	PendingSessionTTL time.Duration
+	// PendingSessionPrefix prefixes pending 2FA session keys in Pending.
+	// Default "auth:pending:".
+	PendingSessionPrefix string
+	// KeyPrefix prefixes every other key the library puts in Pending.
+	// Default "auth:".
+	KeyPrefix string
+
+	// AccessCookieName is the access token cookie. Default "access_token".
+	AccessCookieName string
+	// RefreshCookieName is the refresh token cookie. Default
+	// "refresh_token".
+	RefreshCookieName string
+	// RefreshCookiePath scopes the refresh cookie: the path the Handler is
+	// mounted at. Default "/api/auth/".
+	RefreshCookiePath string
+	// CookieDomain is the cookies' Domain attribute. Default none
+	// (host-only cookies).
+	CookieDomain string
+	// InsecureCookies drops the Secure attribute, for plain-HTTP
+	// development only. Default false: cookies are Secure.
+	InsecureCookies bool
+	// SameSite is the cookies' SameSite mode. Default http.SameSiteLaxMode.
+	SameSite http.SameSite
+	// AllowBearer also accepts "Authorization: Bearer <access token>", for
+	// native clients. Default false.
+	AllowBearer bool
+	// UpdateSessionAuthHash keeps the client that changed its password
+	// logged in with fresh cookies (every other session still dies); false
+	// logs it out too. Default true.
+	UpdateSessionAuthHash *bool
+
+	// TrustedOrigins are origins ("https://app.example.com") allowed to
+	// make cross-origin unsafe requests (an SPA on another origin). Default
+	// none: same-origin only.
+	TrustedOrigins []string
+	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For is
+	// believed when finding the client IP. Default none.
+	TrustedProxies []string
+	// RateLimits maps LimitLogin, LimitSignup, LimitPasswordReset and
+	// LimitTwoFactor to rates such as "10/min" or "5/hour"; each counts
+	// per client IP and per account. A missing or empty entry disables
+	// that limit. Default (nil map): DefaultRateLimits().
+	RateLimits map[string]string
+
+	// PasswordParams are the argon2id parameters of new hashes. Default
+	// OWASP's: 19 MiB, 2 iterations, 1 lane.
+	PasswordParams *PasswordParams
+	// MaxConcurrentHashes bounds password hashes computed at once; others
+	// wait within the request deadline, then get 503. Default GOMAXPROCS.
+	MaxConcurrentHashes int
+
+	// TOTPIssuer names the service in authenticator apps. Default
+	// "AuthSystem".
+	TOTPIssuer string
+	// BackupCodesCount is how many 2FA backup codes are issued. Default 10.
+	BackupCodesCount int
+
+	// IsAdmin decides who may use AdminHandler. Default: User.IsStaff.
+	IsAdmin func(User) bool
+	// OnEvent receives every security event (also logged). Default none.
+	// It is called synchronously and must be fast and safe for concurrent
+	// use.
+	OnEvent func(Event)
+	// Logger receives logs. Default slog.Default().
+	Logger *slog.Logger
+	// RequestTimeout bounds each request's store and hashing work, so a
+	// hung dependency cannot pin goroutines. Default 10 seconds.
+	RequestTimeout time.Duration
+	// MailTimeout bounds each background email send. Default 30 seconds.
+	MailTimeout time.Duration
+
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Rand is the source of randomness for TOTP secrets and backup codes.
+	// Default crypto/rand.Reader.
+	Rand io.Reader
+}
+
+// PasswordParams are argon2id parameters.
+type PasswordParams = password.Params
+
+// DefaultPasswordParams returns OWASP's argon2id parameters.
+func DefaultPasswordParams() PasswordParams { return password.DefaultParams() }
+
+// Bool returns a pointer to b, for Config.UpdateSessionAuthHash.
+func Bool(b bool) *bool { return &b }
+
+// withDefaults returns c with every unset optional field at its default.
+func (c Config) withDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.SigningKeyID, "k1")
+	def(&c.VerifyAccountPath, "/verify-account")
+	def(&c.PasswordResetPath, "/reset-password")
+	def(&c.EmailChangePath, "/confirm-email-change")
+	def(&c.AppName, "AuthSystem")
+	def(&c.Issuer, "authsys")
+	def(&c.Audience, "authsys")
+	def(&c.PendingSessionPrefix, "auth:pending:")
+	def(&c.KeyPrefix, "auth:")
+	def(&c.AccessCookieName, "access_token")
+	def(&c.RefreshCookieName, "refresh_token")
+	def(&c.RefreshCookiePath, "/api/auth/")
+	def(&c.TOTPIssuer, "AuthSystem")
+	dur(&c.AccessTokenTTL, 15*time.Minute)
+	dur(&c.RefreshTokenTTL, 7*24*time.Hour)
+	dur(&c.RefreshReuseGrace, 10*time.Second)
+	if c.RefreshReuseGrace < 0 {
+		c.RefreshReuseGrace = 0
+	}
+	dur(&c.VerificationTokenTTL, 72*time.Hour)
+	dur(&c.PasswordResetTokenTTL, time.Hour)
+	dur(&c.PendingEmailTTL, time.Hour)
+	dur(&c.PendingSessionTTL, 5*time.Minute)
+	dur(&c.RequestTimeout, 10*time.Second)
+	dur(&c.MailTimeout, 30*time.Second)
+	if c.SameSite == 0 {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	if c.UpdateSessionAuthHash == nil {
+		c.UpdateSessionAuthHash = Bool(true)
+	}
+	if c.RateLimits == nil {
+		c.RateLimits = DefaultRateLimits()
+	}
+	if c.PasswordParams == nil {
+		p := password.DefaultParams()
+		c.PasswordParams = &p
+	}
+	if c.MaxConcurrentHashes <= 0 {
+		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if c.BackupCodesCount == 0 {
+		c.BackupCodesCount = 10
+	}
+	if c.IsAdmin == nil {
+		c.IsAdmin = func(u User) bool { return u.IsStaff }
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Templates == nil {
+		c.Templates = &mail.Templates{}
+	}
+	return c
+}
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "authsys: Config." + e.Field + ": " + e.Reason }
+
+// Validate reports the first invalid field of c (after defaults) as a
+// *ConfigError.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	_, err := c.validate()
+	return err
+}
+
+type parsedConfig struct {
+	frontend *url.URL
+	limits   map[string]ratelimit.Rate
+}
+
+func (c Config) validate() (parsedConfig, error) {
+	var p parsedConfig
+	bad := func(field, reason string) error { return &ConfigError{Field: field, Reason: reason} }
+	switch {
+	case len(c.SigningKey) == 0:
+		return p, bad("SigningKey", "required (at least 32 random bytes)")
+	case len(c.SigningKey) < 32:
+		return p, bad("SigningKey", fmt.Sprintf("%d bytes is too short; use at least 32 random bytes", len(c.SigningKey)))
+	case c.Users == nil:
+		return p, bad("Users", "required")
+	case c.Pending == nil:
+		return p, bad("Pending", "required (memory.New() on one instance, Redis when several run)")
+	case c.Mailer == nil:
+		return p, bad("Mailer", "required (mail.Console in development)")
+	case c.FromEmail == "" || !strings.Contains(c.FromEmail, "@") || strings.ContainsAny(c.FromEmail, "\r\n"):
+		return p, bad("FromEmail", "required: a plain email address")
+	}
+	for i, k := range c.VerificationKeys {
+		if k.ID == "" || len(k.Secret) < 32 {
+			return p, bad(fmt.Sprintf("VerificationKeys[%d]", i), "needs an ID and at least 32 bytes")
+		}
+	}
+	for i, k := range c.TOTPKeys {
+		if k.ID == "" || len(k.Secret) < 32 {
+			return p, bad(fmt.Sprintf("TOTPKeys[%d]", i), "needs an ID and at least 32 bytes")
+		}
+	}
+	u, err := url.Parse(c.FrontendURL)
+	if c.FrontendURL == "" {
+		return p, bad("FrontendURL", "required: the absolute URL of the application")
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return p, bad("FrontendURL", fmt.Sprintf("%q is not an absolute http(s) URL without query or fragment", c.FrontendURL))
+	}
+	p.frontend = u
+	for name, v := range map[string]time.Duration{
+		"AccessTokenTTL": c.AccessTokenTTL, "RefreshTokenTTL": c.RefreshTokenTTL,
+		"VerificationTokenTTL": c.VerificationTokenTTL, "PasswordResetTokenTTL": c.PasswordResetTokenTTL,
+		"PendingEmailTTL": c.PendingEmailTTL, "PendingSessionTTL": c.PendingSessionTTL,
+		"RequestTimeout": c.RequestTimeout, "MailTimeout": c.MailTimeout,
+	} {
+		if v < 0 {
+			return p, bad(name, "must not be negative")
+		}
+	}
+	if c.AccessTokenTTL >= c.RefreshTokenTTL {
+		return p, bad("AccessTokenTTL", "must be shorter than RefreshTokenTTL")
+	}
+	if c.SameSite == http.SameSiteNoneMode && c.InsecureCookies {
+		return p, bad("SameSite", "SameSite=None requires Secure cookies")
+	}
+	if c.BackupCodesCount < 1 || c.BackupCodesCount > 100 {
+		return p, bad("BackupCodesCount", "must be between 1 and 100")
+	}
+	if !strings.HasPrefix(c.RefreshCookiePath, "/") {
+		return p, bad("RefreshCookiePath", "must start with /")
+	}
+	p.limits = map[string]ratelimit.Rate{}
+	known := map[string]bool{LimitLogin: true, LimitSignup: true, LimitPasswordReset: true, LimitTwoFactor: true}
+	for name, s := range c.RateLimits {
+		if !known[name] {
+			return p, bad("RateLimits", fmt.Sprintf("unknown limit %q (want login, signup, password_reset or 2fa_verify)", name))
+		}
+		r, err := ratelimit.ParseRate(s)
+		if err != nil {
+			return p, bad("RateLimits["+name+"]", err.Error())
+		}
+		p.limits[name] = r
+	}
+	if err := c.PasswordParams.Validate(); err != nil {
+		return p, bad("PasswordParams", err.Error())
+	}
+	for _, o := range c.TrustedOrigins {
+		if _, err := url.Parse(o); err != nil || !strings.Contains(o, "://") {
+			return p, bad("TrustedOrigins", fmt.Sprintf("%q is not an origin like https://app.example.com", o))
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,278 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authsys-go/authsys/internal/clientip"
+	"github.com/authsys-go/authsys/internal/password"
+	"github.com/authsys-go/authsys/internal/ratelimit"
+	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/tokens"
+	"github.com/authsys-go/authsys/totp"
+)
+
+// MaxBodyBytes is the largest request body the handlers read.
+const MaxBodyBytes = 64 << 10
+
+// Limits are the rate limits of the public endpoints; a zero Rate disables
+// one.
+type Limits struct {
+	Login, Signup, PasswordReset, TwoFactor ratelimit.Rate
+}
+
+// Cookies configures the two token cookies.
+type Cookies struct {
+	AccessName, RefreshName string
+	Domain                  string
+	Secure                  bool
+	SameSite                http.SameSite
+	// RefreshPath scopes the refresh cookie to the auth mount.
+	RefreshPath string
+}
+
+// Deps are the collaborators and settings of the handlers. The root package
+// builds them from its Config; every field is required unless its comment
+// says otherwise.
+type Deps struct {
+	Users     store.UserStore
+	Pending   store.PendingStore
+	Mailer    mail.Mailer
+	Templates *mail.Templates
+	Tokens    *tokens.Manager
+	Hasher    *password.Hasher
+	Limiter   *ratelimit.Limiter
+	Limits    Limits
+	ClientIP  *clientip.Resolver
+	CSRF      *http.CrossOriginProtection
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Rand      io.Reader
+
+	Cookies     Cookies
+	AllowBearer bool
+
+	FrontendURL                                           *url.URL
+	VerifyAccountPath, PasswordResetPath, EmailChangePath string
+	FromEmail, AppName                                    string
+
+	VerificationTTL, PasswordResetTTL, PendingEmailTTL time.Duration
+	PendingSessionTTL                                  time.Duration
+	RefreshReuseGrace                                  time.Duration
+	// KeyPrefix prefixes every PendingStore key but pending 2FA sessions.
+	KeyPrefix string
+	// PendingSessionPrefix prefixes the keys of pending 2FA sessions.
+	PendingSessionPrefix  string
+	UpdateSessionAuthHash bool
+	RequestTimeout        time.Duration
+	MailTimeout           time.Duration
+
+	TOTPIssuer       string
+	TOTPCipher       *totp.Cipher
+	BackupCodesCount int
+	BackupCodeKey    []byte
+
+	IsAdmin       func(store.User) bool
+	OnEvent       func(Event)
+	RenderProblem func(http.ResponseWriter, *http.Request, *Problem)
+}
+
+// Handlers serves the auth API. It is safe for concurrent use.
+type Handlers struct {
+	deps   Deps
+	log    *slog.Logger
+	mux    *http.ServeMux
+	admin  *http.ServeMux
+	mailWG sync.WaitGroup
+}
+
+// New returns the handlers for d.
+func New(d Deps) *Handlers {
+	h := &Handlers{deps: d, log: d.Logger}
+	h.mux = http.NewServeMux()
+	h.routes()
+	h.admin = http.NewServeMux()
+	h.adminRoutes()
+	return h
+}
+
+// ServeHTTP serves the auth API (mounted with the mount prefix stripped).
+func (h *Handlers) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Admin returns the admin API handler.
+func (h *Handlers) Admin() http.Handler { return h.admin }
+
+// Shutdown waits for emails still being sent, or until ctx is done.
+func (h *Handlers) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { h.mailWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// handlerFunc is a handler that returns its error for one writer to render.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Route describes one served path, for the OpenAPI coverage test.
+type Route struct {
+	Path    string
+	Methods []string
+}
+
+type methods map[string]handlerFunc
+
+// handle registers path with and without its trailing slash. Methods not
+// listed get 405 problem+json with Allow.
+func (h *Handlers) handle(mux *http.ServeMux, path string, ms methods) {
+	allowed := make([]string, 0, len(ms))
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if _, ok := ms[m]; ok {
+			allowed = append(allowed, m)
+		}
+	}
+	allow := strings.Join(allowed, ", ")
+	hf := func(w http.ResponseWriter, r *http.Request) {
+		fn, ok := ms[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			fn, ok = ms[http.MethodGet]
+		}
+		if !ok {
+			h.securityHeaders(w)
+			w.Header().Set("Allow", allow)
+			h.writeProblem(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "This method is not allowed here; see the Allow header."))
+			return
+		}
+		h.serve(w, r, fn)
+	}
+	if !strings.HasSuffix(path, "/") {
+		mux.HandleFunc(path, hf)
+		return
+	}
+	mux.HandleFunc(path+"{$}", hf)
+	if trimmed := strings.TrimSuffix(path, "/"); trimmed != "" {
+		mux.HandleFunc(trimmed, hf)
+	}
+}
+
+func (h *Handlers) securityHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+}
+
+// serve runs fn with the security headers, the CSRF check for unsafe
+// methods and the request deadline, and renders its error.
+func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc) {
+	h.securityHeaders(w)
+	if err := h.deps.CSRF.Check(r); err != nil {
+		h.writeProblem(w, r, problem(http.StatusForbidden, CodeCSRFFailed, "Cross-origin request refused."))
+		return
+	}
+	if h.deps.RequestTimeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), h.deps.RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	if err := fn(w, r); err != nil {
+		h.writeProblem(w, r, toProblem(err))
+	}
+}
+
+func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request) {
+	h.securityHeaders(w)
+	h.writeProblem(w, r, problem(http.StatusNotFound, CodeNotFound, "No such endpoint."))
+}
+
+// decode reads a JSON body into dst strictly: JSON content type, at most
+// MaxBodyBytes, valid UTF-8, no unknown fields, one value.
+func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "The body must be application/json.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return problem(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "The body exceeds 64 KiB.")
+		}
+		return problem(http.StatusBadRequest, CodeInvalidJSON, "The body could not be read.")
+	}
+	if !utf8.Valid(body) {
+		return problem(http.StatusBadRequest, CodeInvalidJSON, "The body is not valid UTF-8.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		detail := "The body is not valid JSON for this endpoint."
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			detail = "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
+		}
+		return problem(http.StatusBadRequest, CodeInvalidJSON, detail)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return problem(http.StatusBadRequest, CodeInvalidJSON, "The body must hold a single JSON object.")
+	}
+	return nil
+}
+
+// decodeOptional is decode for endpoints whose body may be empty.
+func decodeOptional(w http.ResponseWriter, r *http.Request, dst any) error {
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return nil
+	}
+	return decode(w, r, dst)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+type message struct {
+	Message string `json:"message"`
+}
+
+func writeMessage(w http.ResponseWriter, msg string) error {
+	return writeJSON(w, http.StatusOK, message{msg})
+}
+
+// fields collects field errors.
+type fields map[string][]string
+
+func (f fields) add(field, msg string) { f[field] = append(f[field], msg) }
+
+func (f fields) required(field, value string) bool {
+	if strings.TrimSpace(value) == "" {
+		f.add(field, "This field is required.")
+		return false
+	}
+	return true
+}
+
+func (f fields) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return fieldProblem(f)
+}
+
+func (h *Handlers) now() time.Time { return h.deps.Now() }

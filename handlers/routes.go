@@ -1,0 +1,31 @@
+package handlers
+
+import "net/http"
+
+// routes registers the public API; paths answer with and without their
+// trailing slash.
+func (h *Handlers) routes() {
+	m := h.mux
+	h.handle(m, "/signup/", methods{http.MethodPost: h.signup})
+	h.handle(m, "/verify-account/", methods{http.MethodGet: h.verifyAccount, http.MethodPost: h.verifyAccount})
+	h.handle(m, "/verify-account/resend/", methods{http.MethodPost: h.resendVerification})
+	h.handle(m, "/login/", methods{http.MethodPost: h.login})
+	h.handle(m, "/2fa/verify-login/", methods{http.MethodPost: h.verifyLogin})
+	h.handle(m, "/logout/", methods{http.MethodPost: h.authed(h.logout)})
+	h.handle(m, "/logout-all/", methods{http.MethodPost: h.authed(h.logoutAll)})
+	h.handle(m, "/refresh/", methods{http.MethodPost: h.refresh})
+	h.handle(m, "/me/", methods{http.MethodGet: h.authed(h.me)})
+	h.handle(m, "/password-reset/", methods{http.MethodPost: h.passwordReset})
+	h.handle(m, "/password-reset-confirm/", methods{http.MethodPost: h.passwordResetConfirm})
+	h.handle(m, "/change-password/", methods{http.MethodPost: h.authed(h.changePassword)})
+	h.handle(m, "/change-email/", methods{http.MethodPost: h.authed(h.changeEmail)})
+	h.handle(m, "/change-email-confirm/", methods{http.MethodGet: h.changeEmailConfirm, http.MethodPost: h.changeEmailConfirm})
+	h.twoFactorRoutes(m)
+	h.handle(m, "/openapi.json", methods{http.MethodGet: h.openAPI})
+	m.HandleFunc("/", h.notFound)
+}
+
+// adminRoutes registers the admin API.
+func (h *Handlers) adminRoutes() {
+	h.admin.HandleFunc("/", h.notFound)
+}

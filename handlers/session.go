@@ -1,0 +1,464 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authsys-go/authsys/internal/ratelimit"
+	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/tokens"
+)
+
+// userJSON is the public view of a user.
+type userJSON struct {
+	ID               string    `json:"id"`
+	Email            string    `json:"email"`
+	IsActive         bool      `json:"is_active"`
+	TwoFactorEnabled bool      `json:"two_factor_enabled"`
+	DateJoined       time.Time `json:"date_joined"`
+}
+
+func publicUser(u store.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, IsActive: u.IsActive, TwoFactorEnabled: u.TOTPEnabled, DateJoined: u.DateJoined.UTC()}
+}
+
+type userResponse struct {
+	User userJSON `json:"user"`
+}
+
+// ---- cookies ----
+
+func (h *Handlers) setCookie(w http.ResponseWriter, name, value, path string, maxAge time.Duration) {
+	c := h.deps.Cookies
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: path, Domain: c.Domain,
+		MaxAge: int(maxAge / time.Second), Secure: c.Secure, HttpOnly: true, SameSite: c.SameSite,
+	})
+}
+
+func (h *Handlers) clearCookies(w http.ResponseWriter) {
+	c := h.deps.Cookies
+	h.setCookie(w, c.AccessName, "", "/", -1)
+	h.setCookie(w, c.RefreshName, "", c.RefreshPath, -1)
+}
+
+// startSession issues an access and a refresh token of a new session (sid)
+// for u and sets them as cookies.
+func (h *Handlers) startSession(w http.ResponseWriter, u store.User) error {
+	sid := tokens.NewID()
+	refresh := h.deps.Tokens.NewClaims(tokens.TypeRefresh, u.ID, u.TokenVersion, sid)
+	return h.setTokens(w, u.ID, u.TokenVersion, sid, refresh)
+}
+
+// setTokens sets a fresh access cookie and the given refresh token.
+func (h *Handlers) setTokens(w http.ResponseWriter, userID string, tv int64, sid string, refresh tokens.Claims) error {
+	tm := h.deps.Tokens
+	access := tm.NewClaims(tokens.TypeAccess, userID, tv, sid)
+	at, err := tm.Sign(access)
+	if err != nil {
+		return err
+	}
+	rt, err := tm.Sign(refresh)
+	if err != nil {
+		return err
+	}
+	c := h.deps.Cookies
+	h.setCookie(w, c.AccessName, at, "/", tm.AccessTTL())
+	h.setCookie(w, c.RefreshName, rt, c.RefreshPath, refresh.ExpiresAt.Sub(h.now()))
+	return nil
+}
+
+// ---- authentication ----
+
+var errNoCredentials = errors.New("no credentials")
+
+// accessToken returns the access token of r: the cookie, or a Bearer
+// header when allowed.
+func (h *Handlers) accessToken(r *http.Request) (string, error) {
+	if c, err := r.Cookie(h.deps.Cookies.AccessName); err == nil && c.Value != "" {
+		return c.Value, nil
+	}
+	if h.deps.AllowBearer {
+		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			return strings.TrimSpace(a[7:]), nil
+		}
+	}
+	return "", errNoCredentials
+}
+
+// Authenticate validates the request's access token and loads its user:
+// one UserStore lookup. The token version must match the user's and the
+// user must be active. Errors are *Problem (401) or a store error (503).
+func (h *Handlers) Authenticate(r *http.Request) (store.User, tokens.Claims, error) {
+	raw, err := h.accessToken(r)
+	if err != nil {
+		return store.User{}, tokens.Claims{}, problem(http.StatusUnauthorized, CodeNotAuthenticated, "Authentication credentials were not provided.")
+	}
+	claims, err := h.deps.Tokens.Parse(raw, tokens.TypeAccess)
+	if err != nil {
+		return store.User{}, claims, tokenProblem(err)
+	}
+	u, err := h.deps.Users.UserByID(r.Context(), claims.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The token is invalid.")
+	}
+	if err != nil {
+		return store.User{}, claims, err
+	}
+	if u.TokenVersion != claims.TokenVersion {
+		return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The token has been revoked.")
+	}
+	if !u.IsActive {
+		return store.User{}, claims, problem(http.StatusUnauthorized, CodeAccountInactive, "The account is inactive.")
+	}
+	return u, claims, nil
+}
+
+func tokenProblem(err error) *Problem {
+	if errors.Is(err, tokens.ErrExpired) {
+		return problem(http.StatusUnauthorized, CodeTokenExpired, "The token has expired.")
+	}
+	return &Problem{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Title: http.StatusText(http.StatusUnauthorized), Detail: "The token is invalid."}
+}
+
+type ctxKey struct{}
+
+type authInfo struct {
+	user   store.User
+	claims tokens.Claims
+}
+
+// UserFromContext returns the user that Middleware (or an authenticated
+// endpoint) stored in ctx.
+func UserFromContext(ctx context.Context) (store.User, bool) {
+	ai, ok := ctx.Value(ctxKey{}).(*authInfo)
+	if !ok {
+		return store.User{}, false
+	}
+	return ai.user.Clone(), true
+}
+
+func claimsFromContext(ctx context.Context) tokens.Claims {
+	ai, _ := ctx.Value(ctxKey{}).(*authInfo)
+	if ai == nil {
+		return tokens.Claims{}
+	}
+	return ai.claims
+}
+
+// Middleware lets through only requests with a valid access token, with the
+// user in the request context. Failures are 401 problem+json; an unavailable
+// store is 503 and keeps the cookies (an outage is not a logout).
+func (h *Handlers) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if h.deps.RequestTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, h.deps.RequestTimeout)
+			defer cancel()
+		}
+		u, claims, err := h.Authenticate(r.WithContext(ctx))
+		if err != nil {
+			w.Header().Set("Cache-Control", "no-store")
+			h.writeProblem(w, r, toProblem(err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims})))
+	})
+}
+
+// authed wraps an endpoint that needs a valid access token.
+func (h *Handlers) authed(fn func(w http.ResponseWriter, r *http.Request, u store.User) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, claims, err := h.Authenticate(r)
+		if err != nil {
+			return err
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims}))
+		return fn(w, r, u)
+	}
+}
+
+// ---- rate limits ----
+
+// limit counts one request against the client IP and, when account is
+// not empty, against the account; a refused request gets 429 and does no
+// other work.
+func (h *Handlers) limit(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
+	if rate.Zero() || h.deps.Limiter == nil {
+		return nil
+	}
+	keys := []string{scope + ":ip:" + h.clientIP(r)}
+	if account != "" {
+		keys = append(keys, scope+":acct:"+account)
+	}
+	for _, k := range keys {
+		ok, retry, err := h.deps.Limiter.Allow(r.Context(), k, rate)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h.emit(r, Event{Kind: EventThrottled, Reason: scope})
+			p := problem(http.StatusTooManyRequests, CodeThrottled, "Too many requests; try again later.")
+			p.RetryAfter = retry
+			return p
+		}
+	}
+	return nil
+}
+
+// ---- login, logout, refresh, me ----
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	Requires2FA  bool      `json:"requires_2fa"`
+	User         *userJSON `json:"user,omitempty"`
+	SessionToken string    `json:"session_token,omitempty"`
+}
+
+var errInvalidCredentials = problem(http.StatusUnauthorized, CodeInvalidCredentials, "Invalid email or password.")
+
+func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
+	var in credentials
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	f := fields{}
+	f.required("email", in.Email)
+	f.required("password", in.Password)
+	if err := f.err(); err != nil {
+		return err
+	}
+	email := store.NormalizeEmail(in.Email)
+	if err := h.limit(r, "login", h.deps.Limits.Login, email); err != nil {
+		return err
+	}
+	u, err := h.checkPassword(r, email, in.Password)
+	if err != nil {
+		return err
+	}
+	if u.TOTPEnabled {
+		token, err := h.startPendingSession(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, loginResponse{Requires2FA: true, SessionToken: token})
+	}
+	return h.completeLogin(w, r, u, "password")
+}
+
+// checkPassword verifies email and password the same way whether or not the
+// account exists, upgrades a legacy hash, and refuses inactive accounts.
+func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User, error) {
+	ctx := r.Context()
+	u, err := h.deps.Users.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		if err := h.deps.Hasher.DummyVerify(ctx, pw); err != nil {
+			return store.User{}, err
+		}
+		h.emit(r, Event{Kind: EventLoginFailed, Reason: "unknown_email"})
+		return store.User{}, errInvalidCredentials
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	ok, rehash, err := h.deps.Hasher.Verify(ctx, pw, u.PasswordHash)
+	if err != nil && !ok && ctx.Err() != nil {
+		return store.User{}, err
+	}
+	if !ok {
+		h.emit(r, Event{Kind: EventLoginFailed, UserID: u.ID, Reason: "wrong_password"})
+		return store.User{}, errInvalidCredentials
+	}
+	if !u.IsActive {
+		h.emit(r, Event{Kind: EventLoginFailed, UserID: u.ID, Reason: "inactive"})
+		return store.User{}, problem(http.StatusForbidden, CodeAccountInactive, "The account is not active; verify your email address first.")
+	}
+	if rehash {
+		if nh, err := h.deps.Hasher.Hash(ctx, pw); err == nil {
+			old := u.PasswordHash
+			u2, err := h.deps.Users.UpdateUser(ctx, u.ID, func(x *store.User) error {
+				if x.PasswordHash == old {
+					x.PasswordHash = nh
+				}
+				return nil
+			})
+			if err == nil {
+				u = u2
+			}
+		}
+	}
+	return u, nil
+}
+
+// completeLogin records the login and starts a session.
+func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
+	now := h.now()
+	u, err := h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+		x.LastLogin = now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := h.startSession(w, u); err != nil {
+		return err
+	}
+	h.emit(r, Event{Kind: EventLoginSucceeded, UserID: u.ID, Reason: method})
+	pu := publicUser(u)
+	return writeJSON(w, http.StatusOK, loginResponse{User: &pu})
+}
+
+func (h *Handlers) key(parts ...string) string {
+	return h.deps.KeyPrefix + strings.Join(parts, ":")
+}
+
+// remaining is the time until t, at least one millisecond.
+func (h *Handlers) remaining(t time.Time) time.Duration {
+	if d := t.Sub(h.now()); d > time.Millisecond {
+		return d
+	}
+	return time.Millisecond
+}
+
+// revokeFamily kills every refresh token of session sid.
+func (h *Handlers) revokeFamily(ctx context.Context, sid string) error {
+	return h.deps.Pending.PutPending(ctx, h.key("rt", "family", sid), []byte{1}, h.deps.Tokens.RefreshTTL()+time.Minute)
+}
+
+func (h *Handlers) logout(w http.ResponseWriter, r *http.Request, u store.User) error {
+	ctx := r.Context()
+	claims := claimsFromContext(ctx)
+	if c, err := r.Cookie(h.deps.Cookies.RefreshName); err == nil {
+		if rc, err := h.deps.Tokens.Parse(c.Value, tokens.TypeRefresh); err == nil && rc.Subject == u.ID {
+			if err := h.deps.Pending.PutPending(ctx, h.key("rt", "deny", rc.ID), []byte{1}, h.remaining(rc.ExpiresAt)); err != nil {
+				return err
+			}
+			if rc.SessionID != claims.SessionID {
+				if err := h.revokeFamily(ctx, rc.SessionID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := h.revokeFamily(ctx, claims.SessionID); err != nil {
+		return err
+	}
+	h.clearCookies(w)
+	h.emit(r, Event{Kind: EventLogout, UserID: u.ID})
+	return writeMessage(w, "Logged out.")
+}
+
+func (h *Handlers) logoutAll(w http.ResponseWriter, r *http.Request, u store.User) error {
+	if _, err := h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+		x.TokenVersion++
+		return nil
+	}); err != nil {
+		return err
+	}
+	h.clearCookies(w)
+	h.emit(r, Event{Kind: EventLogoutAll, UserID: u.ID})
+	return writeMessage(w, "Logged out of every session.")
+}
+
+func (h *Handlers) me(w http.ResponseWriter, r *http.Request, u store.User) error {
+	return writeJSON(w, http.StatusOK, userResponse{publicUser(u)})
+}
+
+// rotation is what the PendingStore keeps for a rotated refresh token: when
+// it was rotated, so that every caller derives the same successor.
+type rotation struct {
+	At int64 `json:"at"` // Unix nanoseconds
+}
+
+// refresh rotates the refresh token. The first use of a token records its
+// rotation time with an atomic put-if-absent; the successor's ID and times
+// derive from the parent and that time, so concurrent callers within
+// RefreshReuseGrace all get the same successor. A use after the grace is a
+// replay: the whole family (sid) is revoked.
+func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := r.Cookie(h.deps.Cookies.RefreshName)
+	if err != nil || c.Value == "" {
+		return problem(http.StatusUnauthorized, CodeNotAuthenticated, "No refresh token was provided.")
+	}
+	claims, err := h.deps.Tokens.Parse(c.Value, tokens.TypeRefresh)
+	if err != nil {
+		h.clearCookies(w)
+		return tokenProblem(err)
+	}
+	for _, k := range []string{h.key("rt", "deny", claims.ID), h.key("rt", "family", claims.SessionID)} {
+		_, err := h.deps.Pending.GetPending(ctx, k)
+		if err == nil {
+			h.clearCookies(w)
+			return problem(http.StatusUnauthorized, CodeInvalidToken, "The token has been revoked.")
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	u, err := h.deps.Users.UserByID(ctx, claims.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		h.clearCookies(w)
+		return problem(http.StatusUnauthorized, CodeInvalidToken, "The token is invalid.")
+	}
+	if err != nil {
+		return err
+	}
+	if !u.IsActive {
+		h.clearCookies(w)
+		return problem(http.StatusUnauthorized, CodeAccountInactive, "The account is inactive.")
+	}
+	if u.TokenVersion != claims.TokenVersion {
+		h.clearCookies(w)
+		return problem(http.StatusUnauthorized, CodeInvalidToken, "The token has been revoked.")
+	}
+
+	now := h.now()
+	usedKey := h.key("rt", "used", claims.ID)
+	rec, _ := json.Marshal(rotation{At: now.UnixNano()})
+	first, err := h.deps.Pending.AddPendingIfAbsent(ctx, usedKey, rec, h.remaining(claims.ExpiresAt))
+	if err != nil {
+		return err
+	}
+	at := now
+	if !first {
+		raw, err := h.deps.Pending.GetPending(ctx, usedKey)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		var prev rotation
+		if err != nil || json.Unmarshal(raw, &prev) != nil {
+			prev.At = 0
+		}
+		at = time.Unix(0, prev.At)
+		if now.Sub(at) > h.deps.RefreshReuseGrace {
+			if err := h.revokeFamily(ctx, claims.SessionID); err != nil {
+				return err
+			}
+			h.clearCookies(w)
+			h.emit(r, Event{Kind: EventRefreshReuse, UserID: u.ID})
+			return problem(http.StatusUnauthorized, CodeTokenReused, "The token was already used; the session has been revoked.")
+		}
+	}
+	succ := tokens.Claims{
+		Type: tokens.TypeRefresh, Subject: claims.Subject, TokenVersion: claims.TokenVersion,
+		SessionID: claims.SessionID, ID: h.deps.Tokens.DeriveID(claims.ID),
+		IssuedAt: at.Truncate(time.Second), ExpiresAt: at.Truncate(time.Second).Add(h.deps.Tokens.RefreshTTL()),
+	}
+	if err := h.setTokens(w, u.ID, u.TokenVersion, claims.SessionID, succ); err != nil {
+		return err
+	}
+	return writeMessage(w, "Token refreshed.")
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,299 @@
+package authsys_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/store/memory"
+)
+
+// clock is a fake clock safe for concurrent use.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// env is one Auth behind an httptest server, on memory stores, an outbox
+// and a fake clock.
+type env struct {
+	t      *testing.T
+	auth   *authsys.Auth
+	srv    *httptest.Server
+	clock  *clock
+	store  *memory.Store
+	outbox *mail.Outbox
+	events *eventLog
+	cfg    authsys.Config
+}
+
+// eventLog records every event the Auth emits.
+type eventLog struct {
+	mu sync.Mutex
+	ev []authsys.Event
+}
+
+func (l *eventLog) add(e authsys.Event) {
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) kinds() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, len(l.ev))
+	for i, e := range l.ev {
+		out[i] = e.Kind
+	}
+	return out
+}
+
+func (l *eventLog) has(kind string) bool {
+	for _, k := range l.kinds() {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+var testKey = []byte("0123456789abcdef0123456789abcdef-test-signing-key")
+
+// cheapParams keep argon2id fast under -race; TestDefaultParams and the
+// benchmarks use the production defaults.
+var cheapParams = authsys.PasswordParams{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// newEnv builds an env; mutate adjusts the Config before New.
+func newEnv(t *testing.T, mutate ...func(*authsys.Config)) *env {
+	t.Helper()
+	e := &env{t: t, clock: newClock(), outbox: &mail.Outbox{}, events: &eventLog{}}
+	e.store = memory.New(memory.WithClock(e.clock.Now))
+	params := cheapParams
+	e.cfg = authsys.Config{
+		SigningKey:     testKey,
+		Users:          e.store,
+		Pending:        e.store,
+		Mailer:         e.outbox,
+		FrontendURL:    "https://app.example.com",
+		FromEmail:      "noreply@example.com",
+		Now:            e.clock.Now,
+		PasswordParams: &params,
+		RateLimits:     map[string]string{},
+		OnEvent:        e.events.add,
+		Logger:         discardLogger(),
+	}
+	for _, m := range mutate {
+		m(&e.cfg)
+	}
+	auth, err := authsys.New(e.cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e.auth = auth
+	mux := http.NewServeMux()
+	mux.Handle("/api/auth/", http.StripPrefix("/api/auth", auth.Handler()))
+	mux.Handle("/api/admin/auth/", http.StripPrefix("/api/admin/auth", auth.AdminHandler()))
+	mux.Handle("GET /api/private", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := authsys.UserFromContext(r.Context())
+		if !ok {
+			http.Error(w, "no user in context", http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, u.Email)
+	})))
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// client is a browser-like client with its own cookie jar.
+type client struct {
+	e   *env
+	jar *cookiejar.Jar
+	hc  *http.Client
+}
+
+func (e *env) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{e: e, jar: jar, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// response is a read response.
+type response struct {
+	*http.Response
+	body []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response %d is not JSON: %v: %s", r.StatusCode, err, r.body)
+	}
+	return m
+}
+
+// code returns the problem code of an error response.
+func (r response) code() string {
+	var p struct{ Code string }
+	_ = json.Unmarshal(r.body, &p)
+	return p.Code
+}
+
+func (c *client) do(method, path string, body any, header ...string) response {
+	c.e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			c.e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.e.srv.URL+path, rd)
+	if err != nil {
+		c.e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res, b}
+}
+
+func (c *client) post(path string, body any, header ...string) response {
+	c.e.t.Helper()
+	return c.do(http.MethodPost, "/api/auth"+path, body, header...)
+}
+
+func (c *client) get(path string, header ...string) response {
+	c.e.t.Helper()
+	return c.do(http.MethodGet, "/api/auth"+path, nil, header...)
+}
+
+// cookie returns the value of the named cookie the jar would send to path.
+func (c *client) cookie(name, path string) string {
+	u, _ := url.Parse(c.e.srv.URL + path)
+	for _, ck := range c.jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func (c *client) accessCookie() string  { return c.cookie("access_token", "/api/private") }
+func (c *client) refreshCookie() string { return c.cookie("refresh_token", "/api/auth/refresh/") }
+
+// setCookie replaces a cookie in the jar (e.g. to replay an old token).
+func (c *client) setCookie(name, value, path string) {
+	u, _ := url.Parse(c.e.srv.URL + path)
+	c.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: path}})
+}
+
+func expect(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.StatusCode != status {
+		t.Fatalf("got status %d, want %d; body %s", r.StatusCode, status, r.body)
+	}
+	if code != "" && r.code() != code {
+		t.Fatalf("got code %q, want %q; body %s", r.code(), code, r.body)
+	}
+	if status >= 400 {
+		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Fatalf("got Content-Type %q for an error, want application/problem+json", ct)
+		}
+	}
+}
+
+// waitMail waits for the background sends and returns the last message to
+// addr.
+func (e *env) waitMail(to string) mail.Message {
+	e.t.Helper()
+	if err := e.auth.Shutdown(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	m, ok := e.outbox.Last(to)
+	if !ok {
+		e.t.Fatalf("no mail to %s", to)
+	}
+	return m
+}
+
+// linkParams returns the query of the first link of m.
+func linkParams(t *testing.T, m mail.Message) url.Values {
+	t.Helper()
+	if len(m.Links) == 0 {
+		t.Fatalf("mail %q has no link", m.Kind)
+	}
+	u, err := url.Parse(m.Links[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
+}
+
+const goodPassword = "correct horse battery staple"
+
+// signupVerified signs up email and verifies it through the mailed link.
+func (e *env) signupVerified(email, password string) {
+	e.t.Helper()
+	c := e.client()
+	expect(e.t, c.post("/signup/", map[string]string{"email": email, "password": password}), http.StatusCreated, "")
+	q := linkParams(e.t, e.waitMail(email))
+	expect(e.t, c.post("/verify-account/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token")}), http.StatusOK, "")
+}
+
+// loggedIn returns a client logged in as email.
+func (e *env) loggedIn(email, password string) *client {
+	e.t.Helper()
+	c := e.client()
+	r := c.post("/login/", map[string]string{"email": email, "password": password})
+	expect(e.t, r, http.StatusOK, "")
+	if c.accessCookie() == "" {
+		e.t.Fatalf("login set no access cookie: %s", r.body)
+	}
+	return c
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
