@@ -1,0 +1,274 @@
+// Command server is the runnable reference server of authsys: the whole
+// account lifecycle and 2FA on embedded SQLite, an in-memory pending store
+// and emails printed to the console; Redis, PostgreSQL and SMTP when
+// configured by flags or environment.
+//
+//	go run ./examples/server -insecure-cookies
+//	go run ./examples/server -redis redis://127.0.0.1:6379/0 -postgres postgres://127.0.0.1/test -smtp smtp://user:pass@mail:587
+//	go run ./examples/server admin list
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/mail/smtp"
+	"github.com/authsys-go/authsys/store/memory"
+	"github.com/authsys-go/authsys/store/postgres"
+	"github.com/authsys-go/authsys/store/redis"
+	"github.com/authsys-go/authsys/store/sqlite"
+)
+
+type options struct {
+	addr, frontend, from   string
+	db, postgres, redisURL string
+	smtpURL, keyFile       string
+	insecureCookies        bool
+	noRateLimits           bool
+	grace                  time.Duration
+	trustedOrigins         string
+}
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
+	var o options
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.frontend, "frontend-url", "", "absolute URL of the frontend that receives email links (default http://<addr>)")
+	fs.StringVar(&o.from, "from", "noreply@example.com", "sender address of emails")
+	fs.StringVar(&o.db, "db", "authsys.db", "SQLite database file for users (ignored with -postgres); \":memory:\" keeps users in memory")
+	fs.StringVar(&o.postgres, "postgres", env("DATABASE_URL", ""), "PostgreSQL URL for users (env DATABASE_URL)")
+	fs.StringVar(&o.redisURL, "redis", env("REDIS_URL", ""), "Redis URL for pending state, shared by instances (env REDIS_URL)")
+	fs.StringVar(&o.smtpURL, "smtp", env("SMTP_URL", ""), "SMTP URL, e.g. smtp://user:pass@host:587 (env SMTP_URL); default prints emails")
+	fs.StringVar(&o.keyFile, "key-file", "authsys.key", "file holding the signing key (created if missing); env AUTHSYS_SIGNING_KEY (hex) wins")
+	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "drop the Secure cookie attribute (plain-HTTP development only)")
+	fs.BoolVar(&o.noRateLimits, "no-rate-limits", false, "disable rate limits")
+	fs.DurationVar(&o.grace, "refresh-reuse-grace", 10*time.Second, "how long a rotated refresh token keeps giving the same successor")
+	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins of an SPA on another origin")
+	if err := fs.Parse(args); err != nil {
+		return o, nil, err
+	}
+	if o.frontend == "" {
+		o.frontend = "http://" + o.addr
+	}
+	return o, fs.Args(), nil
+}
+
+// signingKey reads the key from the environment or the key file, creating
+// the file with a fresh random key on first start.
+func signingKey(path string) ([]byte, error) {
+	if v := os.Getenv("AUTHSYS_SIGNING_KEY"); v != "" {
+		return hex.DecodeString(strings.TrimSpace(v))
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return hex.DecodeString(strings.TrimSpace(string(b)))
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+}
+
+// backends opens the stores and mailer the options name; closers release
+// them.
+type backends struct {
+	users   authsys.UserStore
+	pending authsys.PendingStore
+	mailer  authsys.Mailer
+	closers []func()
+	desc    []string
+}
+
+func (b *backends) close() {
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		b.closers[i]()
+	}
+}
+
+func openBackends(ctx context.Context, o options, stdout io.Writer) (*backends, error) {
+	b := &backends{}
+	mem := memory.New()
+	switch {
+	case o.postgres != "":
+		pool, err := pgxpool.New(ctx, o.postgres)
+		if err != nil {
+			return b, fmt.Errorf("postgres: %w", err)
+		}
+		b.closers = append(b.closers, pool.Close)
+		pg := postgres.New(pool)
+		if err := pg.Migrate(ctx); err != nil {
+			return b, fmt.Errorf("postgres: migrate: %w", err)
+		}
+		b.users = pg
+		b.desc = append(b.desc, "users: PostgreSQL")
+	case o.db == ":memory:":
+		b.users = mem
+		b.desc = append(b.desc, "users: in memory (lost on exit)")
+	default:
+		db, err := sqlite.Open(o.db)
+		if err != nil {
+			return b, fmt.Errorf("sqlite: %w", err)
+		}
+		b.closers = append(b.closers, func() { _ = db.Close() })
+		b.users = db
+		b.desc = append(b.desc, "users: SQLite "+o.db)
+	}
+	if o.redisURL != "" {
+		rs, err := redis.NewFromURL(o.redisURL)
+		if err != nil {
+			return b, fmt.Errorf("redis: %w", err)
+		}
+		b.closers = append(b.closers, func() { _ = rs.Close() })
+		b.pending = rs
+		b.desc = append(b.desc, "pending state: Redis")
+	} else {
+		b.pending = mem
+		b.desc = append(b.desc, "pending state: in memory (single instance)")
+	}
+	if o.smtpURL != "" {
+		cfg, err := smtp.ParseURL(o.smtpURL)
+		if err != nil {
+			return b, fmt.Errorf("smtp: %w", err)
+		}
+		m, err := smtp.New(cfg)
+		if err != nil {
+			return b, fmt.Errorf("smtp: %w", err)
+		}
+		b.mailer = m
+		b.desc = append(b.desc, "mail: SMTP "+cfg.Host)
+	} else {
+		b.mailer = &mail.Console{W: stdout}
+		b.desc = append(b.desc, "mail: printed to the console")
+	}
+	return b, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, rest, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := openBackends(ctx, o, stdout)
+	defer b.close()
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 && rest[0] == "admin" {
+		return runAdmin(ctx, b.users, rest[1:], stdout)
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unknown command %q (want no command, or admin)", rest[0])
+	}
+	key, err := signingKey(o.keyFile)
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	cfg := authsys.Config{
+		SigningKey: key, Users: b.users, Pending: b.pending, Mailer: b.mailer,
+		FrontendURL: o.frontend, FromEmail: o.from,
+		// The example's links go straight to the API's GET endpoints, and
+		// to a small page of its own for the password reset form.
+		VerifyAccountPath: "/api/auth/verify-account/",
+		EmailChangePath:   "/api/auth/change-email-confirm/",
+		PasswordResetPath: "/reset-password",
+		InsecureCookies:   o.insecureCookies,
+		RefreshReuseGrace: o.grace,
+		Logger:            slog.New(slog.NewTextHandler(stderr, nil)),
+	}
+	if o.grace == 0 {
+		cfg.RefreshReuseGrace = -1
+	}
+	if o.noRateLimits {
+		cfg.RateLimits = map[string]string{}
+	}
+	if o.trustedOrigins != "" {
+		cfg.TrustedOrigins = strings.Split(o.trustedOrigins, ",")
+	}
+	auth, err := authsys.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Addr:              o.addr,
+		Handler:           newMux(auth),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	fmt.Fprintf(stdout, "authsys example server on http://%s (%s)\n", o.addr, strings.Join(b.desc, "; "))
+	if !o.insecureCookies {
+		fmt.Fprintln(stdout, "cookies are Secure: over plain HTTP use -insecure-cookies")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	return auth.Shutdown(shutdownCtx)
+}
+
+// newMux mounts the auth API, the admin API, a protected example route and
+// the password reset page.
+func newMux(auth *authsys.Auth) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/api/auth/", http.StripPrefix("/api/auth", auth.Handler()))
+	mux.Handle("/api/admin/auth/", http.StripPrefix("/api/admin/auth", auth.AdminHandler()))
+	mux.Handle("GET /api/hello", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := authsys.UserFromContext(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"hello\":%q}\n", u.Email)
+	})))
+	mux.HandleFunc("GET /reset-password", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'sha256-"+resetScriptHash+"'; connect-src 'self'")
+		io.WriteString(w, resetPage)
+	})
+	return mux
+}
