@@ -20,13 +20,10 @@ import (
 	"net/http"
 
 	"github.com/authsys-go/authsys/handlers"
-	"github.com/authsys-go/authsys/internal/clientip"
 	"github.com/authsys-go/authsys/internal/password"
 	"github.com/authsys-go/authsys/internal/ratelimit"
 	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/store"
-	"github.com/authsys-go/authsys/tokens"
-	"github.com/authsys-go/authsys/totp"
 )
 
 // Type aliases re-export the interfaces and values an application touches,
@@ -52,6 +49,8 @@ type (
 // Auth values in one process never interfere.
 type Auth struct {
 	h *handlers.Handlers
+	// hasher is also reached by tests, to watch the hashing bound.
+	hasher *password.Hasher
 }
 
 // New validates cfg, fills in its defaults and returns an Auth. An invalid
@@ -62,45 +61,17 @@ func New(cfg Config) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Templates.Validate(); err != nil {
-		return nil, &ConfigError{Field: "Templates", Reason: err.Error()}
-	}
-	keys := append([]tokens.Key{{ID: c.SigningKeyID, Secret: c.SigningKey}}, convertKeys[tokens.Key](c.VerificationKeys)...)
-	tm, err := tokens.NewManager(tokens.Options{
-		Keys: keys, Issuer: c.Issuer, Audience: c.Audience,
-		AccessTTL: c.AccessTokenTTL, RefreshTTL: c.RefreshTokenTTL, Now: c.Now,
-	})
-	if err != nil {
-		return nil, &ConfigError{Field: "SigningKey", Reason: err.Error()}
-	}
-	totpKeys := convertKeys[totp.Key](c.TOTPKeys)
-	if len(totpKeys) == 0 {
-		totpKeys = []totp.Key{{ID: "t1", Secret: derive(c.SigningKey, "authsys totp key")}}
-	}
-	cipher, err := totp.NewCipher(totpKeys)
-	if err != nil {
-		return nil, &ConfigError{Field: "TOTPKeys", Reason: err.Error()}
-	}
-	ips, err := clientip.New(c.TrustedProxies)
-	if err != nil {
-		return nil, &ConfigError{Field: "TrustedProxies", Reason: err.Error()}
-	}
-	csrf := http.NewCrossOriginProtection()
-	for _, o := range c.TrustedOrigins {
-		if err := csrf.AddTrustedOrigin(o); err != nil {
-			return nil, &ConfigError{Field: "TrustedOrigins", Reason: err.Error()}
-		}
-	}
+	hasher := password.NewHasher(*c.PasswordParams, c.MaxConcurrentHashes)
 	h := handlers.New(handlers.Deps{
 		Users: c.Users, Pending: c.Pending, Mailer: c.Mailer, Templates: c.Templates,
-		Tokens:  tm,
-		Hasher:  password.NewHasher(*c.PasswordParams, c.MaxConcurrentHashes),
+		Tokens:  p.tokens,
+		Hasher:  hasher,
 		Limiter: ratelimit.New(c.Pending, c.KeyPrefix+"rl:"),
 		Limits: handlers.Limits{
 			Login: p.limits[LimitLogin], Signup: p.limits[LimitSignup],
 			PasswordReset: p.limits[LimitPasswordReset], TwoFactor: p.limits[LimitTwoFactor],
 		},
-		ClientIP: ips, CSRF: csrf, Logger: c.Logger, Now: c.Now, Rand: c.Rand,
+		ClientIP: p.ips, CSRF: p.csrf, Logger: c.Logger, Now: c.Now, Rand: c.Rand,
 		Cookies: handlers.Cookies{
 			AccessName: c.AccessCookieName, RefreshName: c.RefreshCookieName, Domain: c.CookieDomain,
 			Secure: !c.InsecureCookies, SameSite: c.SameSite, RefreshPath: c.RefreshCookiePath,
@@ -114,22 +85,11 @@ func New(cfg Config) (*Auth, error) {
 		RefreshReuseGrace: c.RefreshReuseGrace, KeyPrefix: c.KeyPrefix,
 		PendingSessionPrefix: c.PendingSessionPrefix, UpdateSessionAuthHash: *c.UpdateSessionAuthHash,
 		RequestTimeout: c.RequestTimeout, MailTimeout: c.MailTimeout,
-		TOTPIssuer: c.TOTPIssuer, TOTPCipher: cipher, BackupCodesCount: c.BackupCodesCount,
+		TOTPIssuer: c.TOTPIssuer, TOTPCipher: p.cipher, BackupCodesCount: c.BackupCodesCount,
 		BackupCodeKey: derive(c.SigningKey, "authsys backup codes"),
 		IsAdmin:       c.IsAdmin, OnEvent: c.OnEvent,
 	})
-	return &Auth{h: h}, nil
-}
-
-func convertKeys[T ~struct {
-	ID     string
-	Secret []byte
-}](ks []Key) []T {
-	out := make([]T, len(ks))
-	for i, k := range ks {
-		out[i] = T{ID: k.ID, Secret: k.Secret}
-	}
-	return out
+	return &Auth{h: h, hasher: hasher}, nil
 }
 
 // derive returns a 32-byte key for purpose derived from secret (HKDF-SHA256).

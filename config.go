@@ -11,9 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsys-go/authsys/internal/clientip"
 	"github.com/authsys-go/authsys/internal/password"
 	"github.com/authsys-go/authsys/internal/ratelimit"
 	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/tokens"
+	"github.com/authsys-go/authsys/totp"
 )
 
 // Key is a secret identified by an ID, for rotation: a JWT's "kid", or the
@@ -144,20 +147,30 @@ type Config struct {
 	// make cross-origin unsafe requests (an SPA on another origin). Default
 	// none: same-origin only.
 	TrustedOrigins []string
-	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For is
-	// believed when finding the client IP. Default none.
+	// TrustedProxies are CIDRs ("10.0.0.0/8") or addresses of reverse
+	// proxies whose X-Forwarded-For is believed when finding the client IP
+	// that rate limits count: only a request whose connection comes from
+	// one of them has its X-Forwarded-For read, right to left, skipping
+	// trusted hops. Default none: the connection's address is the client's
+	// and X-Forwarded-For is ignored.
 	TrustedProxies []string
 	// RateLimits maps LimitLogin, LimitSignup, LimitPasswordReset and
 	// LimitTwoFactor to rates such as "10/min" or "5/hour"; each counts
-	// per client IP and per account. A missing or empty entry disables
-	// that limit. Default (nil map): DefaultRateLimits().
+	// per client IP and per account (the normalized email; the user for
+	// 2FA), in fixed windows that open with the first request, refused
+	// requests included, kept in Pending so that instances sharing it
+	// share each budget. A missing or empty entry disables that limit, so
+	// start from DefaultRateLimits() to change one. Default (nil map):
+	// DefaultRateLimits().
 	RateLimits map[string]string
 
 	// PasswordParams are the argon2id parameters of new hashes. Default
 	// OWASP's: 19 MiB, 2 iterations, 1 lane.
 	PasswordParams *PasswordParams
 	// MaxConcurrentHashes bounds password hashes computed at once; others
-	// wait within the request deadline, then get 503. Default GOMAXPROCS.
+	// wait within the request deadline, then get 503. Each running argon2id
+	// hash holds PasswordParams.Memory, so this also bounds the memory a
+	// login flood can take. Default GOMAXPROCS.
 	MaxConcurrentHashes int
 
 	// TOTPIssuer names the service in authenticator apps. Default
@@ -246,7 +259,7 @@ func (c Config) withDefaults() Config {
 		p := password.DefaultParams()
 		c.PasswordParams = &p
 	}
-	if c.MaxConcurrentHashes <= 0 {
+	if c.MaxConcurrentHashes == 0 {
 		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
 	}
 	if c.BackupCodesCount == 0 {
@@ -270,25 +283,35 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// ConfigError reports an invalid Config field.
+// ConfigError reports an invalid Config field. It never quotes a secret.
 type ConfigError struct {
-	Field  string
+	// Field names the field, with an index or key when it is one element
+	// ("VerificationKeys[1]", "RateLimits[login]").
+	Field string
+	// Reason says what is wrong.
 	Reason string
 }
 
 func (e *ConfigError) Error() string { return "authsys: Config." + e.Field + ": " + e.Reason }
 
 // Validate reports the first invalid field of c (after defaults) as a
-// *ConfigError.
+// *ConfigError. It checks exactly what New checks, so a deployment can
+// validate its configuration without starting anything.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	_, err := c.validate()
 	return err
 }
 
+// parsedConfig is what validate builds from a valid Config, so that New
+// and Validate check exactly the same things.
 type parsedConfig struct {
 	frontend *url.URL
 	limits   map[string]ratelimit.Rate
+	ips      *clientip.Resolver
+	tokens   *tokens.Manager
+	cipher   *totp.Cipher
+	csrf     *http.CrossOriginProtection
 }
 
 func (c Config) validate() (parsedConfig, error) {
@@ -308,10 +331,19 @@ func (c Config) validate() (parsedConfig, error) {
 	case c.FromEmail == "" || !strings.Contains(c.FromEmail, "@") || strings.ContainsAny(c.FromEmail, "\r\n"):
 		return p, bad("FromEmail", "required: a plain email address")
 	}
+	if !validKeyID(c.SigningKeyID) {
+		return p, bad("SigningKeyID", fmt.Sprintf("%q is not 1 to 64 characters from A-Z a-z 0-9 - _", c.SigningKeyID))
+	}
+	seen := map[string]bool{c.SigningKeyID: true}
 	for i, k := range c.VerificationKeys {
-		if k.ID == "" || len(k.Secret) < 32 {
-			return p, bad(fmt.Sprintf("VerificationKeys[%d]", i), "needs an ID and at least 32 bytes")
+		field := fmt.Sprintf("VerificationKeys[%d]", i)
+		switch {
+		case !validKeyID(k.ID) || len(k.Secret) < 32:
+			return p, bad(field, "needs an ID of 1 to 64 characters from A-Z a-z 0-9 - _ and at least 32 bytes")
+		case seen[k.ID]:
+			return p, bad(field, fmt.Sprintf("ID %q is used twice (SigningKeyID included)", k.ID))
 		}
+		seen[k.ID] = true
 	}
 	for i, k := range c.TOTPKeys {
 		if k.ID == "" || len(k.Secret) < 32 {
@@ -323,7 +355,11 @@ func (c Config) validate() (parsedConfig, error) {
 		return p, bad("FrontendURL", "required: the absolute URL of the application")
 	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return p, bad("FrontendURL", fmt.Sprintf("%q is not an absolute http(s) URL without query or fragment", c.FrontendURL))
+		shown := c.FrontendURL
+		if err != nil || u.User != nil {
+			shown = "the value" // it may carry a password
+		}
+		return p, bad("FrontendURL", fmt.Sprintf("%s is not an absolute http(s) URL without user, query or fragment", shown))
 	}
 	p.frontend = u
 	for name, v := range map[string]time.Duration{
@@ -345,8 +381,21 @@ func (c Config) validate() (parsedConfig, error) {
 	if c.BackupCodesCount < 1 || c.BackupCodesCount > 100 {
 		return p, bad("BackupCodesCount", "must be between 1 and 100")
 	}
-	if !strings.HasPrefix(c.RefreshCookiePath, "/") {
-		return p, bad("RefreshCookiePath", "must start with /")
+	if !strings.HasPrefix(c.RefreshCookiePath, "/") || (&http.Cookie{Name: "x", Path: c.RefreshCookiePath}).Valid() != nil {
+		return p, bad("RefreshCookiePath", fmt.Sprintf("%q is not a cookie path starting with /", c.RefreshCookiePath))
+	}
+	// An invalid name or domain would make net/http drop the cookie
+	// silently: every login would "succeed" without a session.
+	for field, name := range map[string]string{"AccessCookieName": c.AccessCookieName, "RefreshCookieName": c.RefreshCookieName} {
+		if (&http.Cookie{Name: name}).Valid() != nil {
+			return p, bad(field, fmt.Sprintf("%q is not a valid cookie name", name))
+		}
+	}
+	if c.AccessCookieName == c.RefreshCookieName {
+		return p, bad("RefreshCookieName", "must differ from AccessCookieName")
+	}
+	if c.CookieDomain != "" && (&http.Cookie{Name: "x", Domain: c.CookieDomain}).Valid() != nil {
+		return p, bad("CookieDomain", fmt.Sprintf("%q is not a valid cookie domain", c.CookieDomain))
 	}
 	p.limits = map[string]ratelimit.Rate{}
 	known := map[string]bool{LimitLogin: true, LimitSignup: true, LimitPasswordReset: true, LimitTwoFactor: true}
@@ -360,13 +409,64 @@ func (c Config) validate() (parsedConfig, error) {
 		}
 		p.limits[name] = r
 	}
+	ips, err := clientip.New(c.TrustedProxies)
+	if err != nil {
+		return p, bad("TrustedProxies", err.Error())
+	}
+	p.ips = ips
+	if c.MaxConcurrentHashes < 0 {
+		return p, bad("MaxConcurrentHashes", "must not be negative (0 means GOMAXPROCS)")
+	}
 	if err := c.PasswordParams.Validate(); err != nil {
 		return p, bad("PasswordParams", err.Error())
 	}
+	p.csrf = http.NewCrossOriginProtection()
 	for _, o := range c.TrustedOrigins {
 		if _, err := url.Parse(o); err != nil || !strings.Contains(o, "://") {
 			return p, bad("TrustedOrigins", fmt.Sprintf("%q is not an origin like https://app.example.com", o))
 		}
+		if err := p.csrf.AddTrustedOrigin(o); err != nil {
+			return p, bad("TrustedOrigins", err.Error())
+		}
+	}
+	if err := c.Templates.Validate(); err != nil {
+		return p, bad("Templates", err.Error())
+	}
+	keys := []tokens.Key{{ID: c.SigningKeyID, Secret: c.SigningKey}}
+	for _, k := range c.VerificationKeys {
+		keys = append(keys, tokens.Key{ID: k.ID, Secret: k.Secret})
+	}
+	tm, err := tokens.NewManager(tokens.Options{
+		Keys: keys, Issuer: c.Issuer, Audience: c.Audience,
+		AccessTTL: c.AccessTokenTTL, RefreshTTL: c.RefreshTokenTTL, Now: c.Now,
+	})
+	if err != nil {
+		return p, bad("SigningKey", err.Error())
+	}
+	p.tokens = tm
+	totpKeys := make([]totp.Key, 0, len(c.TOTPKeys))
+	for _, k := range c.TOTPKeys {
+		totpKeys = append(totpKeys, totp.Key{ID: k.ID, Secret: k.Secret})
+	}
+	if len(totpKeys) == 0 {
+		totpKeys = []totp.Key{{ID: "t1", Secret: derive(c.SigningKey, "authsys totp key")}}
+	}
+	if p.cipher, err = totp.NewCipher(totpKeys); err != nil {
+		return p, bad("TOTPKeys", err.Error())
 	}
 	return p, nil
+}
+
+// validKeyID reports whether id is a valid key ID: 1 to 64 characters from
+// A-Z a-z 0-9 - _ (it travels in tokens).
+func validKeyID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

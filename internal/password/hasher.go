@@ -179,3 +179,14 @@ func (h *Hasher) DummyVerify(ctx context.Context, password string) error {
 func (h *Hasher) Stats() (inFlight, peak int) {
 	return int(h.inFlight.Load()), int(h.peak.Load())
 }
+
+// Reserve takes a hashing slot as a hash computation does, waiting until
+// ctx is done (then an error wrapping ErrBusy), and returns the function
+// that gives it back; calls after the first do nothing. It lets a caller
+// hold capacity for work of its own, and tests fill every slot.
+func (h *Hasher) Reserve(ctx context.Context) (release func(), err error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	return sync.OnceFunc(h.release), nil
+}
