@@ -31,7 +31,19 @@ const (
 	EventThrottled            = "throttled"
 	EventMailFailed           = "mail_failed"
 	EventAdminAction          = "admin_action"
+	EventAdminDenied          = "admin_access_denied"
 )
+
+// EventKinds lists every event kind, for documentation and tests.
+var EventKinds = []string{
+	EventSignup, EventSignupExisting, EventAccountVerified, EventLoginSucceeded,
+	EventLoginFailed, EventLogout, EventLogoutAll, EventRefreshReuse,
+	EventPasswordResetRequest, EventPasswordReset, EventPasswordChanged,
+	EventEmailChangeRequested, EventEmailChanged, EventTwoFactorEnabled,
+	EventTwoFactorDisabled, EventTwoFactorUsed, EventTwoFactorFailed,
+	EventBackupCodeUsed, EventBackupCodesRenewed, EventThrottled, EventMailFailed,
+	EventAdminAction, EventAdminDenied,
+}
 
 // Event is one security-relevant happening. It never carries a secret,
 // token, code or password.

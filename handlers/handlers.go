@@ -96,6 +96,8 @@ type Handlers struct {
 	mux    *http.ServeMux
 	admin  *http.ServeMux
 	mailWG sync.WaitGroup
+	// served lists the routes registered on each mux, for Routes.
+	served map[*http.ServeMux][]Route
 }
 
 // New returns the handlers for d.
@@ -109,10 +111,20 @@ func New(d Deps) *Handlers {
 }
 
 // ServeHTTP serves the auth API (mounted with the mount prefix stripped).
-func (h *Handlers) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// Every response, the mux's own redirects included, carries the security
+// headers.
+func (h *Handlers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.securityHeaders(w)
+	h.mux.ServeHTTP(w, r)
+}
 
 // Admin returns the admin API handler.
-func (h *Handlers) Admin() http.Handler { return h.admin }
+func (h *Handlers) Admin() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.securityHeaders(w)
+		h.admin.ServeHTTP(w, r)
+	})
+}
 
 // Shutdown waits for emails still being sent, or until ctx is done.
 func (h *Handlers) Shutdown(ctx context.Context) error {
@@ -140,6 +152,14 @@ type methods map[string]handlerFunc
 // handle registers path with and without its trailing slash. Methods not
 // listed get 405 problem+json with Allow.
 func (h *Handlers) handle(mux *http.ServeMux, path string, ms methods) {
+	if h.served == nil {
+		h.served = map[*http.ServeMux][]Route{}
+	}
+	rt := Route{Path: path}
+	for m := range ms {
+		rt.Methods = append(rt.Methods, m)
+	}
+	h.served[mux] = append(h.served[mux], rt)
 	allowed := make([]string, 0, len(ms))
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		if _, ok := ms[m]; ok {

@@ -42,6 +42,8 @@ const (
 	CodeSessionExpired          = "session_expired"
 	CodeForbidden               = "forbidden"
 	CodeConflict                = "conflict"
+	CodeAlreadyVerified         = "already_verified"
+	CodeNotImplemented          = "not_implemented"
 	CodeServiceUnavailable      = "service_unavailable"
 	CodeInternalError           = "internal_error"
 )
@@ -55,6 +57,7 @@ var ProblemCodes = []string{
 	CodeTokenReused, CodeInvalidPassword, CodeEmailTaken, CodeThrottled, CodeInvalidCode,
 	CodeTwoFactorRequired, CodeTwoFactorAlreadyEnabled, CodeTwoFactorNotEnabled,
 	CodeTwoFactorNotSetUp, CodeSessionExpired, CodeForbidden, CodeConflict,
+	CodeAlreadyVerified, CodeNotImplemented,
 	CodeServiceUnavailable, CodeInternalError,
 }
 
@@ -108,7 +111,9 @@ func toProblem(err error) *Problem {
 	case errors.As(err, &p):
 		return p
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, password.ErrBusy),
-		errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// Canceled: the client went away; nobody reads the answer, and
+		// it is no server fault to log as one.
 		return unavailable(err)
 	default:
 		q := problem(http.StatusInternalServerError, CodeInternalError, "An internal error occurred.")

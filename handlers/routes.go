@@ -25,7 +25,28 @@ func (h *Handlers) routes() {
 	m.HandleFunc("/", h.notFound)
 }
 
-// adminRoutes registers the admin API.
+// adminRoutes registers the admin API; every endpoint needs an admin (see
+// adminOnly) and paths answer with and without their trailing slash.
 func (h *Handlers) adminRoutes() {
-	h.admin.HandleFunc("/", h.notFound)
+	m := h.admin
+	h.handle(m, "/users/", methods{http.MethodGet: h.adminOnly(h.listUsers)})
+	h.handle(m, "/users/{id}/", methods{http.MethodGet: h.adminOnly(h.showUser)})
+	for _, a := range []struct{ path, action string }{
+		{"/users/{id}/disable-2fa/", AdminDisable2FA},
+		{"/users/{id}/revoke-sessions/", AdminRevokeSessions},
+		{"/users/{id}/activate/", AdminActivate},
+		{"/users/{id}/deactivate/", AdminDeactivate},
+		{"/users/{id}/resend-verification/", AdminResendVerification},
+	} {
+		h.handle(m, a.path, methods{http.MethodPost: h.adminAction(a.action)})
+	}
+	m.HandleFunc("/", h.notFound)
+}
+
+// Routes returns the routes of the public API (Handler) and of the admin API
+// (AdminHandler) as they are registered, each path once in its trailing-slash
+// form, for the test that the OpenAPI document covers every route.
+func Routes() (api, admin []Route) {
+	h := New(Deps{})
+	return h.served[h.mux], h.served[h.admin]
 }

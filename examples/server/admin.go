@@ -5,89 +5,171 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/store"
 )
 
 const adminUsage = `usage: server [flags] admin <command> [args]
-  list [email-prefix]      list users (up to 100)
-  show <email>             one user's details
-  disable-2fa <email>      turn off a user's 2FA and erase their codes
-  revoke <email>           log a user out everywhere (bump the token version)
-  activate <email>         activate (and mark verified) an account
-  deactivate <email>       deactivate an account`
+  list [email-prefix]       list users ordered by email (all of them, or those whose email starts with the prefix)
+  show <email|id>           one user's details
+  disable-2fa <email|id>    turn off a user's 2FA and erase their secret and backup codes
+  revoke <email|id>         log a user out everywhere (bump the token version)
+  activate <email|id>       activate an account and mark its email verified
+  deactivate <email|id>     deactivate an account and log it out everywhere
+  help                      print this help
+A user is named by email when the argument contains "@", by id otherwise.`
 
-// runAdmin carries out an operator command directly on the user store.
+// errUsage wraps the usage text, for a command line the admin tool does not
+// understand.
+var errUsage = errors.New(adminUsage)
+
+// adminActions maps the commands that change a user to the admin API's
+// actions; the CLI and the API share handlers.ApplyAdminAction.
+var adminActions = map[string]struct{ action, done string }{
+	"disable-2fa": {handlers.AdminDisable2FA, "two-factor authentication disabled"},
+	"revoke":      {handlers.AdminRevokeSessions, "every session revoked"},
+	"activate":    {handlers.AdminActivate, "account activated"},
+	"deactivate":  {handlers.AdminDeactivate, "account deactivated and every session revoked"},
+}
+
+// listPage is how many users list reads from the store at once.
+const listPage = 100
+
+// runAdmin carries out an operator command directly on the user store. It
+// needs neither the signing key nor the other backends, and emits no
+// security event: the operator's shell is the audit trail.
 func runAdmin(ctx context.Context, users authsys.UserStore, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(adminUsage)
+		return errUsage
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "list" {
-		lister, ok := users.(store.UserLister)
-		if !ok {
-			return errors.New("this user store cannot list users")
+	switch cmd {
+	case "help", "-h", "-help", "--help":
+		_, err := fmt.Fprintln(out, adminUsage)
+		return err
+	case "list":
+		if len(args) > 1 {
+			return errUsage
 		}
 		prefix := ""
-		if len(args) > 0 {
+		if len(args) == 1 {
 			prefix = args[0]
 		}
-		list, err := lister.ListUsers(ctx, store.NormalizeEmail(prefix), "", 100)
+		return listUsers(ctx, users, prefix, out)
+	}
+	if _, ok := adminActions[cmd]; !ok && cmd != "show" {
+		return fmt.Errorf("unknown admin command %q\n%w", cmd, errUsage)
+	}
+	if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
+		return errUsage
+	}
+	u, err := lookupUser(ctx, users, args[0])
+	if err != nil {
+		return err
+	}
+	if cmd == "show" {
+		return showUser(u, out)
+	}
+	a := adminActions[cmd]
+	updated, err := handlers.ApplyAdminAction(ctx, users, u.ID, a.action)
+	switch {
+	case errors.Is(err, handlers.ErrTwoFactorNotEnabled):
+		return fmt.Errorf("%s: two-factor authentication is not enabled", u.Email)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%s: no such user", args[0])
+	case err != nil:
+		return err
+	}
+	_, err = fmt.Fprintf(out, "%s (id %s): %s\n", updated.Email, updated.ID, a.done)
+	return err
+}
+
+// lookupUser finds the user named by email or id.
+func lookupUser(ctx context.Context, users authsys.UserStore, name string) (store.User, error) {
+	var u store.User
+	var err error
+	if strings.Contains(name, "@") {
+		u, err = users.UserByEmail(ctx, store.NormalizeEmail(name))
+	} else {
+		u, err = users.UserByID(ctx, strings.TrimSpace(name))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return u, fmt.Errorf("%s: no such user", name)
+	}
+	if err != nil {
+		return u, fmt.Errorf("%s: %w", name, err)
+	}
+	return u, nil
+}
+
+// listUsers prints every user whose email starts with prefix, reading the
+// store one page at a time.
+func listUsers(ctx context.Context, users authsys.UserStore, prefix string, out io.Writer) error {
+	lister, ok := users.(store.UserLister)
+	if !ok {
+		return errors.New("this user store cannot list users (it does not implement store.UserLister)")
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEMAIL\tACTIVE\tVERIFIED\t2FA\tSTAFF\tLAST LOGIN")
+	prefix = store.NormalizeEmail(prefix)
+	after := ""
+	for {
+		page, err := lister.ListUsers(ctx, prefix, after, listPage)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tEMAIL\tACTIVE\tVERIFIED\t2FA\tSTAFF")
-		for _, u := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%t\t%t\t%t\t%t\n", u.ID, u.Email, u.IsActive, u.EmailVerified, u.TOTPEnabled, u.IsStaff)
+		for _, u := range page {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email,
+				yesNo(u.IsActive), yesNo(u.EmailVerified), yesNo(u.TOTPEnabled), yesNo(u.IsStaff), when(u.LastLogin))
 		}
-		return tw.Flush()
-	}
-	if len(args) != 1 {
-		return errors.New(adminUsage)
-	}
-	u, err := users.UserByEmail(ctx, store.NormalizeEmail(args[0]))
-	if err != nil {
-		return fmt.Errorf("%s: %w", args[0], err)
-	}
-	var change func(*store.User)
-	switch cmd {
-	case "show":
-		remaining := 0
-		for _, c := range u.BackupCodes {
-			if c.UsedAt.IsZero() {
-				remaining++
-			}
+		if len(page) < listPage {
+			break
 		}
-		fmt.Fprintf(out, "id: %s\nemail: %s\nactive: %t\nverified: %t\nstaff: %t\n2fa: %t\nbackup codes left: %d\njoined: %s\nlast login: %s\n",
-			u.ID, u.Email, u.IsActive, u.EmailVerified, u.IsStaff, u.TOTPEnabled, remaining,
-			u.DateJoined.UTC().Format("2006-01-02 15:04:05Z"), lastLogin(u))
-		return nil
-	case "disable-2fa":
-		change = func(x *store.User) {
-			x.TOTPEnabled, x.TOTPSecret, x.TOTPPendingSecret, x.BackupCodes = false, "", "", nil
-		}
-	case "revoke":
-		change = func(x *store.User) { x.TokenVersion++ }
-	case "activate":
-		change = func(x *store.User) { x.IsActive, x.EmailVerified = true, true }
-	case "deactivate":
-		change = func(x *store.User) { x.IsActive = false; x.TokenVersion++ }
-	default:
-		return errors.New(adminUsage)
+		after = page[len(page)-1].Email
 	}
-	if _, err := users.UpdateUser(ctx, u.ID, func(x *store.User) error { change(x); return nil }); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "%s: %s done\n", u.Email, cmd)
-	return nil
+	return tw.Flush()
 }
 
-func lastLogin(u store.User) string {
-	if u.LastLogin.IsZero() {
+func showUser(u store.User, out io.Writer) error {
+	remaining := 0
+	for _, c := range u.BackupCodes {
+		if c.UsedAt.IsZero() {
+			remaining++
+		}
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 1, ' ', 0)
+	for _, row := range [][2]string{
+		{"id", u.ID},
+		{"email", u.Email},
+		{"active", yesNo(u.IsActive)},
+		{"email verified", yesNo(u.EmailVerified)},
+		{"staff", yesNo(u.IsStaff)},
+		{"2fa", yesNo(u.TOTPEnabled)},
+		{"backup codes left", fmt.Sprint(remaining)},
+		{"date joined", when(u.DateJoined)},
+		{"last login", when(u.LastLogin)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// when formats t in UTC, "never" when zero.
+func when(t time.Time) string {
+	if t.IsZero() {
 		return "never"
 	}
-	return u.LastLogin.UTC().Format("2006-01-02 15:04:05Z")
+	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
