@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/authsys-go/authsys/internal/password"
 	authmail "github.com/authsys-go/authsys/mail"
@@ -26,10 +28,12 @@ const (
 	purposeReset  = "password_reset"
 )
 
-// verifyState binds a verification token to the address it was sent to
-// and to the account being unverified: verifying kills it.
+// verifyState binds a verification token to the address it was sent to,
+// to the account being unverified (verifying kills it) and to the token
+// version (an admin's deactivation or revocation kills it too, so an old
+// link cannot reactivate an account an admin shut).
 func verifyState(u store.User) string {
-	return "v1|" + u.Email + "|" + strconv.FormatBool(u.EmailVerified)
+	return "v2|" + u.Email + "|" + strconv.FormatBool(u.EmailVerified) + "|" + strconv.FormatInt(u.TokenVersion, 10)
 }
 
 // resetState binds a reset token to the current password and token version:
@@ -38,9 +42,12 @@ func resetState(u store.User) string {
 	return "r1|" + u.PasswordHash + "|" + strconv.FormatInt(u.TokenVersion, 10) + "|" + u.Email
 }
 
-// validEmail reports whether s (already trimmed) is a plain address.
+// validEmail reports whether s (already trimmed) is a plain address: at
+// most 254 bytes of printable UTF-8 (no control or format characters such
+// as NUL, CR LF or bidi overrides, no white space), one address without a
+// display name.
 func validEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>") {
+	if len(s) > 254 || !utf8.ValidString(s) || strings.ContainsAny(s, " <>") || strings.ContainsFunc(s, notPrintable) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -200,9 +207,27 @@ func oneTimeProblem(err error) error {
 	return err
 }
 
+func notPrintable(r rune) bool { return !unicode.IsPrint(r) }
+
+// maxUIDLen bounds the uid of a link; store IDs are far shorter.
+const maxUIDLen = 256
+
+// plausibleID reports whether id could be a store ID: short, valid UTF-8
+// without control characters. Anything else is refused before a backend
+// sees it (a NUL byte is an error in PostgreSQL, not a miss).
+func plausibleID(id string) bool {
+	if len(id) > maxUIDLen || !utf8.ValidString(id) {
+		return false
+	}
+	return !strings.ContainsFunc(id, unicode.IsControl)
+}
+
 // userForToken loads the user a uid names; an unknown uid is an invalid
 // link, not a 404.
 func (h *Handlers) userForToken(ctx context.Context, uid string) (store.User, error) {
+	if !plausibleID(uid) {
+		return store.User{}, errInvalidLink
+	}
 	u, err := h.deps.Users.UserByID(ctx, uid)
 	if errors.Is(err, store.ErrNotFound) {
 		return u, errInvalidLink
@@ -363,10 +388,15 @@ type changePassword struct {
 var errWrongPassword = &Problem{Status: http.StatusBadRequest, Code: CodeInvalidPassword, Title: http.StatusText(http.StatusBadRequest),
 	Detail: "The password is incorrect."}
 
-// verifyOwnPassword checks an authenticated user's password.
+// verifyOwnPassword checks an authenticated user's password. Each check
+// counts against the login budget of the client IP and the account, so a
+// stolen session is no unlimited password oracle.
 func (h *Handlers) verifyOwnPassword(r *http.Request, u store.User, field, pw string) error {
+	if err := h.limit(r, "login", h.deps.Limits.Login, u.Email); err != nil {
+		return err
+	}
 	ok, _, err := h.deps.Hasher.Verify(r.Context(), pw, u.PasswordHash)
-	if err != nil && r.Context().Err() != nil {
+	if errors.Is(err, password.ErrBusy) {
 		return err
 	}
 	if !ok {
@@ -514,7 +544,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	// The token version check inside the update makes the link single use
 	// (the change bumps it) and kills it when the password changed since.
 	u, err := h.deps.Users.UpdateUser(ctx, rec.UserID, func(x *store.User) error {
-		if x.TokenVersion != rec.TokenVersion || x.Email != rec.OldEmail {
+		if x.TokenVersion != rec.TokenVersion || x.Email != rec.OldEmail || !x.IsActive {
 			return errInvalidLink
 		}
 		x.Email = rec.NewEmail

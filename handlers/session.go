@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsys-go/authsys/internal/password"
 	"github.com/authsys-go/authsys/internal/ratelimit"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/tokens"
@@ -33,11 +34,20 @@ type userResponse struct {
 
 // ---- cookies ----
 
+// setCookie sets a token cookie living maxAge; a negative maxAge deletes
+// it (Max-Age=0).
 func (h *Handlers) setCookie(w http.ResponseWriter, name, value, path string, maxAge time.Duration) {
 	c := h.deps.Cookies
+	secs := int(maxAge / time.Second)
+	switch {
+	case maxAge < 0:
+		secs = -1 // net/http writes Max-Age=0; 0 would mean a session cookie
+	case secs == 0:
+		secs = 1
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: path, Domain: c.Domain,
-		MaxAge: int(maxAge / time.Second), Secure: c.Secure, HttpOnly: true, SameSite: c.SameSite,
+		MaxAge: secs, Secure: c.Secure, HttpOnly: true, SameSite: c.SameSite,
 	})
 }
 
@@ -164,7 +174,7 @@ func (h *Handlers) Middleware(next http.Handler) http.Handler {
 		}
 		u, claims, err := h.Authenticate(r.WithContext(ctx))
 		if err != nil {
-			w.Header().Set("Cache-Control", "no-store")
+			h.securityHeaders(w)
 			h.writeProblem(w, r, toProblem(err))
 			return
 		}
@@ -186,28 +196,42 @@ func (h *Handlers) authed(fn func(w http.ResponseWriter, r *http.Request, u stor
 
 // ---- rate limits ----
 
-// limit counts one request against the client IP and, when account is
-// not empty, against the account; a refused request gets 429 and does no
-// other work.
+// limit counts one request against the client IP and then, when account
+// is not empty, against the account (a normalized email or a user ID); a
+// refused request gets 429 throttled with Retry-After, and the caller does
+// no other work. Call it before any hashing or store lookup. A request
+// refused by the IP budget does not count against the account's. A
+// limiter store failure is returned as is (503: the limits fail closed).
 func (h *Handlers) limit(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
+	if err := h.limitKey(r, scope, rate, "ip:"+h.clientIP(r)); err != nil {
+		return err
+	}
+	if account == "" {
+		return nil
+	}
+	return h.limitAccount(r, scope, rate, account)
+}
+
+// limitAccount is limit for the account alone, for endpoints that learn
+// the account only after a lookup guarded by an IP-only limit (2FA verify).
+func (h *Handlers) limitAccount(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
+	return h.limitKey(r, scope, rate, "acct:"+account)
+}
+
+// limitKey counts one request against scope:key.
+func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, key string) error {
 	if rate.Zero() || h.deps.Limiter == nil {
 		return nil
 	}
-	keys := []string{scope + ":ip:" + h.clientIP(r)}
-	if account != "" {
-		keys = append(keys, scope+":acct:"+account)
+	ok, retry, err := h.deps.Limiter.Allow(r.Context(), scope+":"+key, rate)
+	if err != nil {
+		return err
 	}
-	for _, k := range keys {
-		ok, retry, err := h.deps.Limiter.Allow(r.Context(), k, rate)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			h.emit(r, Event{Kind: EventThrottled, Reason: scope})
-			p := problem(http.StatusTooManyRequests, CodeThrottled, "Too many requests; try again later.")
-			p.RetryAfter = retry
-			return p
-		}
+	if !ok {
+		h.emit(r, Event{Kind: EventThrottled, Reason: scope})
+		p := problem(http.StatusTooManyRequests, CodeThrottled, "Too many requests; try again later.")
+		p.RetryAfter = retry
+		return p
 	}
 	return nil
 }
@@ -239,7 +263,11 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	email := store.NormalizeEmail(in.Email)
-	if err := h.limit(r, "login", h.deps.Limits.Login, email); err != nil {
+	account := email
+	if !validEmail(email) {
+		account = "" // never a key for a string that cannot be an account
+	}
+	if err := h.limit(r, "login", h.deps.Limits.Login, account); err != nil {
 		return err
 	}
 	u, err := h.checkPassword(r, email, in.Password)
@@ -257,23 +285,41 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 }
 
 // checkPassword verifies email and password the same way whether or not the
-// account exists, upgrades a legacy hash, and refuses inactive accounts.
+// account exists, upgrades a legacy hash, and refuses inactive accounts. An
+// unknown email, a string that cannot be an email (never looked up, so no
+// backend sees it) and an account whose stored hash is unusable all cost
+// one password verification, like a wrong password.
 func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User, error) {
 	ctx := r.Context()
-	u, err := h.deps.Users.UserByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
+	unknown := func() (store.User, error) {
 		if err := h.deps.Hasher.DummyVerify(ctx, pw); err != nil {
 			return store.User{}, err
 		}
 		h.emit(r, Event{Kind: EventLoginFailed, Reason: "unknown_email"})
 		return store.User{}, errInvalidCredentials
 	}
+	if !validEmail(email) {
+		return unknown()
+	}
+	u, err := h.deps.Users.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return unknown()
+	}
 	if err != nil {
 		return store.User{}, err
 	}
 	ok, rehash, err := h.deps.Hasher.Verify(ctx, pw, u.PasswordHash)
-	if err != nil && !ok && ctx.Err() != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, password.ErrBusy):
 		return store.User{}, err
+	case errors.Is(err, password.ErrUnknownFormat):
+		// No computation ran (an unusable or corrupt hash): spend it now.
+		if err := h.deps.Hasher.DummyVerify(ctx, pw); err != nil {
+			return store.User{}, err
+		}
+	default:
+		h.log.WarnContext(ctx, "authsys: verifying a stored password hash failed", "user_id", u.ID, "error", err)
 	}
 	if !ok {
 		h.emit(r, Event{Kind: EventLoginFailed, UserID: u.ID, Reason: "wrong_password"})
@@ -310,6 +356,11 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 	if err != nil {
 		return err
 	}
+	return h.finishLogin(w, r, u, method)
+}
+
+// finishLogin starts a session for u, whose login is already recorded.
+func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
 	if err := h.startSession(w, u); err != nil {
 		return err
 	}
@@ -441,7 +492,9 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 			prev.At = 0
 		}
 		at = time.Unix(0, prev.At)
-		if now.Sub(at) > h.deps.RefreshReuseGrace {
+		// Without a grace every second use is a replay, even within the
+		// same clock tick.
+		if grace := h.deps.RefreshReuseGrace; grace <= 0 || now.Sub(at) > grace {
 			if err := h.revokeFamily(ctx, claims.SessionID); err != nil {
 				return err
 			}
