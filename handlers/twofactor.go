@@ -17,8 +17,23 @@ import (
 // opening one more makes the oldest unusable.
 const MaxPendingSessions = 5
 
-// MaxCodeAttempts is how many wrong codes a pending session survives.
+// MaxCodeAttempts is how many wrong codes a pending session survives: the
+// MaxCodeAttempts-th wrong code destroys it.
 const MaxCodeAttempts = 5
+
+// maxSessionToken bounds the session_token looked at; real tokens are 22
+// characters.
+const maxSessionToken = 64
+
+// pendingSeqTTL is the life of a user's pending-session counter. It must
+// outlive the sessions it numbers many times over; when it expires the
+// numbering restarts and, for at most one PendingSessionTTL, sessions of the
+// old and the new numbering may both be open.
+const pendingSeqTTL = 24 * time.Hour
+
+// evicted marks an index slot whose session was evicted before it was
+// indexed. No session key equals it.
+const evicted = "-"
 
 func (h *Handlers) twoFactorRoutes(m *http.ServeMux) {
 	h.handle(m, "/2fa/setup/", methods{http.MethodPost: h.authed(h.setup2FA)})
@@ -37,6 +52,8 @@ type pendingSession struct {
 	TokenVersion int64  `json:"tv"`
 }
 
+// sessionKey is the PendingStore key of a pending session: the prefix and
+// the SHA-256 of the token, so that a store dump reveals no usable token.
 func (h *Handlers) sessionKey(token string) string {
 	return h.deps.PendingSessionPrefix + hashToken(token)
 }
@@ -45,15 +62,20 @@ func (h *Handlers) sessionSeqKey(userID string) string {
 	return h.deps.PendingSessionPrefix + "seq:" + userID
 }
 
+func (h *Handlers) sessionIndexKey(userID string, seq int64) string {
+	return h.deps.PendingSessionPrefix + "idx:" + userID + ":" + itoa(seq)
+}
+
 // startPendingSession opens a pending 2FA session for u and returns its
 // opaque token (128 random bits; never a JWT). Sessions of a user are
-// numbered by an atomic counter; opening number n destroys number
-// n-MaxPendingSessions, so at most MaxPendingSessions live at once.
+// numbered by an atomic counter and indexed by number; opening number n
+// evicts number n-MaxPendingSessions, so at most MaxPendingSessions live at
+// once. Each index slot is claimed with put-if-absent by its session and
+// by its evictor, whichever comes first, so a session that loses the race
+// against a newer one's eviction dies instead of outliving it.
 func (h *Handlers) startPendingSession(ctx context.Context, u store.User) (string, error) {
 	ttl := h.deps.PendingSessionTTL
-	// The counter outlives every session it numbers, so numbers are unique
-	// among live sessions.
-	seq, _, err := h.deps.Pending.IncrPending(ctx, h.sessionSeqKey(u.ID), 24*time.Hour)
+	seq, _, err := h.deps.Pending.IncrPending(ctx, h.sessionSeqKey(u.ID), pendingSeqTTL)
 	if err != nil {
 		return "", err
 	}
@@ -63,53 +85,67 @@ func (h *Handlers) startPendingSession(ctx context.Context, u store.User) (strin
 	if err := h.deps.Pending.PutPending(ctx, key, rec, ttl); err != nil {
 		return "", err
 	}
-	if err := h.deps.Pending.PutPending(ctx, h.sessionIndexKey(u.ID, seq), []byte(key), ttl); err != nil {
+	indexed, err := h.deps.Pending.AddPendingIfAbsent(ctx, h.sessionIndexKey(u.ID, seq), []byte(key), ttl)
+	if err != nil {
 		return "", err
 	}
+	if !indexed {
+		// A newer session evicted this one before it was indexed; the
+		// token is dead at birth, as the oldest of more than
+		// MaxPendingSessions.
+		if err := h.deps.Pending.DeletePending(ctx, key); err != nil {
+			return "", err
+		}
+	}
 	if seq > MaxPendingSessions {
-		old, err := h.deps.Pending.TakePending(ctx, h.sessionIndexKey(u.ID, seq-MaxPendingSessions))
-		switch {
-		case err == nil:
-			if err := h.deps.Pending.DeletePending(ctx, string(old)); err != nil {
-				return "", err
-			}
-		case !errors.Is(err, store.ErrNotFound):
+		if err := h.evictPendingSession(ctx, u.ID, seq-MaxPendingSessions); err != nil {
 			return "", err
 		}
 	}
 	return token, nil
 }
 
-func (h *Handlers) sessionIndexKey(userID string, seq int64) string {
-	return h.deps.PendingSessionPrefix + "idx:" + userID + ":" + itoa(seq)
+// evictPendingSession destroys the pending session numbered seq, or marks
+// its slot so that it dies as soon as it is opened.
+func (h *Handlers) evictPendingSession(ctx context.Context, userID string, seq int64) error {
+	slot := h.sessionIndexKey(userID, seq)
+	marked, err := h.deps.Pending.AddPendingIfAbsent(ctx, slot, []byte(evicted), h.deps.PendingSessionTTL)
+	if err != nil || marked {
+		return err
+	}
+	old, err := h.deps.Pending.TakePending(ctx, slot)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil // expired meanwhile
+	case err != nil:
+		return err
+	case string(old) == evicted:
+		return nil
+	}
+	return h.deps.Pending.DeletePending(ctx, string(old))
 }
 
 var (
 	errSessionExpired = problem(http.StatusUnauthorized, CodeSessionExpired, "The login session has expired; log in again.")
+	errSessionBusy    = problem(http.StatusConflict, CodeConflict, "Another code for this login is being checked; try again.")
 	errInvalidCode    = problem(http.StatusBadRequest, CodeInvalidCode, "The code is invalid.")
+	errCodeRequired   = fieldProblem(fields{"code": {"This field is required."}})
+	// errStaleSession is returned inside UpdateUser when the account no
+	// longer matches the pending session.
+	errStaleSession = errors.New("stale pending session")
 )
-
-// loadPendingSession returns the live session of token, or errSessionExpired.
-func (h *Handlers) loadPendingSession(ctx context.Context, token string) (pendingSession, error) {
-	var s pendingSession
-	raw, err := h.deps.Pending.GetPending(ctx, h.sessionKey(token))
-	if errors.Is(err, store.ErrNotFound) {
-		return s, errSessionExpired
-	}
-	if err != nil {
-		return s, err
-	}
-	if json.Unmarshal(raw, &s) != nil {
-		return s, errSessionExpired
-	}
-	return s, nil
-}
 
 type verifyLoginRequest struct {
 	SessionToken string `json:"session_token"`
 	Code         string `json:"code"`
 }
 
+// verifyLogin completes a login that requires 2FA with a TOTP or a backup
+// code. One code at a time is checked per session (a short claim in the
+// PendingStore), so concurrent submissions can neither both spend a code
+// nor have the failures of the losers destroy the session under the
+// winner. The code is spent with the user's atomic UpdateUser and the
+// session then taken atomically: it works once.
 func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	var in verifyLoginRequest
 	if err := decode(w, r, &in); err != nil {
@@ -117,88 +153,146 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := fields{}
 	f.required("session_token", in.SessionToken)
-	f.required("code", in.Code)
 	if err := f.err(); err != nil {
 		return err
 	}
+	// The IP budget comes before any store work, so a flood of made-up
+	// tokens costs nothing but the counter; the account, known only from
+	// the session, is counted after the lookup, whatever session the code
+	// comes with.
+	if err := h.limit(r, "2fa", h.deps.Limits.TwoFactor, ""); err != nil {
+		return err
+	}
+	if len(in.SessionToken) > maxSessionToken {
+		return errSessionExpired
+	}
 	ctx := r.Context()
-	if len(in.SessionToken) > 64 {
-		return errSessionExpired
-	}
-	s, err := h.loadPendingSession(ctx, in.SessionToken)
+	key := h.sessionKey(in.SessionToken)
+
+	claim := key + ":busy"
+	claimed, err := h.deps.Pending.AddPendingIfAbsent(ctx, claim, []byte{1}, h.claimTTL())
 	if err != nil {
 		return err
 	}
-	if err := h.limit(r, "2fa", h.deps.Limits.TwoFactor, s.UserID); err != nil {
-		return err
+	if !claimed {
+		return errSessionBusy
 	}
-	u, err := h.deps.Users.UserByID(ctx, s.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	defer func() {
+		// The release outlives a cancelled request, but never a hung
+		// store: it gets a deadline of its own.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.claimTTL())
+		defer cancel()
+		_ = h.deps.Pending.DeletePending(rctx, claim)
+	}()
+
+	var s pendingSession
+	raw, err := h.deps.Pending.GetPending(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errSessionExpired
+	case err != nil:
+		return err
+	case json.Unmarshal(raw, &s) != nil:
 		return errSessionExpired
 	}
-	if err != nil {
+	if err := h.limitAccount(r, "2fa", h.deps.Limits.TwoFactor, s.UserID); err != nil {
 		return err
 	}
-	if u.TokenVersion != s.TokenVersion || !u.IsActive || !u.TOTPEnabled {
-		_ = h.deps.Pending.DeletePending(ctx, h.sessionKey(in.SessionToken))
-		return errSessionExpired
+	if strings.TrimSpace(in.Code) == "" {
+		return h.sessionFailure(r, key, s.UserID, errCodeRequired)
 	}
+
 	var method string
-	u, err = h.deps.Users.UpdateUser(ctx, u.ID, func(x *store.User) error {
-		if x.TokenVersion != s.TokenVersion || !x.TOTPEnabled {
-			return errSessionExpired
+	u, err := h.deps.Users.UpdateUser(ctx, s.UserID, func(x *store.User) error {
+		if x.TokenVersion != s.TokenVersion || !x.IsActive || !x.TOTPEnabled {
+			return errStaleSession
 		}
 		m, err := h.consumeCode(x, in.Code)
 		method = m
+		if err == nil {
+			// Recorded with the code's use: one write, so a lost commit
+			// leaves neither half.
+			x.LastLogin = h.now()
+		}
 		return err
 	})
-	if errors.Is(err, errInvalidCode) {
-		h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: s.UserID, Reason: "login"})
-		n, _, ierr := h.deps.Pending.IncrPending(ctx, h.sessionKey(in.SessionToken)+":fails", h.deps.PendingSessionTTL)
-		if ierr != nil {
-			return ierr
+	switch {
+	case errors.Is(err, errInvalidCode):
+		return h.sessionFailure(r, key, s.UserID, err)
+	case errors.Is(err, errStaleSession), errors.Is(err, store.ErrNotFound):
+		// The password changed, every session was revoked, the account
+		// was deactivated or lost its 2FA since the password step.
+		if err := h.deps.Pending.DeletePending(ctx, key); err != nil {
+			return err
 		}
-		if n >= MaxCodeAttempts {
-			_ = h.deps.Pending.DeletePending(ctx, h.sessionKey(in.SessionToken))
-		}
+		return errSessionExpired
+	case err != nil:
 		return err
 	}
-	if err != nil {
-		return err
-	}
-	// Exactly one request wins the session, whatever codes raced.
-	if _, err := h.deps.Pending.TakePending(ctx, h.sessionKey(in.SessionToken)); err != nil {
+	// The claim keeps other submissions out; only expiry or eviction by a
+	// newer login can have removed the session since it was read.
+	if _, err := h.deps.Pending.TakePending(ctx, key); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errSessionExpired
 		}
 		return err
 	}
-	if method == "backup_code" {
+	_ = h.deps.Pending.DeletePending(ctx, key+":fails")
+	if method == methodBackupCode {
 		h.emit(r, Event{Kind: EventBackupCodeUsed, UserID: u.ID})
 	}
 	h.emit(r, Event{Kind: EventTwoFactorUsed, UserID: u.ID, Reason: method})
-	return h.completeLogin(w, r, u, "2fa_"+method)
+	return h.finishLogin(w, r, u, "2fa_"+method)
 }
 
-// consumeCode checks code against x's TOTP secret (refusing replayed steps)
-// or its unused backup codes, and records the use on x. It runs inside
-// UpdateUser, so the check and the record are one atomic step.
+// claimTTL bounds how long a crashed request can keep a pending session
+// claimed.
+func (h *Handlers) claimTTL() time.Duration {
+	if h.deps.RequestTimeout > 0 {
+		return h.deps.RequestTimeout
+	}
+	return 10 * time.Second
+}
+
+// sessionFailure counts a wrong or malformed code against the pending
+// session under key, destroys the session at the MaxCodeAttempts-th, and
+// returns perr.
+func (h *Handlers) sessionFailure(r *http.Request, key, userID string, perr error) error {
+	ctx := r.Context()
+	h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: userID, Reason: "login"})
+	n, _, err := h.deps.Pending.IncrPending(ctx, key+":fails", h.deps.PendingSessionTTL)
+	if err != nil {
+		return err
+	}
+	if n >= MaxCodeAttempts {
+		if err := h.deps.Pending.DeletePending(ctx, key); err != nil {
+			return err
+		}
+		h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: userID, Reason: "login_session_destroyed"})
+	}
+	return perr
+}
+
+// Methods of a second factor, in events.
+const (
+	methodTOTP       = "totp"
+	methodBackupCode = "backup_code"
+)
+
+// consumeCode checks code against x's confirmed TOTP secret (refusing
+// replayed steps) or its unused backup codes, and records the use on x: the
+// new last step, or the backup code's UsedAt. It runs inside UpdateUser, so
+// the check and the record are one atomic step. A malformed, wrong or
+// replayed code gives errInvalidCode; anything else is an internal error.
 func (h *Handlers) consumeCode(x *store.User, code string) (string, error) {
-	code = strings.TrimSpace(code)
-	if len(code) > 64 {
+	if len(code) > maxCodeInput {
 		return "", errInvalidCode
 	}
-	if len(code) == 6 {
-		secret, err := h.deps.TOTPCipher.Decrypt(x.TOTPSecret)
-		if err != nil {
+	if len(strings.TrimSpace(code)) == totp.Digits {
+		if err := h.verifyTOTP(x, x.TOTPSecret, code); err != nil {
 			return "", err
 		}
-		step, err := totp.Verify(secret, code, h.now(), x.TOTPLastStep)
-		if err != nil {
-			return "", errInvalidCode
-		}
-		x.TOTPLastStep = step
-		return "totp", nil
+		return methodTOTP, nil
 	}
 	norm, ok := totp.NormalizeBackupCode(code)
 	if !ok {
@@ -208,8 +302,34 @@ func (h *Handlers) consumeCode(x *store.User, code string) (string, error) {
 		bc := &x.BackupCodes[i]
 		if bc.UsedAt.IsZero() && totp.MatchBackupCode(h.deps.BackupCodeKey, norm, bc.Hash) {
 			bc.UsedAt = h.now().UTC()
-			return "backup_code", nil
+			return methodBackupCode, nil
 		}
 	}
 	return "", errInvalidCode
+}
+
+// maxCodeInput bounds the code looked at; longer inputs are refused
+// before any work.
+const maxCodeInput = 64
+
+// verifyTOTP checks a TOTP code against the encrypted secret enc and, when
+// it is accepted, records its step as x's last, so that no code of that
+// step or an earlier one is ever accepted again.
+func (h *Handlers) verifyTOTP(x *store.User, enc, code string) error {
+	if len(code) > maxCodeInput {
+		return errInvalidCode
+	}
+	secret, err := h.deps.TOTPCipher.Decrypt(enc)
+	if err != nil {
+		return err
+	}
+	step, err := totp.Verify(secret, code, h.now(), x.TOTPLastStep)
+	switch {
+	case errors.Is(err, totp.ErrMalformed), errors.Is(err, totp.ErrInvalid), errors.Is(err, totp.ErrReplayed):
+		return errInvalidCode
+	case err != nil:
+		return err
+	}
+	x.TOTPLastStep = step
+	return nil
 }

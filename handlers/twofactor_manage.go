@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,8 +18,14 @@ type setupResponse struct {
 	QRCode     string `json:"qr_code"`
 }
 
-var errAlreadyEnabled = problem(http.StatusConflict, CodeTwoFactorAlreadyEnabled, "Two-factor authentication is already enabled.")
-var errNotEnabled = problem(http.StatusBadRequest, CodeTwoFactorNotEnabled, "Two-factor authentication is not enabled.")
+// The 2FA state conflicts: each is 409, as the request may succeed once the
+// account's 2FA state changes.
+var (
+	errAlreadyEnabled = problem(http.StatusConflict, CodeTwoFactorAlreadyEnabled, "Two-factor authentication is already enabled.")
+	errNotEnabled     = problem(http.StatusConflict, CodeTwoFactorNotEnabled, "Two-factor authentication is not enabled.")
+	errNotSetUp       = problem(http.StatusConflict, CodeTwoFactorNotSetUp, "No two-factor setup is pending; call setup first.")
+	errCodesChanged   = problem(http.StatusConflict, CodeConflict, "The backup codes were changed by another request; try again.")
+)
 
 // setup2FA creates a new unconfirmed secret, replacing any earlier one. The
 // secret is shown here once; after enable it is never shown again.
@@ -37,13 +44,14 @@ func (h *Handlers) setup2FA(w http.ResponseWriter, r *http.Request, u store.User
 	if err != nil {
 		return err
 	}
-	if _, err := h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	u, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.TOTPEnabled {
 			return errAlreadyEnabled
 		}
 		x.TOTPPendingSecret = enc
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	uri := totp.URI(h.deps.TOTPIssuer, u.Email, secret)
@@ -77,14 +85,27 @@ func (h *Handlers) newBackupCodes() ([]string, []store.BackupCode, error) {
 }
 
 // twoFactorAttempt counts a code attempt of an authenticated user against
-// the account's 2FA budget.
+// the account's 2FA budget, shared with /2fa/verify-login/.
 func (h *Handlers) twoFactorAttempt(r *http.Request, u store.User) error {
 	return h.limit(r, "2fa", h.deps.Limits.TwoFactor, u.ID)
 }
 
+// codeFailed emits the failure event of an invalid code and returns err.
+func (h *Handlers) codeFailed(r *http.Request, userID, reason string, err error) error {
+	if errors.Is(err, errInvalidCode) {
+		h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: userID, Reason: reason})
+	}
+	return err
+}
+
+// enable2FA confirms the pending secret with a code of it and returns the
+// backup codes, shown this once.
 func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.User) error {
 	var in codeRequest
 	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := h.twoFactorAttempt(r, u); err != nil {
 		return err
 	}
 	f := fields{}
@@ -96,41 +117,29 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 		return errAlreadyEnabled
 	}
 	if u.TOTPPendingSecret == "" {
-		return problem(http.StatusBadRequest, CodeTwoFactorNotSetUp, "Call setup first.")
-	}
-	if err := h.twoFactorAttempt(r, u); err != nil {
-		return err
+		return errNotSetUp
 	}
 	plain, stored, err := h.newBackupCodes()
 	if err != nil {
 		return err
 	}
-	u, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	_, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.TOTPEnabled {
 			return errAlreadyEnabled
 		}
 		if x.TOTPPendingSecret == "" {
-			return problem(http.StatusBadRequest, CodeTwoFactorNotSetUp, "Call setup first.")
+			return errNotSetUp
 		}
-		secret, err := h.deps.TOTPCipher.Decrypt(x.TOTPPendingSecret)
-		if err != nil {
+		if err := h.verifyTOTP(x, x.TOTPPendingSecret, in.Code); err != nil {
 			return err
-		}
-		step, err := totp.Verify(secret, strings.TrimSpace(in.Code), h.now(), x.TOTPLastStep)
-		if err != nil {
-			return errInvalidCode
 		}
 		x.TOTPSecret, x.TOTPPendingSecret = x.TOTPPendingSecret, ""
 		x.TOTPEnabled = true
-		x.TOTPLastStep = step
-		x.BackupCodes = stored
+		x.BackupCodes = slices.Clone(stored)
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, errInvalidCode) {
-			h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: u.ID, Reason: "enable"})
-		}
-		return err
+		return h.codeFailed(r, u.ID, "enable", err)
 	}
 	h.emit(r, Event{Kind: EventTwoFactorEnabled, UserID: u.ID})
 	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
@@ -141,9 +150,14 @@ type disableRequest struct {
 	Code     string `json:"code"`
 }
 
+// disable2FA turns 2FA off after the password and a TOTP or backup code,
+// and erases the secret and every backup code.
 func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.User) error {
 	var in disableRequest
 	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := h.twoFactorAttempt(r, u); err != nil {
 		return err
 	}
 	f := fields{}
@@ -154,9 +168,6 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 	}
 	if !u.TOTPEnabled {
 		return errNotEnabled
-	}
-	if err := h.twoFactorAttempt(r, u); err != nil {
-		return err
 	}
 	if err := h.verifyOwnPassword(r, u, "password", in.Password); err != nil {
 		return err
@@ -172,16 +183,15 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, errInvalidCode) {
-			h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: u.ID, Reason: "disable"})
-		}
-		return err
+		return h.codeFailed(r, u.ID, "disable", err)
 	}
 	h.emit(r, Event{Kind: EventTwoFactorDisabled, UserID: u.ID})
 	return writeMessage(w, "Two-factor authentication is disabled.")
 }
 
-// clearTwoFactor erases every trace of 2FA from x but the replay guard.
+// clearTwoFactor erases every trace of 2FA from x but the replay guard
+// (TOTPLastStep), so that no code of an already used step is accepted even
+// by a secret set up later.
 func clearTwoFactor(x *store.User) {
 	x.TOTPEnabled = false
 	x.TOTPSecret = ""
@@ -200,6 +210,7 @@ type backupCodeList struct {
 	Codes     []backupCodeInfo `json:"codes"`
 }
 
+// listBackupCodes shows which backup codes are used, never the codes.
 func (h *Handlers) listBackupCodes(w http.ResponseWriter, r *http.Request, u store.User) error {
 	if !u.TOTPEnabled {
 		return errNotEnabled
@@ -224,20 +235,24 @@ type regenerateRequest struct {
 }
 
 // regenerateBackupCodes replaces every backup code, after the password or a
-// current TOTP code.
+// current TOTP code (both are checked when both are given). Of concurrent
+// regenerations one wins; the others get 409, so that no client is shown
+// codes that were overwritten at once.
 func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request, u store.User) error {
 	var in regenerateRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if strings.TrimSpace(in.Code) == "" && in.Password == "" {
-		return fieldProblem(fields{"code": {"Give a current code or your password."}, "password": {"Give a current code or your password."}})
+	if err := h.twoFactorAttempt(r, u); err != nil {
+		return err
+	}
+	hasCode := strings.TrimSpace(in.Code) != ""
+	if !hasCode && in.Password == "" {
+		msg := []string{"Give a current code or your password."}
+		return fieldProblem(fields{"code": msg, "password": msg})
 	}
 	if !u.TOTPEnabled {
 		return errNotEnabled
-	}
-	if err := h.twoFactorAttempt(r, u); err != nil {
-		return err
 	}
 	if in.Password != "" {
 		if err := h.verifyOwnPassword(r, u, "password", in.Password); err != nil {
@@ -248,30 +263,31 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
+	seen := u.BackupCodes
 	_, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if !x.TOTPEnabled {
 			return errNotEnabled
 		}
-		if in.Password == "" {
-			secret, err := h.deps.TOTPCipher.Decrypt(x.TOTPSecret)
-			if err != nil {
+		if !sameCodeSet(x.BackupCodes, seen) {
+			return errCodesChanged
+		}
+		if hasCode {
+			if err := h.verifyTOTP(x, x.TOTPSecret, in.Code); err != nil {
 				return err
 			}
-			step, err := totp.Verify(secret, strings.TrimSpace(in.Code), h.now(), x.TOTPLastStep)
-			if err != nil {
-				return errInvalidCode
-			}
-			x.TOTPLastStep = step
 		}
-		x.BackupCodes = stored
+		x.BackupCodes = slices.Clone(stored)
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, errInvalidCode) {
-			h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: u.ID, Reason: "regenerate"})
-		}
-		return err
+		return h.codeFailed(r, u.ID, "regenerate", err)
 	}
 	h.emit(r, Event{Kind: EventBackupCodesRenewed, UserID: u.ID})
 	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
+}
+
+// sameCodeSet reports whether a and b are the same generation of backup
+// codes (using one of them does not change the generation).
+func sameCodeSet(a, b []store.BackupCode) bool {
+	return slices.EqualFunc(a, b, func(x, y store.BackupCode) bool { return x.ID == y.ID && x.Hash == y.Hash })
 }
