@@ -6,6 +6,9 @@
 //	go run ./examples/server -insecure-cookies
 //	go run ./examples/server -redis redis://127.0.0.1:6379/0 -postgres postgres://127.0.0.1/test -smtp smtp://user:pass@mail:587
 //	go run ./examples/server admin list
+//
+// The start-up line names the address and the backends in use. -addr with
+// port 0 picks a free port, which the start-up line shows.
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -38,6 +42,7 @@ import (
 type options struct {
 	addr, frontend, from   string
 	db, postgres, redisURL string
+	pgSchema, redisPrefix  string
 	smtpURL, keyFile       string
 	insecureCookies        bool
 	noRateLimits           bool
@@ -68,7 +73,9 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.StringVar(&o.from, "from", "noreply@example.com", "sender address of emails")
 	fs.StringVar(&o.db, "db", "authsys.db", "SQLite database file for users (ignored with -postgres); \":memory:\" keeps users in memory")
 	fs.StringVar(&o.postgres, "postgres", env("DATABASE_URL", ""), "PostgreSQL URL for users (env DATABASE_URL)")
+	fs.StringVar(&o.pgSchema, "postgres-schema", "public", "PostgreSQL schema holding the tables (created by the migration)")
 	fs.StringVar(&o.redisURL, "redis", env("REDIS_URL", ""), "Redis URL for pending state, shared by instances (env REDIS_URL)")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", redis.DefaultPrefix, "prefix of every Redis key, so that applications can share a database")
 	fs.StringVar(&o.smtpURL, "smtp", env("SMTP_URL", ""), "SMTP URL, e.g. smtp://user:pass@host:587 (env SMTP_URL); default prints emails")
 	fs.StringVar(&o.keyFile, "key-file", "authsys.key", "file holding the signing key (created if missing); env AUTHSYS_SIGNING_KEY (hex) wins")
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "drop the Secure cookie attribute (plain-HTTP development only)")
@@ -77,9 +84,6 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins of an SPA on another origin")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
-	}
-	if o.frontend == "" {
-		o.frontend = "http://" + o.addr
 	}
 	return o, fs.Args(), nil
 }
@@ -130,12 +134,12 @@ func openBackends(ctx context.Context, o options, stdout io.Writer) (*backends, 
 			return b, fmt.Errorf("postgres: %w", err)
 		}
 		b.closers = append(b.closers, pool.Close)
-		pg := postgres.New(pool)
+		pg := postgres.New(pool, postgres.WithSchema(o.pgSchema))
 		if err := pg.Migrate(ctx); err != nil {
 			return b, fmt.Errorf("postgres: migrate: %w", err)
 		}
 		b.users = pg
-		b.desc = append(b.desc, "users: PostgreSQL")
+		b.desc = append(b.desc, "users: PostgreSQL (schema "+o.pgSchema+")")
 	case o.db == ":memory:":
 		b.users = mem
 		b.desc = append(b.desc, "users: in memory (lost on exit)")
@@ -149,7 +153,7 @@ func openBackends(ctx context.Context, o options, stdout io.Writer) (*backends, 
 		b.desc = append(b.desc, "users: SQLite "+o.db)
 	}
 	if o.redisURL != "" {
-		rs, err := redis.NewFromURL(o.redisURL)
+		rs, err := redis.NewFromURL(o.redisURL, redis.WithPrefix(o.redisPrefix))
 		if err != nil {
 			return b, fmt.Errorf("redis: %w", err)
 		}
@@ -178,7 +182,15 @@ func openBackends(ctx context.Context, o options, stdout io.Writer) (*backends, 
 	return b, nil
 }
 
+// run runs the server until ctx is done or SIGINT or SIGTERM arrives, or
+// carries out an admin command.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runServer(ctx, args, stdout, stderr, nil)
+}
+
+// runServer is run; ready, when not nil, receives the address the server
+// listens on once it accepts connections.
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
 	o, rest, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -200,9 +212,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	addr := o.addr
+	if _, port, err := net.SplitHostPort(o.addr); err == nil && port == "0" {
+		addr = ln.Addr().String() // the port the system picked
+	}
+	frontend := o.frontend
+	if frontend == "" {
+		frontend = "http://" + addr
+	}
 	cfg := authsys.Config{
 		SigningKey: key, Users: b.users, Pending: b.pending, Mailer: b.mailer,
-		FrontendURL: o.frontend, FromEmail: o.from,
+		FrontendURL: frontend, FromEmail: o.from,
 		// The example's links go straight to the API's GET endpoints, and
 		// to a small page of its own for the password reset form.
 		VerifyAccountPath: "/api/auth/verify-account/",
@@ -227,7 +252,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	srv := &http.Server{
-		Addr:              o.addr,
 		Handler:           newMux(auth),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -235,12 +259,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	fmt.Fprintf(stdout, "authsys example server on http://%s (%s)\n", o.addr, strings.Join(b.desc, "; "))
+	fmt.Fprintf(stdout, "authsys example server on http://%s (%s)\n", addr, strings.Join(b.desc, "; "))
 	if !o.insecureCookies {
 		fmt.Fprintln(stdout, "cookies are Secure: over plain HTTP use -insecure-cookies")
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 	select {
 	case err := <-errc:
 		return err
