@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +49,9 @@ type env struct {
 	outbox *mail.Outbox
 	events *eventLog
 	cfg    authsys.Config
+	// capture holds the env's log records, events and the secrets its
+	// calls carried (see secrets_capture_test.go).
+	capture *secretsCapture
 }
 
 // eventLog records every event the Auth emits.
@@ -92,9 +94,10 @@ var cheapParams = authsys.PasswordParams{Memory: 64, Iterations: 1, Parallelism:
 // newEnv builds an env; mutate adjusts the Config before New.
 func newEnv(t *testing.T, mutate ...func(*authsys.Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: newClock(), outbox: &mail.Outbox{}, events: &eventLog{}}
+	e := &env{t: t, clock: newClock(), outbox: &mail.Outbox{}, events: &eventLog{}, capture: newSecretsCapture(t.Name())}
 	e.store = memory.New(memory.WithClock(e.clock.Now))
 	params := cheapParams
+	quiet := discardLogger()
 	e.cfg = authsys.Config{
 		SigningKey:     testKey,
 		Users:          e.store,
@@ -106,11 +109,20 @@ func newEnv(t *testing.T, mutate ...func(*authsys.Config)) *env {
 		PasswordParams: &params,
 		RateLimits:     map[string]string{},
 		OnEvent:        e.events.add,
-		Logger:         discardLogger(),
+		Logger:         quiet,
 	}
 	for _, m := range mutate {
 		m(&e.cfg)
 	}
+	// Every log record and event also goes to the capture, which fails the
+	// test if one of them holds a secret the test's calls carried; a
+	// Logger or OnEvent set by mutate still gets everything.
+	if e.cfg.Logger == quiet {
+		e.cfg.Logger = e.capture.logger(nil)
+	} else {
+		e.cfg.Logger = e.capture.logger(e.cfg.Logger)
+	}
+	e.cfg.OnEvent = e.capture.onEvent(e.cfg.OnEvent)
 	auth, err := authsys.New(e.cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -129,6 +141,8 @@ func newEnv(t *testing.T, mutate ...func(*authsys.Config)) *env {
 	})))
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
+	// Runs before srv.Close and after the test's own cleanups.
+	t.Cleanup(func() { e.capture.checkEnv(t, e.auth) })
 	return e
 }
 
@@ -166,20 +180,27 @@ func (r response) code() string {
 	return p.Code
 }
 
+// do sends one request. Every call is recorded for the secrets check and
+// checked against the OpenAPI document (openapi_lite_test.go, and the full
+// validation when harnessValidate is set).
 func (c *client) do(method, path string, body any, header ...string) response {
 	c.e.t.Helper()
 	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
-		raw, err := json.Marshal(b)
+		var err error
+		raw, err = json.Marshal(b)
 		if err != nil {
 			c.e.t.Fatal(err)
 		}
+	}
+	if body != nil {
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, c.e.srv.URL+path, rd)
@@ -198,8 +219,18 @@ func (c *client) do(method, path string, body any, header ...string) response {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	c.e.capture.recordCall(req, raw, res, b)
+	openapiLiteCheck(c.e.t, req, res, b)
+	if harnessValidate != nil {
+		harnessValidate(c.e.t, req, raw, res, b)
+	}
 	return response{res, b}
 }
+
+// harnessValidate, when not nil, checks every call made through client.do;
+// the OpenAPI validation layer (openapi_validate_test.go) sets it. It
+// reports with t.Errorf, so it may run on any goroutine.
+var harnessValidate func(t *testing.T, req *http.Request, reqBody []byte, res *http.Response, resBody []byte)
 
 func (c *client) post(path string, body any, header ...string) response {
 	c.e.t.Helper()
@@ -227,6 +258,7 @@ func (c *client) refreshCookie() string { return c.cookie("refresh_token", "/api
 
 // setCookie replaces a cookie in the jar (e.g. to replay an old token).
 func (c *client) setCookie(name, value, path string) {
+	c.e.capture.add(value)
 	u, _ := url.Parse(c.e.srv.URL + path)
 	c.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: path}})
 }
@@ -257,6 +289,7 @@ func (e *env) waitMail(to string) mail.Message {
 	if !ok {
 		e.t.Fatalf("no mail to %s", to)
 	}
+	e.capture.recordMail(m)
 	return m
 }
 
@@ -269,6 +302,13 @@ func linkParams(t *testing.T, m mail.Message) url.Values {
 	u, err := url.Parse(m.Links[0])
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, vs := range u.Query() {
+		if k != "uid" {
+			for _, v := range vs {
+				secretsAddExtra(v)
+			}
+		}
 	}
 	return u.Query()
 }
