@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,9 +43,10 @@ var adminActions = map[string]struct{ action, done string }{
 const listPage = 100
 
 // runAdmin carries out an operator command directly on the user store. It
-// needs neither the signing key nor the other backends, and emits no
-// security event: the operator's shell is the audit trail.
-func runAdmin(ctx context.Context, users authsys.UserStore, args []string, out io.Writer) error {
+// needs neither the signing key nor the other backends. Every change is
+// logged to log as the admin API logs it: an admin_action security event
+// whose actor is "cli:" and the operator's OS user name.
+func runAdmin(ctx context.Context, users authsys.UserStore, args []string, out io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
 		return errUsage
 	}
@@ -85,8 +88,19 @@ func runAdmin(ctx context.Context, users authsys.UserStore, args []string, out i
 	case err != nil:
 		return err
 	}
+	log.LogAttrs(ctx, slog.LevelInfo, "authsys: security event",
+		slog.String("event", handlers.EventAdminAction), slog.String("user_id", updated.ID),
+		slog.String("actor_id", cliActor()), slog.String("reason", a.action))
 	_, err = fmt.Fprintf(out, "%s (id %s): %s\n", updated.Email, updated.ID, a.done)
 	return err
+}
+
+// cliActor names the operator of an admin command in its event.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	return "cli"
 }
 
 // lookupUser finds the user named by email or id.

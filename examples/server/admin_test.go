@@ -73,10 +73,17 @@ func (d *cliDB) user(email string) store.User {
 // admin runs "server -db <db> admin args..." in-process.
 func (d *cliDB) admin(args ...string) (string, error) {
 	d.t.Helper()
-	var stdout, stderr bytes.Buffer
+	out, _, err := d.adminLog(args...)
+	return out, err
+}
+
+// adminLog is admin that also returns what the command wrote to stderr.
+func (d *cliDB) adminLog(args ...string) (stdout, stderr string, err error) {
+	d.t.Helper()
+	var o, e bytes.Buffer
 	all := append([]string{"-db", d.path, "-key-file", filepath.Join(d.dir, "key"), "-redis", "", "-postgres", "", "-smtp", "", "admin"}, args...)
-	err := run(d.t.Context(), all, &stdout, &stderr)
-	return stdout.String(), err
+	err = run(d.t.Context(), all, &o, &e)
+	return o.String(), e.String(), err
 }
 
 // seed creates the users most tests use.
@@ -220,9 +227,13 @@ func TestAdminActions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
 			before := d.user(tt.email)
-			out, err := d.admin(tt.cmd, tt.email)
+			out, log, err := d.adminLog(tt.cmd, tt.email)
 			if err != nil {
 				t.Fatalf("got error %v, want nil", err)
+			}
+			want := "event=admin_action user_id=" + before.ID + " actor_id=cli"
+			if !strings.Contains(log, want) || !strings.Contains(log, "reason="+adminActions[tt.cmd].action) {
+				t.Errorf("got log %q, want an admin_action event (%q, reason=%s)", log, want, adminActions[tt.cmd].action)
 			}
 			if !strings.HasPrefix(out, tt.email+" (id "+before.ID+"): ") {
 				t.Errorf("got output %q, want it to name %s and its id", out, tt.email)

@@ -203,7 +203,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 		return err
 	}
 	if len(rest) > 0 && rest[0] == "admin" {
-		return runAdmin(ctx, b.users, rest[1:], stdout)
+		return runAdmin(ctx, b.users, rest[1:], stdout, slog.New(slog.NewTextHandler(stderr, nil)))
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("unknown command %q (want no command, or admin)", rest[0])
