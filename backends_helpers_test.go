@@ -34,6 +34,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/internal/testenv"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/store/postgres"
 	"github.com/authsys-go/authsys/store/redis"
@@ -57,7 +58,7 @@ func bkRedisURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv(bkRedisEnv)
 	if u == "" {
-		t.Skipf("%s is not set; set it (e.g. redis://127.0.0.1:6379/0) to run the Redis integration tests", bkRedisEnv)
+		testenv.Skipf(t, "%s is not set; set it (e.g. redis://127.0.0.1:6379/0) to run the Redis integration tests", bkRedisEnv)
 	}
 	return u
 }
@@ -67,7 +68,7 @@ func bkPostgresURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv(bkPostgresEnv)
 	if u == "" {
-		t.Skipf("%s is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL integration tests", bkPostgresEnv)
+		testenv.Skipf(t, "%s is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL integration tests", bkPostgresEnv)
 	}
 	return u
 }

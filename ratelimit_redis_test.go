@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/internal/testenv"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/store/memory"
 	"github.com/authsys-go/authsys/store/redis"
@@ -26,7 +27,7 @@ func rlRedisStores(tb testing.TB, n int) []*redis.Store {
 	tb.Helper()
 	u := os.Getenv("AUTHSYS_TEST_REDIS_URL")
 	if u == "" {
-		tb.Skip("set AUTHSYS_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the Redis rate-limit tests")
+		testenv.Skip(tb, "set AUTHSYS_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the Redis rate-limit tests")
 	}
 	prefix := "authsys_test_rl:" + rand.Text() + ":"
 	o, err := goredis.ParseURL(u)

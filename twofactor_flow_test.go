@@ -19,6 +19,7 @@ import (
 	zxqrcode "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/internal/testenv"
 	"github.com/authsys-go/authsys/totp"
 )
 
@@ -127,7 +128,7 @@ func TestTwoFactorEnable(t *testing.T) {
 func TestTwoFactorOathtool(t *testing.T) {
 	bin, err := exec.LookPath("oathtool")
 	if err != nil {
-		t.Skip("oathtool is not installed (apt-get install oathtool); skipping the cross-check with an independent TOTP implementation")
+		testenv.Skip(t, "oathtool is not installed (apt-get install oathtool); skipping the cross-check with an independent TOTP implementation")
 	}
 	e := newEnv(t)
 	e.clock.Advance(17 * time.Second) // mid-step

@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/internal/testenv"
 	"github.com/authsys-go/authsys/store/postgres"
 	"github.com/authsys-go/authsys/store/redis"
 	"github.com/authsys-go/authsys/tokens"
@@ -52,7 +53,7 @@ func tfaRedis(t *testing.T) *redis.Store {
 	t.Helper()
 	u := os.Getenv("AUTHSYS_TEST_REDIS_URL")
 	if u == "" {
-		t.Skip("AUTHSYS_TEST_REDIS_URL is not set; set it (e.g. redis://127.0.0.1:6379/0) to run the 2FA races on Redis")
+		testenv.Skip(t, "AUTHSYS_TEST_REDIS_URL is not set; set it (e.g. redis://127.0.0.1:6379/0) to run the 2FA races on Redis")
 	}
 	o, err := goredis.ParseURL(u)
 	if err != nil {
@@ -85,7 +86,7 @@ func tfaPostgres(t *testing.T) func(now func() time.Time) *postgres.Store {
 	t.Helper()
 	u := os.Getenv("AUTHSYS_TEST_POSTGRES_URL")
 	if u == "" {
-		t.Skip("AUTHSYS_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the 2FA races on PostgreSQL")
+		testenv.Skip(t, "AUTHSYS_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the 2FA races on PostgreSQL")
 	}
 	pool, err := pgxpool.New(context.Background(), u)
 	if err != nil {

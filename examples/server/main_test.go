@@ -28,6 +28,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authsys-go/authsys/internal/testenv"
 )
 
 // srvBuffer is a bytes.Buffer safe for concurrent use.
@@ -252,7 +254,7 @@ func srvRandom(prefix string) string {
 func TestRunRedisPostgres(t *testing.T) {
 	redisURL, pgURL := os.Getenv("AUTHSYS_TEST_REDIS_URL"), os.Getenv("AUTHSYS_TEST_POSTGRES_URL")
 	if redisURL == "" || pgURL == "" {
-		t.Skip("set AUTHSYS_TEST_REDIS_URL and AUTHSYS_TEST_POSTGRES_URL (e.g. redis://127.0.0.1:6379/0 and postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the server on Redis and PostgreSQL")
+		testenv.Skip(t, "set AUTHSYS_TEST_REDIS_URL and AUTHSYS_TEST_POSTGRES_URL (e.g. redis://127.0.0.1:6379/0 and postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the server on Redis and PostgreSQL")
 	}
 	schema, prefix := srvRandom("authsys_srvtest_"), srvRandom("authsys_srvtest_")+":"
 	t.Cleanup(func() {

@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsys-go/authsys/internal/ratelimit"
+	"github.com/authsys-go/authsys/internal/testenv"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/store/redis"
 )
@@ -431,7 +432,7 @@ func redisStores(tb testing.TB, n int) []*redis.Store {
 	tb.Helper()
 	u := os.Getenv("AUTHSYS_TEST_REDIS_URL")
 	if u == "" {
-		tb.Skip("set AUTHSYS_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the Redis tests")
+		testenv.Skip(tb, "set AUTHSYS_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the Redis tests")
 	}
 	prefix := "authsys_test:" + rand.Text() + ":"
 	o, err := goredis.ParseURL(u)

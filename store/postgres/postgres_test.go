@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/authsys-go/authsys/internal/testenv"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/store/postgres"
 	"github.com/authsys-go/authsys/store/storetest"
@@ -28,7 +29,7 @@ func testPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	url := os.Getenv("AUTHSYS_TEST_POSTGRES_URL")
 	if url == "" {
-		t.Skip("AUTHSYS_TEST_POSTGRES_URL is not set; set it to run the Postgres tests " +
+		testenv.Skip(t, "AUTHSYS_TEST_POSTGRES_URL is not set; set it to run the Postgres tests "+
 			"(e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
 	}
 	pool, err := pgxpool.New(context.Background(), url)

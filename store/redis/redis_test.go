@@ -15,6 +15,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/authsys-go/authsys/internal/testenv"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/store/redis"
 	"github.com/authsys-go/authsys/store/storetest"
@@ -29,7 +30,7 @@ func redisOptions(tb testing.TB) *goredis.Options {
 	tb.Helper()
 	u := os.Getenv(envURL)
 	if u == "" {
-		tb.Skipf("set %s (e.g. redis://127.0.0.1:6379/0) to run the Redis tests", envURL)
+		testenv.Skipf(tb, "set %s (e.g. redis://127.0.0.1:6379/0) to run the Redis tests", envURL)
 	}
 	o, err := goredis.ParseURL(u)
 	if err != nil {
@@ -486,7 +487,7 @@ func TestCanceledContext(t *testing.T) {
 func TestNewFromURL(t *testing.T) {
 	u := os.Getenv(envURL)
 	if u == "" {
-		t.Skipf("set %s to run the Redis tests", envURL)
+		testenv.Skipf(t, "set %s to run the Redis tests", envURL)
 	}
 	c := newClient(t, true)
 	prefix := testPrefix(t, c)
