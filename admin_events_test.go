@@ -1,40 +1,28 @@
 package authsys_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys/internal/testenv"
 )
 
-// adminLogBuffer is an io.Writer safe for concurrent use.
-type adminLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *adminLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+// adminLogBuffer collects JSON log records written concurrently.
+type adminLogBuffer struct{ testenv.Buffer }
 
 // records returns the JSON log records with the given message.
 func (l *adminLogBuffer) records(t *testing.T, msg string) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for line := range strings.SplitSeq(strings.TrimSpace(l.b.String()), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(l.String()), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line %q is not JSON: %v", line, err)

@@ -721,24 +721,6 @@ func (m bkMail) link(t *testing.T) *url.URL {
 	return u
 }
 
-// bkSyncBuffer is a bytes.Buffer safe for concurrent use.
-type bkSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *bkSyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *bkSyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // bkWaitHealthy waits until probe succeeds: after a dependency returns,
 // connections begun during the outage may hold the pool for up to the
 // connect timeout. It fails the test if probe never succeeds within 30s.

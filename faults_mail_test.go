@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/internal/testenv"
 	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/mail/smtp"
 )
@@ -131,7 +132,7 @@ func TestFaultsMailFailure(t *testing.T) {
 	for _, tc := range fltMailCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			m, repair, link := tc.mailer(t)
-			logs := &bkSyncBuffer{}
+			logs := &testenv.Buffer{}
 			e := newEnv(t, func(c *authsys.Config) {
 				c.Mailer = m
 				c.MailTimeout = 5 * time.Second

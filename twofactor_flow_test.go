@@ -2,9 +2,7 @@ package authsys_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
-	"image/png"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,9 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/makiuchi-d/gozxing"
-	zxqrcode "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/internal/testenv"
@@ -52,7 +47,7 @@ func TestTwoFactorSetup(t *testing.T) {
 		q.Get("algorithm") != "SHA1" || q.Get("digits") != "6" || q.Get("period") != "30" {
 		t.Errorf("got otpauth_url %q, want otpauth://totp/ACME%%20Co:qr@example.com with the secret, issuer, SHA1, 6 digits, 30 s", body.OTPAuthURL)
 	}
-	if got := tfaDecodeQR(t, body.QRCode); got != body.OTPAuthURL {
+	if got, _ := testenv.DecodeQR(t, body.QRCode); got != body.OTPAuthURL {
 		t.Errorf("QR code decodes to %q, want %q", got, body.OTPAuthURL)
 	}
 	// Setup may be called with an empty JSON object too, and then
@@ -63,39 +58,6 @@ func TestTwoFactorSetup(t *testing.T) {
 		t.Errorf("second setup returned the same secret %v, want a new one", s)
 	}
 	expect(t, c.post("/2fa/setup/", map[string]any{"x": 1}), http.StatusBadRequest, "invalid_json")
-}
-
-// tfaDecodeQR decodes the QR code of a data:image/png;base64 URL.
-func tfaDecodeQR(t *testing.T, dataURL string) string {
-	t.Helper()
-	b64, ok := strings.CutPrefix(dataURL, "data:image/png;base64,")
-	if !ok {
-		t.Fatalf("qr_code %.40q is not a data:image/png;base64 URL", dataURL)
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("qr_code is not a PNG: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// PURE_BARCODE: the image is a generated symbol with nothing around it
-	// but its quiet zone. gozxing's finder-pattern search, used without the
-	// hint, misses about one generated symbol in a hundred (seen when
-	// decoding 2,000 otpauth URIs); with the hint every module is still
-	// read and checked against the code's error correction.
-	res, err := zxqrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{
-		gozxing.DecodeHintType_PURE_BARCODE: true,
-	})
-	if err != nil {
-		t.Fatalf("decoding the QR code: %v", err)
-	}
-	return res.GetText()
 }
 
 // TestTwoFactorEnable enables 2FA and checks the backup codes and the

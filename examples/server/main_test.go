@@ -32,29 +32,11 @@ import (
 	"github.com/authsys-go/authsys/internal/testenv"
 )
 
-// srvBuffer is a bytes.Buffer safe for concurrent use.
-type srvBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *srvBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *srvBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // srvInstance is one run of the server in-process.
 type srvInstance struct {
 	t      *testing.T
 	url    string
-	stdout *srvBuffer
+	stdout *testenv.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -64,7 +46,7 @@ type srvInstance struct {
 func srvStart(t *testing.T, args ...string) *srvInstance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &srvInstance{t: t, stdout: &srvBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &srvInstance{t: t, stdout: &testenv.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
 	go func() { s.done <- runServer(ctx, args, s.stdout, io.Discard, func(addr string) { ready <- addr }) }()
 	select {
