@@ -83,13 +83,15 @@ func (h *Handlers) sendMail(r *http.Request, kind, to, userID string, data authm
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.deps.MailTimeout)
+	// The request is over when a send fails: its client is noted now.
+	failed := Event{Kind: EventMailFailed, UserID: userID, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
 	h.mailWG.Add(1)
 	go func() {
 		defer h.mailWG.Done()
 		defer cancel()
 		if err := h.deps.Mailer.Send(ctx, msg); err != nil {
 			h.log.ErrorContext(ctx, "authsys: sending mail failed", "kind", kind, "user_id", userID, "error", err)
-			h.emit(nil, Event{Kind: EventMailFailed, UserID: userID, Reason: kind})
+			h.emit(nil, failed)
 		}
 	}()
 }
