@@ -26,6 +26,10 @@ type Key struct {
 	ID string
 	// Secret is at least 32 random bytes.
 	Secret []byte
+	// Algorithm is the JWT algorithm of a VerificationKeys entry: "HS256"
+	// (the default when empty) or "EdDSA", as Config.SigningAlgorithm was
+	// when the key signed. TOTPKeys leave it empty.
+	Algorithm string
 }
 
 // Rate-limit names, the keys of Config.RateLimits.
@@ -52,6 +56,13 @@ type Config struct {
 	SigningKey []byte
 	// SigningKeyID is the "kid" of SigningKey. Default "k1".
 	SigningKeyID string
+	// SigningAlgorithm is the JWT algorithm of SigningKey: "HS256"
+	// (HMAC-SHA256, only holders of the key verify) or "EdDSA" (Ed25519,
+	// with a key pair derived from SigningKey; the public key is served at
+	// GET /jwks.json so other services can verify access tokens without
+	// being able to sign them). Each kid is pinned to its algorithm.
+	// Default "HS256".
+	SigningAlgorithm string
 	// VerificationKeys are earlier signing keys still accepted, so keys
 	// rotate without logging everyone out. Default none.
 	VerificationKeys []Key
@@ -222,6 +233,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.SigningKeyID, "k1")
+	def(&c.SigningAlgorithm, tokens.HS256)
 	def(&c.VerifyAccountPath, "/verify-account")
 	def(&c.PasswordResetPath, "/reset-password")
 	def(&c.EmailChangePath, "/confirm-email-change")
@@ -331,6 +343,9 @@ func (c Config) validate() (parsedConfig, error) {
 	case c.FromEmail == "" || !strings.Contains(c.FromEmail, "@") || strings.ContainsAny(c.FromEmail, "\r\n"):
 		return p, bad("FromEmail", "required: a plain email address")
 	}
+	if !validAlgorithm(c.SigningAlgorithm) {
+		return p, bad("SigningAlgorithm", fmt.Sprintf("%q: want HS256 or EdDSA", c.SigningAlgorithm))
+	}
 	if !validKeyID(c.SigningKeyID) {
 		return p, bad("SigningKeyID", fmt.Sprintf("%q is not 1 to 64 characters from A-Z a-z 0-9 - _", c.SigningKeyID))
 	}
@@ -342,12 +357,17 @@ func (c Config) validate() (parsedConfig, error) {
 			return p, bad(field, "needs an ID of 1 to 64 characters from A-Z a-z 0-9 - _ and at least 32 bytes")
 		case seen[k.ID]:
 			return p, bad(field, fmt.Sprintf("ID %q is used twice (SigningKeyID included)", k.ID))
+		case !validAlgorithm(k.Algorithm):
+			return p, bad(field, fmt.Sprintf("algorithm %q: want HS256 or EdDSA", k.Algorithm))
 		}
 		seen[k.ID] = true
 	}
 	for i, k := range c.TOTPKeys {
 		if k.ID == "" || len(k.Secret) < 32 {
 			return p, bad(fmt.Sprintf("TOTPKeys[%d]", i), "needs an ID and at least 32 bytes")
+		}
+		if k.Algorithm != "" {
+			return p, bad(fmt.Sprintf("TOTPKeys[%d]", i), "has an Algorithm; TOTP keys are AES keys and take none")
 		}
 	}
 	u, err := url.Parse(c.FrontendURL)
@@ -432,9 +452,9 @@ func (c Config) validate() (parsedConfig, error) {
 	if err := c.Templates.Validate(); err != nil {
 		return p, bad("Templates", err.Error())
 	}
-	keys := []tokens.Key{{ID: c.SigningKeyID, Secret: c.SigningKey}}
+	keys := []tokens.Key{{ID: c.SigningKeyID, Secret: c.SigningKey, Algorithm: c.SigningAlgorithm}}
 	for _, k := range c.VerificationKeys {
-		keys = append(keys, tokens.Key{ID: k.ID, Secret: k.Secret})
+		keys = append(keys, tokens.Key{ID: k.ID, Secret: k.Secret, Algorithm: k.Algorithm})
 	}
 	tm, err := tokens.NewManager(tokens.Options{
 		Keys: keys, Issuer: c.Issuer, Audience: c.Audience,
@@ -459,6 +479,12 @@ func (c Config) validate() (parsedConfig, error) {
 
 // validKeyID reports whether id is a valid key ID: 1 to 64 characters from
 // A-Z a-z 0-9 - _ (it travels in tokens).
+// validAlgorithm reports whether alg is a JWT algorithm tokens supports;
+// empty means the default, HS256.
+func validAlgorithm(alg string) bool {
+	return alg == "" || alg == tokens.HS256 || alg == tokens.EdDSA
+}
+
 func validKeyID(id string) bool {
 	if len(id) == 0 || len(id) > 64 {
 		return false

@@ -57,6 +57,16 @@ func TestConfigValidation(t *testing.T) {
 			c.VerificationKeys = []authsys.Key{{ID: "old", Secret: key(32)}, {ID: "k1", Secret: key(33)}}
 		}, "VerificationKeys[1]"},
 		{"TOTP key short", func(c *authsys.Config) { c.TOTPKeys = []authsys.Key{{ID: "t1", Secret: key(8)}} }, "TOTPKeys[0]"},
+		{"EdDSA with an HS256 verification key", func(c *authsys.Config) {
+			c.SigningAlgorithm = "EdDSA"
+			c.VerificationKeys = []authsys.Key{{ID: "old", Secret: key(32), Algorithm: "HS256"}}
+		}, ""},
+		{"signing algorithm unknown", func(c *authsys.Config) { c.SigningAlgorithm = "RS256" }, "SigningAlgorithm"},
+		{"signing algorithm none", func(c *authsys.Config) { c.SigningAlgorithm = "none" }, "SigningAlgorithm"},
+		{"verification key algorithm unknown", func(c *authsys.Config) {
+			c.VerificationKeys = []authsys.Key{{ID: "old", Secret: key(32), Algorithm: "hs256"}}
+		}, "VerificationKeys[0]"},
+		{"TOTP key with an algorithm", func(c *authsys.Config) { c.TOTPKeys = []authsys.Key{{ID: "t1", Secret: key(32), Algorithm: "EdDSA"}} }, "TOTPKeys[0]"},
 		{"nil Users", func(c *authsys.Config) { c.Users = nil }, "Users"},
 		{"nil Pending", func(c *authsys.Config) { c.Pending = nil }, "Pending"},
 		{"nil Mailer", func(c *authsys.Config) { c.Mailer = nil }, "Mailer"},

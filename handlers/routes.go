@@ -22,6 +22,7 @@ func (h *Handlers) routes() {
 	h.handle(m, "/change-email-confirm/", methods{http.MethodGet: h.changeEmailConfirm, http.MethodPost: h.changeEmailConfirm})
 	h.twoFactorRoutes(m)
 	h.handle(m, "/openapi.json", methods{http.MethodGet: h.openAPI})
+	h.handle(m, "/jwks.json", methods{http.MethodGet: h.jwks})
 	m.HandleFunc("/", h.notFound)
 }
 

@@ -84,9 +84,10 @@ func (m *Manager) Sign(c Claims) (string, error) {
 		Issuer:       m.issuer,
 		Audience:     m.audience,
 	}
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, wc)
-	t.Header["kid"] = m.keys[0].id
-	s, err := t.SignedString(m.keys[0].jwt)
+	k := &m.keys[0]
+	t := jwt.NewWithClaims(k.method, wc)
+	t.Header["kid"] = k.id
+	s, err := t.SignedString(k.sign)
 	if err != nil {
 		return "", fmt.Errorf("tokens: sign: %w", err)
 	}
@@ -137,12 +138,10 @@ func (m *Manager) Parse(token, wantType string) (Claims, error) {
 	}, nil
 }
 
-// jwtKey is the jwt.Keyfunc of Parse: it returns the secret named by the kid
-// header, and nothing for any algorithm but HS256.
+// jwtKey is the jwt.Keyfunc of Parse: it returns the verification key named
+// by the kid header, and nothing when the token's algorithm is not that
+// key's.
 func (m *Manager) jwtKey(t *jwt.Token) (any, error) {
-	if t.Method != jwt.SigningMethodHS256 {
-		return nil, fmt.Errorf("unexpected signing method %v", t.Header["alg"])
-	}
 	kid, ok := t.Header["kid"].(string)
 	if !ok {
 		return nil, errors.New("kid header missing or not a string")
@@ -151,7 +150,12 @@ func (m *Manager) jwtKey(t *jwt.Token) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown kid %q", kid)
 	}
-	return k.jwt, nil
+	// The key's own algorithm, never the one the token asks for: an
+	// EdDSA key's public half is no HMAC secret.
+	if t.Method != k.method {
+		return nil, fmt.Errorf("signing method %v, want %s for kid %q", t.Header["alg"], k.alg, kid)
+	}
+	return k.verify, nil
 }
 
 // onlyExpired reports whether err, returned by jwt.Parser.ParseWithClaims,

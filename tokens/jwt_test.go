@@ -1,6 +1,7 @@
 package tokens_test
 
 import (
+	"cmp"
 	"crypto/sha512"
 	"errors"
 	"maps"
@@ -495,21 +496,29 @@ func otherType(typ string) string {
 }
 
 func BenchmarkSignAccess(b *testing.B) {
-	m := newManagerOpts(b, tokens.Options{Keys: []tokens.Key{key1}})
-	cl := m.NewClaims(tokens.TypeAccess, "user-42", 1, tokens.NewID())
-	for b.Loop() {
-		if _, err := m.Sign(cl); err != nil {
-			b.Fatal(err)
-		}
+	for _, k := range []tokens.Key{key1, edKey} {
+		b.Run(cmp.Or(k.Algorithm, tokens.HS256), func(b *testing.B) {
+			m := newManagerOpts(b, tokens.Options{Keys: []tokens.Key{k}})
+			cl := m.NewClaims(tokens.TypeAccess, "user-42", 1, tokens.NewID())
+			for b.Loop() {
+				if _, err := m.Sign(cl); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
 func BenchmarkParseAccess(b *testing.B) {
-	m := newManagerOpts(b, tokens.Options{Keys: []tokens.Key{key1}})
-	tok, _ := mustSign(b, m, tokens.TypeAccess)
-	for b.Loop() {
-		if _, err := m.Parse(tok, tokens.TypeAccess); err != nil {
-			b.Fatal(err)
-		}
+	for _, k := range []tokens.Key{key1, edKey} {
+		b.Run(cmp.Or(k.Algorithm, tokens.HS256), func(b *testing.B) {
+			m := newManagerOpts(b, tokens.Options{Keys: []tokens.Key{k}})
+			tok, _ := mustSign(b, m, tokens.TypeAccess)
+			for b.Loop() {
+				if _, err := m.Parse(tok, tokens.TypeAccess); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"cmp"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -57,6 +58,18 @@ const (
 const (
 	infoOneTime  = "authsys/tokens one-time v1"
 	infoDeriveID = "authsys/tokens derive-id v1"
+	infoEd25519  = "authsys/tokens ed25519 v1"
+)
+
+// JWT signing algorithms, the values of Key.Algorithm.
+const (
+	// HS256 is HMAC-SHA256 with the key's secret: only holders of the
+	// secret can verify. The default.
+	HS256 = "HS256"
+	// EdDSA is Ed25519 with a key pair derived from the key's secret: the
+	// public key (see Manager.JWKS) lets other services verify tokens
+	// without being able to sign them.
+	EdDSA = "EdDSA"
 )
 
 // Key is one HMAC key identified by ID (the JWT "kid").
@@ -68,6 +81,12 @@ type Key struct {
 	// Secret is the key material: at least MinSecretLen (32) random bytes.
 	// NewManager copies it.
 	Secret []byte
+	// Algorithm is the JWT algorithm of the key, HS256 (the default when
+	// empty) or EdDSA. A token is verified only with the algorithm of the
+	// key its kid names, so a key's algorithm is pinned. One-time tokens
+	// and DeriveID use HMAC keys derived from Secret whatever the
+	// algorithm.
+	Algorithm string
 }
 
 // Options configures a Manager. The zero value of every field but Keys means
@@ -96,7 +115,10 @@ type Options struct {
 // keyMaterial holds the keys derived from one configured Key.
 type keyMaterial struct {
 	id       string
-	jwt      []byte // the secret itself, the HS256 key
+	alg      string
+	method   jwt.SigningMethod
+	sign     any    // the HS256 secret, or the ed25519.PrivateKey
+	verify   any    // the HS256 secret, or the ed25519.PublicKey
 	oneTime  []byte // HKDF(secret, infoOneTime)
 	deriveID []byte // HKDF(secret, infoDeriveID)
 }
@@ -159,12 +181,26 @@ func NewManager(o Options) (*Manager, error) {
 				return nil, fmt.Errorf("tokens: Options.Keys[%d] and Options.Keys[%d] have the same ID (duplicate kid %q)", j, i, k.ID)
 			}
 		}
-		km := keyMaterial{id: k.ID, jwt: append([]byte(nil), k.Secret...)}
+		secret := append([]byte(nil), k.Secret...)
+		km := keyMaterial{id: k.ID, alg: cmp.Or(k.Algorithm, HS256)}
 		var err error
-		if km.oneTime, err = hkdf.Key(sha256.New, km.jwt, nil, infoOneTime, sha256.Size); err != nil {
+		switch km.alg {
+		case HS256:
+			km.method, km.sign, km.verify = jwt.SigningMethodHS256, secret, secret
+		case EdDSA:
+			seed, err := hkdf.Key(sha256.New, secret, nil, infoEd25519, ed25519.SeedSize)
+			if err != nil {
+				return nil, fmt.Errorf("tokens: deriving the Ed25519 key of kid %q: %w", k.ID, err)
+			}
+			priv := ed25519.NewKeyFromSeed(seed)
+			km.method, km.sign, km.verify = jwt.SigningMethodEdDSA, priv, priv.Public()
+		default:
+			return nil, fmt.Errorf("tokens: Options.Keys[%d] (kid %q) has algorithm %q: want %q or %q", i, k.ID, k.Algorithm, HS256, EdDSA)
+		}
+		if km.oneTime, err = hkdf.Key(sha256.New, secret, nil, infoOneTime, sha256.Size); err != nil {
 			return nil, fmt.Errorf("tokens: deriving the one-time key of kid %q: %w", k.ID, err)
 		}
-		if km.deriveID, err = hkdf.Key(sha256.New, km.jwt, nil, infoDeriveID, sha256.Size); err != nil {
+		if km.deriveID, err = hkdf.Key(sha256.New, secret, nil, infoDeriveID, sha256.Size); err != nil {
 			return nil, fmt.Errorf("tokens: deriving the ID key of kid %q: %w", k.ID, err)
 		}
 		m.keys = append(m.keys, km)
@@ -173,7 +209,8 @@ func NewManager(o Options) (*Manager, error) {
 		m.byID[m.keys[i].id] = &m.keys[i]
 	}
 	m.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		// Each key then pins its own algorithm (jwtKey).
+		jwt.WithValidMethods([]string{HS256, EdDSA}),
 		jwt.WithIssuer(m.issuer),
 		jwt.WithAudience(m.audience),
 		jwt.WithTimeFunc(m.now),
