@@ -48,6 +48,7 @@ type options struct {
 	noRateLimits           bool
 	grace                  time.Duration
 	trustedOrigins         string
+	signingAlgorithm       string
 }
 
 func main() {
@@ -82,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.BoolVar(&o.noRateLimits, "no-rate-limits", false, "disable rate limits")
 	fs.DurationVar(&o.grace, "refresh-reuse-grace", 10*time.Second, "how long a rotated refresh token keeps giving the same successor")
 	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins of an SPA on another origin")
+	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "HS256", "JWT algorithm: HS256, or EdDSA to publish the public key at /api/auth/jwks.json")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
 	}
@@ -235,6 +237,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 		PasswordResetPath: "/reset-password",
 		InsecureCookies:   o.insecureCookies,
 		RefreshReuseGrace: o.grace,
+		SigningAlgorithm:  o.signingAlgorithm,
 		Logger:            slog.New(slog.NewTextHandler(stderr, nil)),
 	}
 	if o.grace == 0 {
