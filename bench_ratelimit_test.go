@@ -73,9 +73,9 @@ func (rb *rlBench) login(email, pw, ip string) int {
 	return w.Code
 }
 
-// BenchmarkLimiterCheck measures one limiter check (an atomic counter
-// increment) on the stores an application uses: memory and Redis, from
-// one goroutine and from many.
+// BenchmarkLimiterCheck measures one limiter check (one GCRA AllowRate:
+// an atomic read-modify-write, a Lua script on Redis) on the stores an
+// application uses: memory and Redis, from one goroutine and from many.
 func BenchmarkLimiterCheck(b *testing.B) {
 	rate := ratelimit.Rate{N: 1 << 30, Per: time.Hour}
 	run := func(b *testing.B, l *ratelimit.Limiter, parallel bool) {
@@ -116,9 +116,10 @@ func BenchmarkLimiterCheck(b *testing.B) {
 //   - legit_alone / legit_under_flood: a real login (right password, a new
 //     client IP each time) without and with GOMAXPROCS goroutines flooding
 //     the same Auth with guesses at another account from one IP. The fake
-//     clock moves a window on every 10 logins, so the legitimate account's
-//     budget never runs out (the flood then gets 10 more guesses, each a
-//     hash, as it would in real time).
+//     clock moves a minute on every 10 logins, which gives the legitimate
+//     account its whole burst (10/min) back, so its budget never runs out
+//     (the flood's IP then gets 10 more guesses, each a hash, as it would
+//     in real time).
 func BenchmarkLoginFlood(b *testing.B) {
 	limits := map[string]string{authsys.LimitLogin: "10/min"}
 	b.Run("refused", func(b *testing.B) {

@@ -73,7 +73,8 @@ type Config struct {
 
 	// Users stores accounts. Required.
 	Users UserStore
-	// Pending stores short-lived state (2FA sessions, denylist, counters).
+	// Pending stores short-lived state (2FA sessions, denylist, counters,
+	// rate-limit state).
 	// Required: memory.New() on a single instance, Redis when several run.
 	Pending PendingStore
 	// Mailer sends the library's emails. Required: mail.Console in
@@ -166,13 +167,18 @@ type Config struct {
 	// and X-Forwarded-For is ignored.
 	TrustedProxies []string
 	// RateLimits maps LimitLogin, LimitSignup, LimitPasswordReset and
-	// LimitTwoFactor to rates such as "10/min" or "5/hour"; each counts
+	// LimitTwoFactor to rates such as "10/min" or "5/hour"; each applies
 	// per client IP and per account (the normalized email; the user for
-	// 2FA), in fixed windows that open with the first request, refused
-	// requests included, kept in Pending so that instances sharing it
-	// share each budget. A missing or empty entry disables that limit, so
-	// start from DefaultRateLimits() to change one. Default (nil map):
-	// DefaultRateLimits().
+	// 2FA). A rate N/Per is enforced by GCRA (generic cell rate
+	// algorithm): a burst of N requests at once, then one request every
+	// Per/N; a refused request (429 with Retry-After, the seconds until
+	// one would be allowed) spends nothing. The state is kept in Pending,
+	// in one atomic round trip per check, so that instances sharing it
+	// share each budget; a Pending that does not implement
+	// store.RateStore gets fixed windows of Per on IncrPending counters
+	// instead (refused requests included). A missing or empty entry
+	// disables that limit, so start from DefaultRateLimits() to change
+	// one. Default (nil map): DefaultRateLimits().
 	RateLimits map[string]string
 
 	// PasswordParams are the argon2id parameters of new hashes. Default

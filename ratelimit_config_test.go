@@ -73,7 +73,8 @@ func TestRateLimitConfigValidation(t *testing.T) {
 
 // TestRateLimitDefaults checks that a nil Config.RateLimits means the
 // seed's limits (login and 2FA 10/min, signup and password reset 5/min),
-// and that the defaults are what DefaultRateLimits documents.
+// and that the defaults are what DefaultRateLimits documents: the request
+// after the burst is refused until one request comes back, Per/N later.
 func TestRateLimitDefaults(t *testing.T) {
 	want := map[string]string{"login": "10/min", "signup": "5/min", "password_reset": "5/min", "2fa_verify": "10/min"}
 	if got := authsys.DefaultRateLimits(); !maps.Equal(got, want) {
@@ -83,17 +84,18 @@ func TestRateLimitDefaults(t *testing.T) {
 		path   string
 		body   func(i int) map[string]string
 		budget int
+		retry  string
 	}{
 		{"/login/", func(i int) map[string]string {
 			return map[string]string{"email": fmt.Sprintf("u%d@example.com", i), "password": "not the password"}
-		}, 10},
+		}, 10, "6"},
 		{"/signup/", func(i int) map[string]string {
 			return map[string]string{"email": fmt.Sprintf("u%d@example.com", i), "password": goodPassword}
-		}, 5},
-		{"/password-reset/", func(i int) map[string]string { return map[string]string{"email": fmt.Sprintf("u%d@example.com", i)} }, 5},
+		}, 5, "12"},
+		{"/password-reset/", func(i int) map[string]string { return map[string]string{"email": fmt.Sprintf("u%d@example.com", i)} }, 5, "12"},
 		{"/2fa/verify-login/", func(i int) map[string]string {
 			return map[string]string{"session_token": fmt.Sprintf("madeup%016d", i), "code": "123456"}
-		}, 10},
+		}, 10, "6"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Trim(tt.path, "/"), func(t *testing.T) {
@@ -104,7 +106,7 @@ func TestRateLimitDefaults(t *testing.T) {
 					t.Fatalf("request %d of a budget of %d: got 429", i+1, tt.budget)
 				}
 			}
-			rlThrottled(t, c.post(tt.path, tt.body(tt.budget)), "60")
+			rlThrottled(t, c.post(tt.path, tt.body(tt.budget)), tt.retry)
 		})
 	}
 }

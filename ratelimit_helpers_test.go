@@ -179,7 +179,8 @@ func rlPost(ctx context.Context, hc *http.Client, srvURL, path string, body any,
 
 // rlSpy is a memory store that records every call made through it as
 // "Method key" (the email for UserByEmail and CreateUser, the ID for
-// UserByID and UpdateUser).
+// UserByID and UpdateUser). Like the memory store it is a store.RateStore,
+// so the limiter uses GCRA (AllowRate) on it.
 type rlSpy struct {
 	*memory.Store
 	mu    sync.Mutex
@@ -253,6 +254,11 @@ func (s *rlSpy) TakePending(ctx context.Context, key string) ([]byte, error) {
 func (s *rlSpy) DeletePending(ctx context.Context, key string) error {
 	s.rec("DeletePending", key)
 	return s.Store.DeletePending(ctx, key)
+}
+
+func (s *rlSpy) AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
+	s.rec("AllowRate", key)
+	return s.Store.AllowRate(ctx, key, interval, burst)
 }
 
 func (s *rlSpy) IncrPending(ctx context.Context, key string, ttl time.Duration) (int64, time.Duration, error) {

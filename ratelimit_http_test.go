@@ -74,27 +74,31 @@ func rlEndpoints() []rlEndpoint {
 	}
 }
 
-// TestRateLimitTripsAndRecovers drives each limited endpoint at "3/min",
-// counted by IP (a new account every request) and by account (a new IP
-// every request), on the fake clock: the 4th request inside the window is
-// refused with the time left until the window (opened by the first
-// request) ends; refused requests count but do not move the window; the
-// budget comes back when it ends.
+// TestRateLimitTripsAndRecovers drives each limited endpoint at "3/min"
+// (GCRA: a burst of 3, then one request every 20 s), counted by IP (a new
+// account every request) and by account (a new IP every request), on the
+// fake clock: the 4th request at once is refused with the time until one
+// request of budget comes back; refused requests change nothing, so the
+// budget comes back on time; one request comes back every 20 s, and the
+// whole burst after an idle minute.
 func TestRateLimitTripsAndRecovers(t *testing.T) {
 	steps := []struct {
 		advance   time.Duration
 		throttled bool
 		retry     string
 	}{
-		{0, false, ""}, // t=0s opens the window
-		{10 * time.Second, false, ""},
+		{0, false, ""}, // t=0s
 		{0, false, ""},
-		{0, true, "50"},               // the 4th: refused until t=60s
-		{49 * time.Second, true, "1"}, // still refused; the window did not move
-		{time.Second, false, ""},      // t=60s: a new window
+		{0, false, ""},                 // the burst is spent
+		{0, true, "20"},                // the 4th: refused until t=20s
+		{10 * time.Second, true, "10"}, // refused requests did not push it back
+		{9 * time.Second, true, "1"},
+		{time.Second, false, ""}, // t=20s: one request came back
+		{0, true, "20"},          // and only one
+		{time.Minute, false, ""}, // t=80s: idle for a minute, the whole burst is back
 		{0, false, ""},
 		{0, false, ""},
-		{0, true, "60"},
+		{0, true, "20"},
 	}
 	for _, ep := range rlEndpoints() {
 		for _, by := range []string{"ip", "account"} {
@@ -125,9 +129,10 @@ func TestRateLimitTripsAndRecovers(t *testing.T) {
 }
 
 // TestRateLimitAccountAcrossProxyIPs guesses one account's password from 20
-// client IPs behind a trusted proxy: the account budget (10/min) trips on
-// the 11th guess whatever the IP, refuses even the right password for the
-// rest of the window, and leaves each IP's own budget alone.
+// client IPs behind a trusted proxy: the account budget (10/min: a burst
+// of 10, then one every 6 s) trips on the 11th guess whatever the IP,
+// refuses even the right password until budget comes back, and leaves each
+// IP's own budget alone.
 func TestRateLimitAccountAcrossProxyIPs(t *testing.T) {
 	e := rlEnv(t, map[string]string{authsys.LimitLogin: "10/min"})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
@@ -138,9 +143,9 @@ func TestRateLimitAccountAcrossProxyIPs(t *testing.T) {
 			expect(t, r, http.StatusUnauthorized, "invalid_credentials")
 			continue
 		}
-		rlThrottled(t, r, "60")
+		rlThrottled(t, r, "6")
 	}
-	rlThrottled(t, e.client().post("/login/", map[string]string{"email": rlVictim, "password": goodPassword}, rlFrom(rlIP(100))...), "")
+	rlThrottled(t, e.client().post("/login/", map[string]string{"email": rlVictim, "password": goodPassword}, rlFrom(rlIP(100))...), "6")
 	// Each guessing IP spent one request of its own budget.
 	expect(t, e.client().post("/login/", map[string]string{"email": "bystander@example.com", "password": goodPassword}, rlFrom(rlIP(0))...), http.StatusOK, "")
 
@@ -189,10 +194,10 @@ func TestRateLimitForwardedFor(t *testing.T) {
 }
 
 // TestRateLimitTwoFactorBudgetAcrossSessions spends the account's 2FA
-// budget (6/min) with wrong codes in one pending session until it dies,
-// then in a new one, each guess from a new IP: the budget follows the
-// account, so the right code, in that session or a fresh one, is refused
-// until the window ends.
+// budget (6/min: a burst of 6, then one every 10 s) with wrong codes in one
+// pending session until it dies, then in a new one, each guess from a new
+// IP: the budget follows the account, so the right code, in that session
+// or a fresh one, is refused until budget comes back.
 func TestRateLimitTwoFactorBudgetAcrossSessions(t *testing.T) {
 	e := rlEnv(t, map[string]string{authsys.LimitTwoFactor: "6/min"})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
@@ -210,11 +215,11 @@ func TestRateLimitTwoFactorBudgetAcrossSessions(t *testing.T) {
 
 	second := rlSession(e, rlVictim)
 	expect(t, verify(second, rlWrongCode(e, secret), 6), http.StatusBadRequest, "invalid_code") // the 6th
-	rlThrottled(t, verify(second, rlCode(e, secret), 7), "60")
+	rlThrottled(t, verify(second, rlCode(e, secret), 7), "10")
 	third := rlSession(e, rlVictim)
-	rlThrottled(t, verify(third, rlCode(e, secret), 8), "60")
+	rlThrottled(t, verify(third, rlCode(e, secret), 8), "10")
 
-	e.clock.Advance(time.Minute)
+	e.clock.Advance(10 * time.Second)
 	expect(t, verify(third, rlCode(e, secret), 9), http.StatusOK, "")
 }
 
@@ -222,8 +227,10 @@ func TestRateLimitTwoFactorBudgetAcrossSessions(t *testing.T) {
 // limited endpoint, once on the IP budget and once on the account budget,
 // and checks that it did nothing else: no hashing (every hashing slot is
 // held, so a hash would wait for the deadline and end in 503), no store
-// call but the limiter's counters (and, for 2FA by account, the pending
-// session lookup that names the account), no new user, no email.
+// call but the limiter's checks (and, for 2FA by account, the pending
+// session lookup that names the account), no new user, no email; and that
+// the refusal itself spent nothing: the same request, sent again at the
+// same instant, is refused with the same Retry-After.
 func TestRateLimitRefusedRequestLeavesNoTrace(t *testing.T) {
 	const (
 		limiterKeys = "auth:rl:"
@@ -272,21 +279,22 @@ func TestRateLimitRefusedRequestLeavesNoTrace(t *testing.T) {
 				r := send()
 				calls := spy.take()
 				release()
-				rlThrottled(t, r, "")
+				// "2/min": a burst of 2, then one every 30 s.
+				rlThrottled(t, r, "30")
 
-				counters := 0
+				checks := 0
 				live := map[string]bool{} // keys written and not deleted
 				for _, c := range calls {
 					method, key, _ := strings.Cut(c, " ")
 					switch method {
-					case "IncrPending", "PutPending", "AddPendingIfAbsent":
+					case "AllowRate", "IncrPending", "PutPending", "AddPendingIfAbsent":
 						live[key] = true
 					case "DeletePending", "TakePending":
 						delete(live, key)
 					}
 					switch {
-					case method == "IncrPending" && strings.HasPrefix(key, limiterKeys):
-						counters++
+					case method == "AllowRate" && strings.HasPrefix(key, limiterKeys):
+						checks++
 					case ep.name == "2fa_verify" && by == "account" && strings.HasPrefix(key, sessionKeys) &&
 						!strings.HasSuffix(key, ":fails") && method != "IncrPending" && method != "PutPending":
 						// finding (and briefly claiming) the session that names the account
@@ -299,11 +307,14 @@ func TestRateLimitRefusedRequestLeavesNoTrace(t *testing.T) {
 						t.Errorf("refused request left key %q in the store", k)
 					}
 				}
-				// Refused on the IP budget: one counter; on the account's:
+				// Refused on the IP budget: one check; on the account's:
 				// the IP's and the account's.
-				if want := map[string]int{"ip": 1, "account": 2}[by]; counters != want {
-					t.Errorf("got %d limiter counter increments, want %d; calls %q", counters, want, calls)
+				if want := map[string]int{"ip": 1, "account": 2}[by]; checks != want {
+					t.Errorf("got %d limiter checks, want %d; calls %q", checks, want, calls)
 				}
+				// The refusal spent nothing: refused again, with the same
+				// Retry-After at the same instant.
+				rlThrottled(t, send(), "30")
 				if err := e.auth.Shutdown(t.Context()); err != nil {
 					t.Fatal(err)
 				}
@@ -334,15 +345,15 @@ func TestRateLimitReauthentication(t *testing.T) {
 	c := e.loggedIn(rlVictim, goodPassword) // 1 of 3
 	expect(t, c.post("/change-password/", map[string]string{"current_password": "guess one", "new_password": "a brand new passphrase"}, rlFrom(rlIP(1))...), http.StatusBadRequest, "")
 	expect(t, c.post("/change-email/", map[string]string{"new_email": "new@example.com", "password": "guess two"}, rlFrom(rlIP(2))...), http.StatusBadRequest, "")
-	rlThrottled(t, c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "a brand new passphrase"}, rlFrom(rlIP(3))...), "60")
-	rlThrottled(t, e.client().post("/login/", map[string]string{"email": rlVictim, "password": goodPassword}, rlFrom(rlIP(4))...), "60")
-	e.clock.Advance(time.Minute)
+	rlThrottled(t, c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "a brand new passphrase"}, rlFrom(rlIP(3))...), "20")
+	rlThrottled(t, e.client().post("/login/", map[string]string{"email": rlVictim, "password": goodPassword}, rlFrom(rlIP(4))...), "20")
+	e.clock.Advance(20 * time.Second)
 	expect(t, c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "a brand new passphrase"}, rlFrom(rlIP(5))...), http.StatusOK, "")
 }
 
 // TestRateLimitConcurrentBurst races 60 goroutines logging in to one
-// account from 60 IPs at once: the counter is atomic, so exactly 10 (the
-// budget) get past the limiter.
+// account from 60 IPs at once: the limiter check is atomic, so exactly 10
+// (the burst) get past the limiter.
 func TestRateLimitConcurrentBurst(t *testing.T) {
 	e := rlEnv(t, map[string]string{authsys.LimitLogin: "10/min"})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
@@ -385,4 +396,32 @@ func rlBurst(t *testing.T, n, allowed int, send func(i int) (rlResult, error)) {
 	if passed != allowed {
 		t.Errorf("got %d requests past the limiter, want %d", passed, allowed)
 	}
+}
+
+// rlPlainPending hides every method but store.PendingStore's, as an
+// application's own PendingStore without store.RateStore would.
+type rlPlainPending struct{ store.PendingStore }
+
+// TestRateLimitFixedWindowFallback runs the login limit ("3/min") on a
+// PendingStore that does not implement store.RateStore: the limiter falls
+// back to fixed windows on IncrPending counters, opened by the first
+// request, in which refused requests count too.
+func TestRateLimitFixedWindowFallback(t *testing.T) {
+	e := rlEnv(t, map[string]string{authsys.LimitLogin: "3/min"}, func(c *authsys.Config) {
+		c.Pending = rlPlainPending{c.Pending}
+	})
+	login := func() response {
+		return e.client().post("/login/", map[string]string{"email": rlVictim, "password": "not the password"}, rlFrom("203.0.113.7")...)
+	}
+	for range 3 {
+		expect(t, login(), http.StatusUnauthorized, "invalid_credentials")
+	}
+	rlThrottled(t, login(), "60")
+	e.clock.Advance(30 * time.Second)
+	rlThrottled(t, login(), "30") // the window did not move
+	e.clock.Advance(30 * time.Second)
+	for range 3 {
+		expect(t, login(), http.StatusUnauthorized, "invalid_credentials")
+	}
+	rlThrottled(t, login(), "60")
 }

@@ -196,12 +196,14 @@ func (h *Handlers) authed(fn func(w http.ResponseWriter, r *http.Request, u stor
 
 // ---- rate limits ----
 
-// limit counts one request against the client IP and then, when account
-// is not empty, against the account (a normalized email or a user ID); a
-// refused request gets 429 throttled with Retry-After, and the caller does
-// no other work. Call it before any hashing or store lookup. A request
-// refused by the IP budget does not count against the account's. A
-// limiter store failure is returned as is (503: the limits fail closed).
+// limit checks one request against the client IP's budget and then, when
+// account is not empty, against the account's (a normalized email or a
+// user ID), each a GCRA limit (see ratelimit.Limiter); a refused request
+// gets 429 throttled with Retry-After, spends nothing from the budget that
+// refused it, and the caller does no other work. Call it before any
+// hashing or store lookup. A request refused by the IP budget is not
+// checked against the account's. A limiter store failure is returned as
+// is (503: the limits fail closed).
 func (h *Handlers) limit(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
 	if err := h.limitKey(r, scope, rate, "ip:"+h.clientIP(r)); err != nil {
 		return err
@@ -218,7 +220,7 @@ func (h *Handlers) limitAccount(r *http.Request, scope string, rate ratelimit.Ra
 	return h.limitKey(r, scope, rate, "acct:"+account)
 }
 
-// limitKey counts one request against scope:key.
+// limitKey checks one request against the budget of scope:key.
 func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, key string) error {
 	if rate.Zero() || h.deps.Limiter == nil {
 		return nil

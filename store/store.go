@@ -1,7 +1,8 @@
 // Package store defines the data the library keeps and the two storage
 // interfaces an application plugs in: UserStore for accounts and PendingStore
-// for short-lived keyed state. All interfaces live in this file so that
-// implementers find the whole contract in one place.
+// for short-lived keyed state, with their optional capabilities UserLister
+// and RateStore. All interfaces live in this file so that implementers find
+// the whole contract in one place.
 package store
 
 import (
@@ -150,6 +151,55 @@ type PendingStore interface {
 	// expired counter starts at 1 and lives for ttl; later increments do
 	// not extend its life (a fixed window).
 	IncrPending(ctx context.Context, key string, ttl time.Duration) (count int64, ttlLeft time.Duration, err error)
+}
+
+// RateStore is an optional capability of a PendingStore: a rate limiter
+// kept in the store, by the generic cell rate algorithm (GCRA). The
+// library's rate limits use it when Config.Pending implements it, and fall
+// back to IncrPending counters in fixed windows otherwise. Every store of
+// this module implements it.
+//
+// A key's state is one instant, its theoretical arrival time (TAT): when
+// the key would be back to a full burst. A missing key, or one whose TAT
+// has passed, has a full burst. The entry expires at its TAT (its time to
+// live is TAT minus now), so idle keys vanish by themselves.
+//
+// Implementations must be safe for concurrent use, and AllowRate must be
+// atomic, across processes when the store is shared: one round trip to
+// the backend (one statement, one script) reads and writes the state, so
+// that of any number of concurrent callers on one key exactly as many are
+// allowed as the budget holds. Like the other methods it honours ctx's
+// deadline and wraps ErrUnavailable when the backend cannot answer.
+//
+// Run storetest.RunPendingStore against an implementation to prove it: it
+// runs the RateStore cases when the store implements the interface.
+type RateStore interface {
+	// AllowRate checks one event against the rate limit under key, of
+	// emission interval interval and burst burst: up to burst events at
+	// once, then one every interval. With now the store's clock and tat the
+	// key's state (now when missing or passed), the event is allowed when
+	// tat+interval-burst*interval <= now; it then sets the state to
+	// tat+interval, expiring at that instant, and returns true, 0. A
+	// refused event changes nothing: AllowRate returns false and the exact
+	// time until an event would be allowed, tat+interval-burst*interval-now
+	// (positive, and never more than interval).
+	//
+	// Time is the store's: its injected clock for stores that have one (as
+	// for their pending expiry), the server's for a shared server that
+	// keeps time itself (Redis). A store may round interval up to its
+	// clock's resolution (a microsecond). interval must be positive, burst
+	// at least 1, and burst*interval must fit a time.Duration (a store may
+	// refuse spans over a century); otherwise AllowRate returns an error
+	// that does not wrap ErrUnavailable, and changes nothing.
+	//
+	// A key used with AllowRate belongs to it: while its state lives,
+	// GetPending, TakePending, PutPending, AddPendingIfAbsent and
+	// IncrPending on it see or leave an unspecified value, and AllowRate on
+	// a key written by them has an unspecified outcome (never a panic).
+	// Once its TAT has passed the key has expired like any pending entry
+	// (GetPending returns ErrNotFound). DeletePending removes the state,
+	// which gives the key a full burst again.
+	AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (ok bool, retryAfter time.Duration, err error)
 }
 
 // NormalizeEmail returns the canonical form of an email address used as the

@@ -15,9 +15,12 @@ import (
 
 // Rate is N events per Per. The zero Rate disables a limit.
 type Rate struct {
-	// N is the number of events allowed in one window.
+	// N is the number of events allowed at once (the burst), and per Per
+	// on average.
 	N int
-	// Per is the length of the window.
+	// Per is the period over which N events are allowed; one event of
+	// budget comes back every Per/N (with the fixed-window fallback, the
+	// length of a window).
 	Per time.Duration
 }
 
@@ -122,38 +125,54 @@ func (r Rate) Zero() bool {
 	return r == Rate{}
 }
 
-// Limiter counts events in fixed windows on a store.PendingStore counter:
-// each Allow is one IncrPending, one atomic round trip, so that every
-// Limiter (in any process) using the same store and prefix shares each
-// key's budget. A window opens with the first event of a key and lasts the
-// rate's Per; the count restarts when it ends.
+// Limiter enforces rates on a store.PendingStore, so that every Limiter
+// (in any process) using the same store and prefix shares each key's
+// budget.
 //
-// There is no separate check: a refused call still counts. Every attempt
-// costs one event, so a flood keeps the count above the limit until the
-// window ends, and probing whether budget remains spends it.
+// When the store implements store.RateStore (every store of this module
+// does), a rate N/Per is a generic cell rate algorithm (GCRA) limit with
+// emission interval T = Per/N (rounded up to the nanosecond) and burst N:
+// N events at once are allowed, then one every T. In any span of time d
+// at most N + d/T events get through (a burst, then the sustained rate of
+// N per Per), never the 2N in quick succession that a fixed window lets
+// through across its boundary. Each Allow is one AllowRate, one atomic
+// round trip. A refused event changes nothing: a flood of refused requests
+// does not push the budget's return further away, and the retry time
+// Allow reports is when the next event will be allowed.
+//
+// Otherwise (an application's own PendingStore without AllowRate) the
+// Limiter falls back to fixed windows on IncrPending counters: a window
+// opens with a key's first event and lasts Per, N events are allowed in
+// it, and refused events count too. Across a window boundary a client can
+// then get up to 2N events in a short time; implement store.RateStore to
+// avoid that.
 //
 // A Limiter is safe for concurrent use by multiple goroutines.
 type Limiter struct {
 	ps     store.PendingStore
+	rs     store.RateStore // nil: the fixed-window fallback
 	prefix string
 }
 
-// New returns a Limiter that keeps its counters in ps under keys that start
-// with prefix (for example "auth:rl:").
+// New returns a Limiter that keeps its state in ps under keys that start
+// with prefix (for example "auth:rl:"). It uses GCRA when ps implements
+// store.RateStore, and fixed-window counters otherwise.
 func New(ps store.PendingStore, prefix string) *Limiter {
-	return &Limiter{ps: ps, prefix: prefix}
+	rs, _ := ps.(store.RateStore)
+	return &Limiter{ps: ps, rs: rs, prefix: prefix}
 }
 
-// Allow counts one event for key under rate r and reports whether it is
-// within the limit. When it is not, retryAfter is the time until the window
-// ends, rounded up to whole seconds and at least one second (the value of a
+// Allow checks one event for key under rate r and reports whether it is
+// within the limit. When it is not, retryAfter is the time until an event
+// would be allowed (GCRA) or until the window ends (fixed windows),
+// rounded up to whole seconds and at least one second (the value of a
 // Retry-After header). A zero rate always allows without touching the
 // store; a non-zero rate whose N or Per is not positive is an error.
 //
 // key names what is limited (for example "login:ip:" plus an address, or an
 // email); it is hashed with SHA-256 before use, so that it never appears in
-// the store. The counter's store key also names r.Per, so that one key
-// limited at two periods keeps two counters.
+// the store. The store key also names the rate (GCRA: N and Per; fixed
+// windows: Per), so that one key limited at two rates keeps two states.
 //
 // When the store fails, Allow returns ok false and the store's error
 // (wrapping store.ErrUnavailable when the backend is unreachable); the
@@ -166,7 +185,25 @@ func (l *Limiter) Allow(ctx context.Context, key string, r Rate) (ok bool, retry
 		return false, 0, fmt.Errorf("ratelimit: invalid rate {N: %d, Per: %v}: both must be positive", r.N, r.Per)
 	}
 	sum := sha256.Sum256([]byte(key))
-	storeKey := l.prefix + r.Per.String() + ":" + base64.RawURLEncoding.EncodeToString(sum[:])
+	hashed := base64.RawURLEncoding.EncodeToString(sum[:])
+	if l.rs != nil {
+		// The emission interval, rounded up so that N intervals are never
+		// shorter than Per.
+		interval := r.Per / time.Duration(r.N)
+		if interval*time.Duration(r.N) < r.Per {
+			interval++
+		}
+		storeKey := l.prefix + "gcra:" + strconv.Itoa(r.N) + "/" + r.Per.String() + ":" + hashed
+		ok, retry, err := l.rs.AllowRate(ctx, storeKey, interval, r.N)
+		if err != nil {
+			return false, 0, fmt.Errorf("ratelimit: %w", err)
+		}
+		if ok {
+			return true, 0, nil
+		}
+		return false, roundUpSeconds(retry), nil
+	}
+	storeKey := l.prefix + r.Per.String() + ":" + hashed
 	count, ttlLeft, err := l.ps.IncrPending(ctx, storeKey, r.Per)
 	if err != nil {
 		return false, 0, fmt.Errorf("ratelimit: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ var (
 	_ store.UserStore    = (*Store)(nil)
 	_ store.UserLister   = (*Store)(nil)
 	_ store.PendingStore = (*Store)(nil)
+	_ store.RateStore    = (*Store)(nil)
 )
 
 // minSweep is the least number of pending writes between two full sweeps
@@ -333,4 +335,33 @@ func (s *Store) IncrPending(_ context.Context, key string, ttl time.Duration) (i
 	e.value = strconv.AppendInt(nil, n, 10)
 	s.set(key, e, now)
 	return n, e.expires.Sub(now), nil
+}
+
+// AllowRate checks one event against the GCRA rate limit under key, of
+// emission interval interval and burst burst, on the Store's clock (see
+// store.RateStore): it allows up to burst events at once, then one every
+// interval, and returns false and the exact time until the next event
+// would be allowed when the event is refused, which changes nothing. The
+// key's entry holds no value and expires at its theoretical arrival time.
+// Of concurrent callers on one key exactly as many are allowed as the
+// budget holds. It returns an error when interval is not positive, burst
+// is below one or burst*interval overflows.
+func (s *Store) AllowRate(_ context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
+	if interval <= 0 || burst < 1 || int64(burst) > math.MaxInt64/int64(interval) {
+		return false, 0, fmt.Errorf("memory: AllowRate: invalid interval %v or burst %d", interval, burst)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	tat := now
+	if e, ok := s.live(key, now); ok {
+		tat = e.expires
+	}
+	// The event is allowed when tat+interval-burst*interval <= now, that is
+	// when tat is at most (burst-1)*interval ahead of now.
+	if ahead, limit := tat.Sub(now), time.Duration(burst-1)*interval; ahead > limit {
+		return false, ahead - limit, nil
+	}
+	s.set(key, entry{expires: tat.Add(interval)}, now)
+	return true, 0, nil
 }

@@ -1,6 +1,6 @@
 // Package postgres keeps authsys users and pending entries in PostgreSQL,
-// through pgx. One Store implements store.UserStore, store.UserLister and
-// store.PendingStore:
+// through pgx. One Store implements store.UserStore, store.UserLister,
+// store.PendingStore and store.RateStore:
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	if err != nil {
@@ -19,10 +19,13 @@
 //
 // UpdateUser runs SELECT ... FOR UPDATE, the caller's function and the
 // writes in one transaction, so concurrent updates of a user never lose
-// one. TakePending, AddPendingIfAbsent and IncrPending are single
-// statements (DELETE ... RETURNING and INSERT ... ON CONFLICT), atomic
-// across every process sharing the database. Expiry compares with the
-// Store's clock (WithClock), never the database server's.
+// one. TakePending, AddPendingIfAbsent, IncrPending and AllowRate are
+// single statements (DELETE ... RETURNING and INSERT ... ON CONFLICT),
+// atomic across every process sharing the database; AllowRate keeps a rate
+// limit's theoretical arrival time in the pending row's expires_at. Expiry
+// and rate limits compare with the Store's clock (WithClock), never the
+// database server's, so processes sharing a database should keep their
+// clocks in sync (NTP).
 //
 // Errors: store.ErrNotFound for a missing row, store.ErrEmailTaken for a
 // unique violation on the email, and an error wrapping store.ErrUnavailable

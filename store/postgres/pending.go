@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -114,6 +115,46 @@ func (s *Store) IncrPending(ctx context.Context, key string, ttl time.Duration) 
 	}
 	s.wrote(ctx, now)
 	return count, expiresAt.Sub(now), nil
+}
+
+// AllowRate checks one event against the GCRA rate limit under key, of
+// emission interval interval (rounded up to whole microseconds) and burst
+// burst, in one INSERT ... ON CONFLICT DO UPDATE ... RETURNING statement
+// on the Store's clock (see store.RateStore). It allows up to burst events
+// at once, then one every interval; a refused event keeps the state, and
+// AllowRate then returns false and the exact time until the next event
+// would be allowed. The row's expires_at is the theoretical arrival time,
+// so the row expires when the key is back to a full burst. Of concurrent
+// callers on one key, in any number of processes, exactly as many are
+// allowed as the budget holds. It returns an error when interval is not
+// positive, burst is below one or burst*interval overflows a
+// time.Duration.
+func (s *Store) AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
+	if s.err != nil {
+		return false, 0, s.err
+	}
+	if interval <= 0 || burst < 1 || interval > math.MaxInt64-time.Microsecond {
+		return false, 0, fmt.Errorf("postgres: AllowRate: invalid interval %v or burst %d", interval, burst)
+	}
+	interval = (interval + time.Microsecond - 1).Truncate(time.Microsecond)
+	if int64(burst) > math.MaxInt64/int64(interval) {
+		return false, 0, fmt.Errorf("postgres: AllowRate: burst %d of interval %v overflows", burst, interval)
+	}
+	now := s.clock()
+	limit := now.Add(time.Duration(burst-1) * interval)
+	var (
+		ok  bool
+		tat time.Time
+	)
+	err := s.db.QueryRow(ctx, s.q.allowRate, key, now, interval.Microseconds(), limit).Scan(&ok, &tat)
+	if err != nil {
+		return false, 0, s.fail(ctx, "AllowRate", err)
+	}
+	s.wrote(ctx, now)
+	if ok {
+		return true, 0, nil
+	}
+	return false, tat.Sub(limit), nil
 }
 
 // Sweep deletes the expired pending entries and returns how many it

@@ -66,9 +66,10 @@ func WithClock(now func() time.Time) Option {
 const sweepEvery = 100
 
 // Store keeps users and pending entries in PostgreSQL through pgx. It
-// implements store.UserStore, store.UserLister and store.PendingStore. All
-// methods are safe for concurrent use, also by several Store values (in one
-// or many processes) on the same schema. Call Migrate before first use.
+// implements store.UserStore, store.UserLister, store.PendingStore and
+// store.RateStore. All methods are safe for concurrent use, also by several
+// Store values (in one or many processes) on the same schema. Call Migrate
+// before first use.
 type Store struct {
 	db     DB
 	schema string
@@ -82,6 +83,7 @@ var (
 	_ store.UserStore    = (*Store)(nil)
 	_ store.UserLister   = (*Store)(nil)
 	_ store.PendingStore = (*Store)(nil)
+	_ store.RateStore    = (*Store)(nil)
 )
 
 // identifierRE matches the schema names WithSchema accepts.

@@ -237,6 +237,7 @@ func TestUnavailable(t *testing.T) {
 		}},
 		{"TakePending", func() error { _, err := s.TakePending(ctx, "k"); return err }},
 		{"IncrPending", func() error { _, _, err := s.IncrPending(ctx, "k", time.Minute); return err }},
+		{"AllowRate", func() error { _, _, err := s.AllowRate(ctx, "k", time.Second, 3); return err }},
 		{"Migrate", func() error { return s.Migrate(ctx) }},
 	}
 	for _, c := range calls {

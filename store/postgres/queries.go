@@ -11,6 +11,7 @@ type queries struct {
 	insertCodes, deleteCodes, updateCodeUsedAt      string
 	putPending, addPending, getPending, takePending string
 	deletePending, incrPending, sweepPending        string
+	allowRate                                       string
 }
 
 // selectUser reads a user with its backup codes, in position order, as
@@ -73,6 +74,23 @@ ON CONFLICT (key) DO UPDATE SET
 	value = convert_to((CASE WHEN p.expires_at <= $2 THEN 1 ELSE p.counter + 1 END)::text, 'UTF8'),
 	expires_at = CASE WHEN p.expires_at <= $2 THEN excluded.expires_at ELSE p.expires_at END
 RETURNING counter, expires_at`),
+		// allowRate is AllowRate's GCRA check: expires_at is the key's
+		// theoretical arrival time (TAT), $2 now, $3 the emission interval
+		// in microseconds and $4 the latest TAT that still allows an event
+		// (now + (burst-1) intervals). An allowed event moves the TAT one
+		// interval on (from now when it has passed); a refused one keeps
+		// it. The conflicting row is locked, so concurrent checks on one
+		// key queue. counter records the outcome for RETURNING, which sees
+		// only the new row: 1 allowed, 0 refused.
+		allowRate: r.Replace(`INSERT INTO {s}.pending AS p (key, value, counter, expires_at)
+VALUES ($1, '', 1, $2::timestamptz + $3::bigint * interval '1 microsecond')
+ON CONFLICT (key) DO UPDATE SET
+	value = '',
+	counter = CASE WHEN GREATEST(p.expires_at, $2::timestamptz) <= $4::timestamptz THEN 1 ELSE 0 END,
+	expires_at = CASE WHEN GREATEST(p.expires_at, $2::timestamptz) <= $4::timestamptz
+		THEN GREATEST(p.expires_at, $2::timestamptz) + $3::bigint * interval '1 microsecond'
+		ELSE p.expires_at END
+RETURNING counter = 1, expires_at`),
 		sweepPending: r.Replace(`DELETE FROM {s}.pending WHERE expires_at <= $1`),
 	}
 }

@@ -32,7 +32,10 @@ type Store struct {
 	owned bool
 }
 
-var _ store.PendingStore = (*Store)(nil)
+var (
+	_ store.PendingStore = (*Store)(nil)
+	_ store.RateStore    = (*Store)(nil)
+)
 
 // Option configures a Store.
 type Option func(*Store)
@@ -193,6 +196,73 @@ func (s *Store) IncrPending(ctx context.Context, key string, ttl time.Duration) 
 		return 0, 0, fmt.Errorf("redis: incr: unexpected reply %v", vals)
 	}
 	return vals[0], time.Duration(vals[1]) * time.Millisecond, nil
+}
+
+// rateScript is the GCRA check of AllowRate on KEYS[1], which holds the
+// theoretical arrival time (TAT) in microseconds since the Unix epoch of
+// the server's clock (TIME). ARGV[1] is the emission interval and ARGV[2]
+// how far ahead of now the TAT may be for an event to be allowed
+// ((burst-1)*interval), both in microseconds. An allowed event moves the
+// TAT one interval on and makes the key expire at it; a refused one
+// changes nothing. The script returns {1, 0} or {0, microseconds until an
+// event would be allowed}. A missing, passed or non-numeric TAT counts as
+// now. Redis runs a script atomically (since 5.0 replicating its effects,
+// so reading TIME before writing is allowed), and the script touches one
+// key only, so it is safe on Redis Cluster. Lua numbers are doubles:
+// microseconds since the epoch stay exact integers for centuries.
+var rateScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '')
+if tat == nil or tat < now then
+	tat = now
+end
+if tat - now > limit then
+	return {0, tat - now - limit}
+end
+tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
+return {1, 0}
+`)
+
+// maxRateMicros bounds burst*interval in AllowRate, in microseconds
+// (about 142 years), so that the script's arithmetic stays exact.
+const maxRateMicros = 1 << 52
+
+// AllowRate checks one event against the GCRA rate limit under key, of
+// emission interval interval (rounded up to whole microseconds) and burst
+// burst, in one round trip: a Lua script (EVALSHA, falling back to EVAL
+// once per server) on one key, on the Redis server's clock (see
+// store.RateStore). It allows up to burst events at once, then one every
+// interval; a refused event changes nothing, and AllowRate then returns
+// false and the exact time until the next event would be allowed. The key
+// holds the theoretical arrival time and expires at it. Of concurrent
+// callers on one key, in any number of processes, exactly as many are
+// allowed as the budget holds. It returns an error when interval is not
+// positive, burst is below one or burst*interval exceeds about 142 years.
+func (s *Store) AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
+	if interval <= 0 || burst < 1 {
+		return false, 0, fmt.Errorf("redis: rate: invalid interval %v or burst %d", interval, burst)
+	}
+	us := (interval + time.Microsecond - 1) / time.Microsecond
+	if int64(burst) > maxRateMicros/int64(us) {
+		return false, 0, fmt.Errorf("redis: rate: burst %d of interval %v is too long", burst, interval)
+	}
+	vals, err := do(ctx, s, func(ctx context.Context) ([]int64, error) {
+		return rateScript.Run(ctx, s.client, []string{s.prefix + key}, int64(us), int64(burst-1)*int64(us)).Int64Slice()
+	})
+	if err != nil {
+		return false, 0, wrap("rate", err)
+	}
+	if len(vals) != 2 {
+		return false, 0, fmt.Errorf("redis: rate: unexpected reply %v", vals)
+	}
+	if vals[0] == 1 {
+		return true, 0, nil
+	}
+	return false, time.Duration(vals[1]) * time.Microsecond, nil
 }
 
 // roundTTL rounds ttl up to a whole number of milliseconds, at least one:

@@ -222,6 +222,77 @@ func TestIncrPendingOnNonInteger(t *testing.T) {
 	}
 }
 
+// TestAllowRateKey looks behind AllowRate: the state is one prefixed key
+// holding the theoretical arrival time in microseconds of the server's
+// clock, expiring at it.
+func TestAllowRateKey(t *testing.T) {
+	s, c, prefix := newStore(t)
+	ctx := t.Context()
+	for range 2 {
+		if ok, _, err := s.AllowRate(ctx, "rk", 10*time.Second, 3); err != nil || !ok {
+			t.Fatalf("AllowRate = %v, %v; want true, nil", ok, err)
+		}
+	}
+	tm, err := c.Time(ctx).Result()
+	if err != nil {
+		t.Fatalf("TIME: %v", err)
+	}
+	tat, err := c.Get(ctx, prefix+"rk").Int64()
+	if err != nil {
+		t.Fatalf("GET %srk: %v", prefix, err)
+	}
+	// Two events from a full burst: the TAT is about 20 s ahead.
+	if ahead := time.UnixMicro(tat).Sub(tm); ahead <= 10*time.Second || ahead > 20*time.Second {
+		t.Errorf("TAT - server time: got %v, want within (10s, 20s]", ahead)
+	}
+	if pttl, err := c.PTTL(ctx, prefix+"rk").Result(); err != nil || pttl <= 10*time.Second || pttl > 20*time.Second {
+		t.Errorf("PTTL = %v, %v; want within (10s, 20s]", pttl, err)
+	}
+	if n, err := c.Exists(ctx, "rk").Result(); err != nil || n != 0 {
+		t.Errorf("EXISTS rk (unprefixed) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestAllowRateOnOtherValue checks that AllowRate on a key holding a value
+// it did not write neither panics nor fails: the value counts as no state.
+func TestAllowRateOnOtherValue(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := t.Context()
+	if err := s.PutPending(ctx, "k", []byte("not a number"), time.Minute); err != nil {
+		t.Fatalf("PutPending: %v", err)
+	}
+	if ok, _, err := s.AllowRate(ctx, "k", time.Minute, 1); err != nil || !ok {
+		t.Fatalf("AllowRate over a non-numeric value = %v, %v; want true, nil", ok, err)
+	}
+}
+
+// TestAllowRateRaceAcrossClients races 40 checks of burst 10 on one key
+// from two clients: exactly 10 are allowed.
+func TestAllowRateRaceAcrossClients(t *testing.T) {
+	c1, c2 := newClient(t, true), newClient(t, false)
+	prefix := testPrefix(t, c1)
+	stores := []*redis.Store{redis.New(c1, redis.WithPrefix(prefix)), redis.New(c2, redis.WithPrefix(prefix))}
+	ctx := t.Context()
+	const n, burst = 40, 10
+	oks := make([]bool, n)
+	errs := make([]error, n)
+	race(n, func(i int) {
+		oks[i], _, errs[i] = stores[i%2].AllowRate(ctx, "k", time.Hour, burst)
+	})
+	allowed := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("AllowRate %d: %v", i, errs[i])
+		}
+		if oks[i] {
+			allowed++
+		}
+	}
+	if allowed != burst {
+		t.Errorf("allowed: got %d, want %d", allowed, burst)
+	}
+}
+
 // race runs fn on n goroutines released together.
 func race(n int, fn func(i int)) {
 	var start, done sync.WaitGroup
@@ -354,6 +425,10 @@ var ops = []struct {
 	}},
 	{"IncrPending", func(ctx context.Context, s store.PendingStore) error {
 		_, _, err := s.IncrPending(ctx, "k", time.Minute)
+		return err
+	}},
+	{"AllowRate", func(ctx context.Context, s store.PendingStore) error {
+		_, _, err := s.(store.RateStore).AllowRate(ctx, "rate", time.Second, 3)
 		return err
 	}},
 }
@@ -546,6 +621,16 @@ func TestCloseLeavesCallerClientOpen(t *testing.T) {
 	}
 	if err := c.Ping(t.Context()).Err(); err != nil {
 		t.Fatalf("PING after Store.Close: got %v, want nil (the caller owns the client)", err)
+	}
+}
+
+func BenchmarkAllowRate(b *testing.B) {
+	s, _, _ := newStore(b)
+	ctx := b.Context()
+	for b.Loop() {
+		if _, _, err := s.AllowRate(ctx, "rate", time.Microsecond, 1<<30); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

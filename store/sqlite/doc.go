@@ -1,7 +1,7 @@
 // Package sqlite keeps authsys users and pending entries in one SQLite
 // database file, through the pure-Go modernc.org/sqlite driver (no cgo).
-// One Store implements store.UserStore, store.UserLister and
-// store.PendingStore, which makes it a complete single-server setup:
+// One Store implements store.UserStore, store.UserLister, store.PendingStore
+// and store.RateStore, which makes it a complete single-server setup:
 //
 //	st, err := sqlite.Open("authsys.db") // creates the file and its tables
 //	if err != nil {
@@ -18,10 +18,11 @@
 // UpdateUser runs the read, the caller's function and the writes in one
 // BEGIN IMMEDIATE transaction, which holds the write lock throughout, so
 // concurrent updates of a user never lose one. TakePending,
-// AddPendingIfAbsent and IncrPending are single statements (DELETE ...
-// RETURNING and INSERT ... ON CONFLICT). All of this holds across
-// processes sharing the file on one machine. Expiry compares with the
-// Store's clock (WithClock).
+// AddPendingIfAbsent, IncrPending and AllowRate are single statements
+// (DELETE ... RETURNING and INSERT ... ON CONFLICT); AllowRate keeps a rate
+// limit's theoretical arrival time in the pending row's expires_at. All of
+// this holds across processes sharing the file on one machine. Expiry and
+// rate limits compare with the Store's clock (WithClock).
 //
 // Errors: store.ErrNotFound for a missing row, store.ErrEmailTaken for a
 // duplicate email, and an error wrapping store.ErrUnavailable when the

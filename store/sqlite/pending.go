@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -30,6 +31,19 @@ ON CONFLICT (key) DO UPDATE SET
 	expires_at = CASE WHEN pending.expires_at <= ?2 THEN excluded.expires_at ELSE pending.expires_at END
 RETURNING counter, expires_at`
 	sweepPendingSQL = `DELETE FROM pending WHERE expires_at <= ?1`
+	// allowRateSQL is AllowRate's GCRA check: expires_at is the key's
+	// theoretical arrival time (TAT), ?2 now, ?3 the emission interval and
+	// ?4 the latest TAT that still allows an event (now + (burst-1)
+	// intervals), all in microseconds. An allowed event moves the TAT one
+	// interval on (from now when it has passed); a refused one keeps it.
+	// counter records the outcome for RETURNING, which sees only the new
+	// row: 1 allowed, 0 refused.
+	allowRateSQL = `INSERT INTO pending (key, value, counter, expires_at) VALUES (?1, CAST('' AS BLOB), 1, ?2 + ?3)
+ON CONFLICT (key) DO UPDATE SET
+	value = CAST('' AS BLOB),
+	counter = CASE WHEN max(pending.expires_at, ?2) <= ?4 THEN 1 ELSE 0 END,
+	expires_at = CASE WHEN max(pending.expires_at, ?2) <= ?4 THEN max(pending.expires_at, ?2) + ?3 ELSE pending.expires_at END
+RETURNING counter, expires_at`
 )
 
 // PutPending stores value under key for ttl, replacing any value (and any
@@ -138,6 +152,44 @@ func (s *Store) IncrPending(ctx context.Context, key string, ttl time.Duration) 
 	}
 	s.wrote(ctx, now)
 	return count, fromMicros(expiresAt).Sub(now), nil
+}
+
+// AllowRate checks one event against the GCRA rate limit under key, of
+// emission interval interval (rounded up to whole microseconds) and burst
+// burst, in one INSERT ... ON CONFLICT DO UPDATE ... RETURNING statement
+// on the Store's clock (see store.RateStore). It allows up to burst events
+// at once, then one every interval; a refused event keeps the state, and
+// AllowRate then returns false and the exact time until the next event
+// would be allowed. The row's expires_at is the theoretical arrival time,
+// so the row expires when the key is back to a full burst. The statement
+// runs on the writing connection, under the database's write lock, so of
+// concurrent callers on one key, in any number of processes, exactly as
+// many are allowed as the budget holds. It returns an error when interval
+// is not positive, burst is below one or burst*interval overflows a
+// time.Duration.
+func (s *Store) AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
+	if interval <= 0 || burst < 1 || interval > math.MaxInt64-time.Microsecond {
+		return false, 0, fmt.Errorf("sqlite: AllowRate: invalid interval %v or burst %d", interval, burst)
+	}
+	interval = (interval + time.Microsecond - 1).Truncate(time.Microsecond)
+	if int64(burst) > math.MaxInt64/int64(interval) {
+		return false, 0, fmt.Errorf("sqlite: AllowRate: burst %d of interval %v overflows", burst, interval)
+	}
+	now := s.clock()
+	us := interval.Microseconds()
+	limit := micros(now) + int64(burst-1)*us
+	var allowed, tat int64
+	err := retryBusy(ctx, func() error {
+		return s.st.allowRate.QueryRowContext(ctx, key, micros(now), us, limit).Scan(&allowed, &tat)
+	})
+	if err != nil {
+		return false, 0, s.fail(ctx, "AllowRate", err)
+	}
+	s.wrote(ctx, now)
+	if allowed == 1 {
+		return true, 0, nil
+	}
+	return false, time.Duration(tat-limit) * time.Microsecond, nil
 }
 
 // Sweep deletes the expired pending entries and returns how many it

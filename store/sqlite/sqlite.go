@@ -56,9 +56,9 @@ const sweepEvery = 100
 
 // Store keeps users and pending entries in one SQLite database file,
 // through the pure-Go modernc.org/sqlite driver. It implements
-// store.UserStore, store.UserLister and store.PendingStore. All methods
-// are safe for concurrent use, also by several processes opening the same
-// file.
+// store.UserStore, store.UserLister, store.PendingStore and
+// store.RateStore. All methods are safe for concurrent use, also by
+// several processes opening the same file.
 //
 // The database runs in WAL mode: readers never block the writer or each
 // other. Writes go through a single connection, so within one process they
@@ -77,6 +77,7 @@ var (
 	_ store.UserStore    = (*Store)(nil)
 	_ store.UserLister   = (*Store)(nil)
 	_ store.PendingStore = (*Store)(nil)
+	_ store.RateStore    = (*Store)(nil)
 )
 
 // Open opens, and creates when missing, the SQLite database at the file
@@ -134,6 +135,7 @@ type statements struct {
 
 	txUserByID, insertUser, updateUser, insertCode, deleteCodes, updateCode *sql.Stmt // writer
 	putPending, addPending, takePending, deletePending, incrPending, sweep  *sql.Stmt // writer
+	allowRate                                                               *sql.Stmt // writer
 }
 
 // prepare prepares s.st, after Migrate has created the tables.
@@ -159,6 +161,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.st.deletePending, deletePendingSQL},
 		{s.w, &s.st.incrPending, incrPendingSQL},
 		{s.w, &s.st.sweep, sweepPendingSQL},
+		{s.w, &s.st.allowRate, allowRateSQL},
 	} {
 		err := retryBusy(ctx, func() (err error) {
 			*p.stmt, err = p.db.PrepareContext(ctx, p.query)
@@ -212,6 +215,7 @@ func (s *Store) Close() error {
 		s.st.userByID, s.st.userByEmail, s.st.listUsers, s.st.getPending,
 		s.st.txUserByID, s.st.insertUser, s.st.updateUser, s.st.insertCode, s.st.deleteCodes, s.st.updateCode,
 		s.st.putPending, s.st.addPending, s.st.takePending, s.st.deletePending, s.st.incrPending, s.st.sweep,
+		s.st.allowRate,
 	} {
 		if st != nil {
 			errs = append(errs, st.Close())

@@ -312,6 +312,11 @@ func TestLockedIsUnavailable(t *testing.T) {
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("UpdateUser while locked: got error %v, want one wrapping %v", err, store.ErrUnavailable)
 	}
+	ctx, cancel = context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if ok, _, err := s.AllowRate(ctx, "k", time.Second, 3); ok || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("AllowRate while locked: got %v, %v; want false and an error wrapping %v", ok, err, store.ErrUnavailable)
+	}
 }
 
 // TestWaitsForLock holds the write lock from outside the Store for longer

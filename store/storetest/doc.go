@@ -11,7 +11,8 @@
 //	}
 //
 // RunUserStore covers the store.UserLister cases too when the store
-// implements it, and RunPendingStore covers store.PendingStore. Each case is
-// a named subtest that receives a fresh, empty store, so a failure names the
+// implements it, and RunPendingStore covers store.PendingStore, with the
+// store.RateStore cases when the store implements that too. Each case is a
+// named subtest that receives a fresh, empty store, so a failure names the
 // property that broke. The suite imports no implementation.
 package storetest

@@ -159,6 +159,13 @@ func (e pendingEnv) wantTakeMissing(key string) {
 // the harness's clock, isolation of keys, that stores hand out copies, and
 // that TakePending, AddPendingIfAbsent and IncrPending each have exactly
 // the promised winners when many goroutines race on one key.
+//
+// If the store also implements store.RateStore, the Rate cases run too
+// (otherwise they are skipped): a burst allowed at once and then refused
+// with retryAfter one interval, exact retry times and recovery on the
+// harness's clock, refused events that change nothing, independent keys,
+// DeletePending resetting a key, idle keys expiring, invalid arguments,
+// and exactly burst winners of 20 goroutines racing on one key.
 func RunPendingStore(t *testing.T, newStore func(t *testing.T) PendingHarness) {
 	t.Helper()
 	cases := []struct {
@@ -188,6 +195,7 @@ func RunPendingStore(t *testing.T, newStore func(t *testing.T) PendingHarness) {
 			c.run(pendingEnv{t: t, s: h.Store, advance: h.Advance})
 		})
 	}
+	runRateCases(t, newStore)
 }
 
 func testPendingRoundTrip(e pendingEnv) {
