@@ -86,8 +86,7 @@ func New(cfg Config) (*Auth, error) {
 		PendingSessionPrefix: c.PendingSessionPrefix, UpdateSessionAuthHash: *c.UpdateSessionAuthHash,
 		RequestTimeout: c.RequestTimeout, MailTimeout: c.MailTimeout,
 		TOTPIssuer: c.TOTPIssuer, TOTPCipher: p.cipher, BackupCodesCount: c.BackupCodesCount,
-		BackupCodeKey: derive(c.SigningKey, "authsys backup codes"),
-		IsAdmin:       c.IsAdmin, OnEvent: c.OnEvent,
+		IsAdmin: c.IsAdmin, OnEvent: c.OnEvent,
 	})
 	return &Auth{h: h, hasher: hasher}, nil
 }
@@ -126,3 +125,17 @@ func UserFromContext(ctx context.Context) (User, bool) { return handlers.UserFro
 // Shutdown waits until the emails being sent in the background are sent,
 // or ctx is done. Call it after http.Server.Shutdown.
 func (a *Auth) Shutdown(ctx context.Context) error { return a.h.Shutdown(ctx) }
+
+// RotateTOTPSecrets seals every stored TOTP secret that is under an older
+// TOTP key again under the current one (the first of Config.TOTPKeys, or
+// the key derived from SigningKey), and returns how many accounts it
+// changed. Secrets are also re-sealed one by one as their accounts use a
+// code; run this after a key rotation to finish at once, then drop the old
+// key (from TOTPKeys, or from VerificationKeys for the derived keys). It
+// needs a UserStore that implements UserLister (every store of this
+// module does) and returns ErrCannotList otherwise.
+func (a *Auth) RotateTOTPSecrets(ctx context.Context) (int, error) { return a.h.RotateTOTPSecrets(ctx) }
+
+// ErrCannotList is returned by RotateTOTPSecrets for a UserStore that does
+// not implement UserLister.
+var ErrCannotList = handlers.ErrCannotList

@@ -67,8 +67,13 @@ type Config struct {
 	// rotate without logging everyone out. Default none.
 	VerificationKeys []Key
 	// TOTPKeys encrypt TOTP secrets at rest (AES-256-GCM); the first
-	// encrypts, all decrypt. Default: one key derived from SigningKey, id
-	// "t1".
+	// encrypts, all decrypt. A secret under an older key is sealed again
+	// under the first whenever its account uses a code, and
+	// Auth.RotateTOTPSecrets re-seals all of them, after which the old key
+	// can go. Default: keys derived (HKDF) from SigningKey and from each
+	// VerificationKeys entry, with their IDs, so TOTP keys rotate with the
+	// signing keys; set TOTPKeys to rotate them separately. Backup codes are
+	// keyed by each account's TOTP secret, so no key rotation affects them.
 	TOTPKeys []Key
 
 	// Users stores accounts. Required.
@@ -475,7 +480,10 @@ func (c Config) validate() (parsedConfig, error) {
 		totpKeys = append(totpKeys, totp.Key{ID: k.ID, Secret: k.Secret})
 	}
 	if len(totpKeys) == 0 {
-		totpKeys = []totp.Key{{ID: "t1", Secret: derive(c.SigningKey, "authsys totp key")}}
+		totpKeys = append(totpKeys, totp.Key{ID: c.SigningKeyID, Secret: derive(c.SigningKey, "authsys totp key")})
+		for _, k := range c.VerificationKeys {
+			totpKeys = append(totpKeys, totp.Key{ID: k.ID, Secret: derive(k.Secret, "authsys totp key")})
+		}
 	}
 	if p.cipher, err = totp.NewCipher(totpKeys); err != nil {
 		return p, bad("TOTPKeys", err.Error())

@@ -82,7 +82,6 @@ type Deps struct {
 	TOTPIssuer       string
 	TOTPCipher       *totp.Cipher
 	BackupCodesCount int
-	BackupCodeKey    []byte
 
 	IsAdmin       func(store.User) bool
 	OnEvent       func(Event)

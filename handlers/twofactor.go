@@ -289,7 +289,7 @@ func (h *Handlers) consumeCode(x *store.User, code string) (string, error) {
 		return "", errInvalidCode
 	}
 	if len(strings.TrimSpace(code)) == totp.Digits {
-		if err := h.verifyTOTP(x, x.TOTPSecret, code); err != nil {
+		if err := h.verifyTOTP(x, &x.TOTPSecret, code); err != nil {
 			return "", err
 		}
 		return methodTOTP, nil
@@ -298,10 +298,17 @@ func (h *Handlers) consumeCode(x *store.User, code string) (string, error) {
 	if !ok {
 		return "", errInvalidCode
 	}
+	key, err := h.backupKey(x.ID, x.TOTPSecret)
+	if err != nil {
+		return "", err
+	}
 	for i := range x.BackupCodes {
 		bc := &x.BackupCodes[i]
-		if bc.UsedAt.IsZero() && totp.MatchBackupCode(h.deps.BackupCodeKey, norm, bc.Hash) {
+		if bc.UsedAt.IsZero() && totp.MatchBackupCode(key, norm, bc.Hash) {
 			bc.UsedAt = h.now().UTC()
+			if fresh, rotated, err := h.deps.TOTPCipher.Rotate(x.TOTPSecret); err == nil && rotated {
+				x.TOTPSecret = fresh
+			}
 			return methodBackupCode, nil
 		}
 	}
@@ -312,14 +319,16 @@ func (h *Handlers) consumeCode(x *store.User, code string) (string, error) {
 // before any work.
 const maxCodeInput = 64
 
-// verifyTOTP checks a TOTP code against the encrypted secret enc and, when
-// it is accepted, records its step as x's last, so that no code of that
-// step or an earlier one is ever accepted again.
-func (h *Handlers) verifyTOTP(x *store.User, enc, code string) error {
+// verifyTOTP checks a TOTP code against the encrypted secret *enc, a field
+// of x, and, when it is accepted, records its step as x's last, so that no
+// code of that step or an earlier one is ever accepted again. A secret
+// sealed under an older key is sealed again under the current one in the
+// same write, so that used accounts move off old keys by themselves.
+func (h *Handlers) verifyTOTP(x *store.User, enc *string, code string) error {
 	if len(code) > maxCodeInput {
 		return errInvalidCode
 	}
-	secret, err := h.deps.TOTPCipher.Decrypt(enc)
+	secret, err := h.deps.TOTPCipher.Decrypt(*enc)
 	if err != nil {
 		return err
 	}
@@ -331,5 +340,8 @@ func (h *Handlers) verifyTOTP(x *store.User, enc, code string) error {
 		return err
 	}
 	x.TOTPLastStep = step
+	if fresh, rotated, err := h.deps.TOTPCipher.Rotate(*enc); err == nil && rotated {
+		*enc = fresh
+	}
 	return nil
 }

@@ -70,18 +70,31 @@ type backupCodesResponse struct {
 	BackupCodes []string `json:"backup_codes"`
 }
 
-// newBackupCodes returns fresh plaintext codes and their stored form.
-func (h *Handlers) newBackupCodes() ([]string, []store.BackupCode, error) {
-	plain, err := totp.GenerateBackupCodes(h.deps.Rand, h.deps.BackupCodesCount)
+// storedBackupCodes returns the stored form of the plaintext codes plain
+// for the account userID whose encrypted TOTP secret is enc: an ID each
+// and a hash keyed by the secret (see backupKey).
+func (h *Handlers) storedBackupCodes(userID, enc string, plain []string) ([]store.BackupCode, error) {
+	key, err := h.backupKey(userID, enc)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	stored := make([]store.BackupCode, len(plain))
 	for i, c := range plain {
 		norm, _ := totp.NormalizeBackupCode(c)
-		stored[i] = store.BackupCode{ID: tokens.NewID()[:8], Hash: totp.HashBackupCode(h.deps.BackupCodeKey, norm)}
+		stored[i] = store.BackupCode{ID: tokens.NewID()[:8], Hash: totp.HashBackupCode(key, norm)}
 	}
-	return plain, stored, nil
+	return stored, nil
+}
+
+// backupKey returns the key of the backup-code hashes of the account
+// userID, derived from its TOTP secret (encrypted as enc), which no server
+// key rotation changes.
+func (h *Handlers) backupKey(userID, enc string) ([]byte, error) {
+	secret, err := h.deps.TOTPCipher.Decrypt(enc)
+	if err != nil {
+		return nil, err
+	}
+	return totp.BackupCodeKey(secret, userID)
 }
 
 // twoFactorAttempt counts a code attempt of an authenticated user against
@@ -119,7 +132,7 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 	if u.TOTPPendingSecret == "" {
 		return errNotSetUp
 	}
-	plain, stored, err := h.newBackupCodes()
+	plain, err := totp.GenerateBackupCodes(h.deps.Rand, h.deps.BackupCodesCount)
 	if err != nil {
 		return err
 	}
@@ -130,12 +143,16 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 		if x.TOTPPendingSecret == "" {
 			return errNotSetUp
 		}
-		if err := h.verifyTOTP(x, x.TOTPPendingSecret, in.Code); err != nil {
+		if err := h.verifyTOTP(x, &x.TOTPPendingSecret, in.Code); err != nil {
+			return err
+		}
+		stored, err := h.storedBackupCodes(x.ID, x.TOTPPendingSecret, plain)
+		if err != nil {
 			return err
 		}
 		x.TOTPSecret, x.TOTPPendingSecret = x.TOTPPendingSecret, ""
 		x.TOTPEnabled = true
-		x.BackupCodes = slices.Clone(stored)
+		x.BackupCodes = stored
 		return nil
 	})
 	if err != nil {
@@ -259,7 +276,7 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 			return err
 		}
 	}
-	plain, stored, err := h.newBackupCodes()
+	plain, err := totp.GenerateBackupCodes(h.deps.Rand, h.deps.BackupCodesCount)
 	if err != nil {
 		return err
 	}
@@ -272,11 +289,15 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 			return errCodesChanged
 		}
 		if hasCode {
-			if err := h.verifyTOTP(x, x.TOTPSecret, in.Code); err != nil {
+			if err := h.verifyTOTP(x, &x.TOTPSecret, in.Code); err != nil {
 				return err
 			}
 		}
-		x.BackupCodes = slices.Clone(stored)
+		stored, err := h.storedBackupCodes(x.ID, x.TOTPSecret, plain)
+		if err != nil {
+			return err
+		}
+		x.BackupCodes = stored
 		return nil
 	})
 	if err != nil {

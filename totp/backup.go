@@ -1,6 +1,7 @@
 package totp
 
 import (
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -110,9 +111,23 @@ func isBackupSymbol(c byte) bool {
 	return false
 }
 
+// BackupCodeKey returns the key that hashes the backup codes of the account
+// userID whose TOTP secret (base32, as GenerateSecret makes it) is secret:
+// HKDF-SHA256 of the secret, salted with the account ID. The codes are thus
+// keyed by a secret that is stored only encrypted, and that stays the same
+// when the server's keys rotate (the encryption of the secret changes, not
+// the secret), so rotation never invalidates backup codes.
+func BackupCodeKey(secret, userID string) ([]byte, error) {
+	norm, err := normalizeSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	return hkdf.Key(sha256.New, []byte(norm), []byte(userID), "authsys backup codes v1", sha256.Size)
+}
+
 // HashBackupCode returns the keyed hash under which a normalized backup code
 // is stored: HMAC-SHA256 of normalized under key, in lower-case hex. key is
-// a secret of the deployment (at least 32 random bytes); without it a
+// a secret (BackupCodeKey, or at least 32 random bytes); without it a
 // leaked hash cannot be brute-forced offline.
 func HashBackupCode(key []byte, normalized string) string {
 	m := hmac.New(sha256.New, key)

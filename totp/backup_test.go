@@ -203,3 +203,25 @@ func TestBackupCodeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestBackupCodeKey(t *testing.T) {
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	k1, err := totp.BackupCodeKey(secret, "user-1")
+	if err != nil || len(k1) != 32 {
+		t.Fatalf("BackupCodeKey: got %d bytes, %v; want 32 bytes", len(k1), err)
+	}
+	// The same secret in another spelling (lower case, padding) gives the
+	// same key; another account or another secret gives another.
+	same, _ := totp.BackupCodeKey(strings.ToLower(secret)+"====", "user-1")
+	other, _ := totp.BackupCodeKey(secret, "user-2")
+	otherSecret, _ := totp.BackupCodeKey("KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU", "user-1")
+	if !bytes.Equal(k1, same) {
+		t.Error("the same secret spelled differently gave another key")
+	}
+	if bytes.Equal(k1, other) || bytes.Equal(k1, otherSecret) {
+		t.Error("another account or secret gave the same key")
+	}
+	if _, err := totp.BackupCodeKey("not base32!", "user-1"); err == nil {
+		t.Error("a malformed secret: got nil error")
+	}
+}

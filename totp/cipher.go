@@ -18,8 +18,9 @@ var ErrDecrypt = errors.New("totp: cannot decrypt secret")
 const (
 	// MinKeySecret is the smallest Key.Secret NewCipher accepts, in bytes.
 	MinKeySecret = 32
-	// maxKeyID bounds the length of a Key.ID.
-	maxKeyID = 32
+	// maxKeyID bounds the length of a Key.ID; it matches the JWT key IDs,
+	// from which the default keys take their IDs.
+	maxKeyID = 64
 	// cipherVersion prefixes every ciphertext.
 	cipherVersion = "v1"
 	// hkdfInfo separates the AES keys derived here from any other use of
@@ -33,7 +34,7 @@ var b64 = base64.RawURLEncoding.Strict()
 
 // Key is one encryption key of a Cipher.
 type Key struct {
-	// ID names the key inside ciphertexts: 1 to 32 characters of
+	// ID names the key inside ciphertexts: 1 to 64 characters of
 	// A-Z, a-z, 0-9, "_" and "-". IDs of one Cipher are distinct.
 	ID string
 	// Secret is at least MinKeySecret bytes of secret random material; the
@@ -110,6 +111,26 @@ func (c *Cipher) Encrypt(plaintext string) (string, error) {
 	header := cipherVersion + "." + c.current
 	sealed := c.aeads[c.current].Seal(nil, nil, []byte(plaintext), []byte(header))
 	return header + "." + b64.EncodeToString(sealed), nil
+}
+
+// Rotate returns ciphertext sealed again under the current (first) key
+// when it names another key of c, and reports whether it did; a ciphertext
+// already under the current key comes back unchanged with false. Run on
+// every stored secret (or on each as it is used), it lets an old key be
+// dropped. Errors are Decrypt's.
+func (c *Cipher) Rotate(ciphertext string) (string, bool, error) {
+	plain, err := c.Decrypt(ciphertext)
+	if err != nil {
+		return "", false, err
+	}
+	if strings.HasPrefix(ciphertext, cipherVersion+"."+c.current+".") {
+		return ciphertext, false, nil
+	}
+	fresh, err := c.Encrypt(plain)
+	if err != nil {
+		return "", false, err
+	}
+	return fresh, true, nil
 }
 
 // Decrypt opens a ciphertext made by Encrypt under any key of c. A

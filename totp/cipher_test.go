@@ -216,10 +216,10 @@ func TestNewCipherValidation(t *testing.T) {
 	}{
 		{"no keys", nil, false},
 		{"one key", []totp.Key{{ID: "k1", Secret: secret}}, true},
-		{"ID of 32 characters", []totp.Key{{ID: strings.Repeat("a", 32), Secret: secret}}, true},
+		{"ID of 64 characters", []totp.Key{{ID: strings.Repeat("a", 64), Secret: secret}}, true},
 		{"ID charset", []totp.Key{{ID: "Az09_-", Secret: secret}}, true},
 		{"empty ID", []totp.Key{{ID: "", Secret: secret}}, false},
-		{"ID of 33 characters", []totp.Key{{ID: strings.Repeat("a", 33), Secret: secret}}, false},
+		{"ID of 65 characters", []totp.Key{{ID: strings.Repeat("a", 65), Secret: secret}}, false},
 		{"dot in ID", []totp.Key{{ID: "k.1", Secret: secret}}, false},
 		{"space in ID", []totp.Key{{ID: "k 1", Secret: secret}}, false},
 		{"non-ASCII ID", []totp.Key{{ID: "clé", Secret: secret}}, false},
@@ -295,5 +295,36 @@ func BenchmarkCipherDecrypt(b *testing.B) {
 		if _, err := c.Decrypt(ct); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCipherRotate(t *testing.T) {
+	old := testKey("old", 1)
+	cur := testKey("new", 2)
+	before, err := totp.NewCipher([]totp.Key{old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	during, err := totp.NewCipher([]totp.Key{cur, old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := totp.NewCipher([]totp.Key{cur})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := before.Encrypt("JBSWY3DPEHPK3PXP")
+	fresh, rotated, err := during.Rotate(sealed)
+	if err != nil || !rotated || !strings.HasPrefix(fresh, "v1.new.") {
+		t.Fatalf("Rotate of an old ciphertext: got %q, %v, %v; want one under key new", fresh, rotated, err)
+	}
+	if got, err := after.Decrypt(fresh); err != nil || got != "JBSWY3DPEHPK3PXP" {
+		t.Errorf("the rotated ciphertext without the old key: got %q, %v", got, err)
+	}
+	if again, rotated, err := during.Rotate(fresh); err != nil || rotated || again != fresh {
+		t.Errorf("Rotate of a current ciphertext: got %q, %v, %v; want it unchanged", again, rotated, err)
+	}
+	if _, _, err := after.Rotate(sealed); !errors.Is(err, totp.ErrDecrypt) {
+		t.Errorf("Rotate without the old key: got %v, want ErrDecrypt", err)
 	}
 }
