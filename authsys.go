@@ -35,6 +35,12 @@ type (
 	UserStore = store.UserStore
 	// PendingStore keeps short-lived state; see store.PendingStore.
 	PendingStore = store.PendingStore
+	// UserLister is the optional UserStore capability the admin API's
+	// list and RotateTOTPSecrets need; see store.UserLister.
+	UserLister = store.UserLister
+	// RateStore is the optional PendingStore capability of GCRA rate
+	// limits; see store.RateStore.
+	RateStore = store.RateStore
 	// Mailer sends email; see mail.Mailer.
 	Mailer = mail.Mailer
 	// Message is one email; see mail.Message.
@@ -86,7 +92,7 @@ func New(cfg Config) (*Auth, error) {
 		PendingSessionPrefix: c.PendingSessionPrefix, UpdateSessionAuthHash: *c.UpdateSessionAuthHash,
 		RequestTimeout: c.RequestTimeout, MailTimeout: c.MailTimeout,
 		TOTPIssuer: c.TOTPIssuer, TOTPCipher: p.cipher, BackupCodesCount: c.BackupCodesCount,
-		IsAdmin: c.IsAdmin, OnEvent: c.OnEvent,
+		IsAdmin: c.IsAdmin, OnEvent: c.OnEvent, RenderProblem: c.RenderProblem,
 	})
 	return &Auth{h: h, hasher: hasher}, nil
 }

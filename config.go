@@ -207,6 +207,14 @@ type Config struct {
 	// It is called synchronously and must be fast and safe for concurrent
 	// use.
 	OnEvent func(Event)
+	// RenderProblem, when set, writes every error response of Handler,
+	// AdminHandler and Middleware instead of the default
+	// application/problem+json body, for an application with an error
+	// format of its own. The status, the stable Code, the field Errors
+	// and the Retry-After header (already set on w) are the contract; it
+	// must write the status it is given and must not show p.Err, the
+	// internal cause. Default: RFC 9457 problem details.
+	RenderProblem func(w http.ResponseWriter, r *http.Request, p *Problem)
 	// Logger receives logs. Default slog.Default().
 	Logger *slog.Logger
 	// RequestTimeout bounds each request's store and hashing work, so a

@@ -219,6 +219,27 @@ func TestRateLimitTwoFactorBudgetAcrossSessions(t *testing.T) {
 	third := rlSession(e, rlVictim)
 	rlThrottled(t, verify(third, rlCode(e, secret), 8), "10")
 
+	// Refused by the account's budget: the event names the account.
+	victim, err := e.store.UserByEmail(t.Context(), rlVictim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.events.mu.Lock()
+	n := 0
+	for _, ev := range e.events.ev {
+		if ev.Kind != "throttled" {
+			continue
+		}
+		n++
+		if ev.Reason != authsys.LimitTwoFactor || ev.UserID != victim.ID {
+			t.Errorf("got event %+v, want reason %s and user %s", ev, authsys.LimitTwoFactor, victim.ID)
+		}
+	}
+	e.events.mu.Unlock()
+	if n != 2 {
+		t.Errorf("got %d throttled events, want 2", n)
+	}
+
 	e.clock.Advance(10 * time.Second)
 	expect(t, verify(third, rlCode(e, secret), 9), http.StatusOK, "")
 }

@@ -403,6 +403,19 @@ func TestTwoFactorVerifyThrottled(t *testing.T) {
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
+	// The event names the limit as Config.RateLimits does (here the IP's
+	// budget refused first, so it names no account).
+	e.events.mu.Lock()
+	var throttled []authsys.Event
+	for _, ev := range e.events.ev {
+		if ev.Kind == "throttled" {
+			throttled = append(throttled, ev)
+		}
+	}
+	e.events.mu.Unlock()
+	if len(throttled) != 1 || throttled[0].Reason != authsys.LimitTwoFactor {
+		t.Errorf("got throttled events %+v, want one with reason %s", throttled, authsys.LimitTwoFactor)
+	}
 	e.clock.Advance(time.Minute)
 	expect(t, c.tfaVerify(token2, u.backup[0]), http.StatusOK, "")
 }

@@ -35,7 +35,6 @@ const (
 	CodeEmailTaken              = "email_taken"
 	CodeThrottled               = "throttled"
 	CodeInvalidCode             = "invalid_code"
-	CodeTwoFactorRequired       = "two_factor_required"
 	CodeTwoFactorAlreadyEnabled = "two_factor_already_enabled"
 	CodeTwoFactorNotEnabled     = "two_factor_not_enabled"
 	CodeTwoFactorNotSetUp       = "two_factor_not_set_up"
@@ -55,7 +54,7 @@ var ProblemCodes = []string{
 	CodeMethodNotAllowed, CodeNotFound, CodeCSRFFailed, CodeNotAuthenticated,
 	CodeInvalidCredentials, CodeAccountInactive, CodeInvalidToken, CodeTokenExpired,
 	CodeTokenReused, CodeInvalidPassword, CodeEmailTaken, CodeThrottled, CodeInvalidCode,
-	CodeTwoFactorRequired, CodeTwoFactorAlreadyEnabled, CodeTwoFactorNotEnabled,
+	CodeTwoFactorAlreadyEnabled, CodeTwoFactorNotEnabled,
 	CodeTwoFactorNotSetUp, CodeSessionExpired, CodeForbidden, CodeConflict,
 	CodeAlreadyVerified, CodeNotImplemented,
 	CodeServiceUnavailable, CodeInternalError,
@@ -136,6 +135,9 @@ func (h *Handlers) writeProblem(w http.ResponseWriter, r *http.Request, p *Probl
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(p.RetryAfter.Seconds()))))
 	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
 	if h.deps.RenderProblem != nil {
 		h.deps.RenderProblem(w, r, p)
 		return
@@ -144,9 +146,6 @@ func (h *Handlers) writeProblem(w http.ResponseWriter, r *http.Request, p *Probl
 		Type string `json:"type"`
 		*Problem
 	}{Type: "about:blank", Problem: p}
-	if p.Title == "" {
-		p.Title = http.StatusText(p.Status)
-	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(body)

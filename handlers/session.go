@@ -214,6 +214,10 @@ func (h *Handlers) limit(r *http.Request, scope string, rate ratelimit.Rate, acc
 	return h.limitAccount(r, scope, rate, account)
 }
 
+// limitTwoFactor is the scope of the 2FA code budget, named as the limit
+// in Config.RateLimits; its account key is the user ID.
+const limitTwoFactor = "2fa_verify"
+
 // limitAccount is limit for the account alone, for endpoints that learn
 // the account only after a lookup guarded by an IP-only limit (2FA verify).
 func (h *Handlers) limitAccount(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
@@ -230,7 +234,11 @@ func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, 
 		return err
 	}
 	if !ok {
-		h.emit(r, Event{Kind: EventThrottled, Reason: scope})
+		ev := Event{Kind: EventThrottled, Reason: scope}
+		if id, ok := strings.CutPrefix(key, "acct:"); ok && scope == limitTwoFactor {
+			ev.UserID = id // the 2FA budget is the account's by user ID
+		}
+		h.emit(r, ev)
 		p := problem(http.StatusTooManyRequests, CodeThrottled, "Too many requests; try again later.")
 		p.RetryAfter = retry
 		return p

@@ -160,7 +160,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	// tokens costs nothing but the counter; the account, known only from
 	// the session, is counted after the lookup, whatever session the code
 	// comes with.
-	if err := h.limit(r, "2fa", h.deps.Limits.TwoFactor, ""); err != nil {
+	if err := h.limit(r, limitTwoFactor, h.deps.Limits.TwoFactor, ""); err != nil {
 		return err
 	}
 	if len(in.SessionToken) > maxSessionToken {
@@ -195,7 +195,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	case json.Unmarshal(raw, &s) != nil:
 		return errSessionExpired
 	}
-	if err := h.limitAccount(r, "2fa", h.deps.Limits.TwoFactor, s.UserID); err != nil {
+	if err := h.limitAccount(r, limitTwoFactor, h.deps.Limits.TwoFactor, s.UserID); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Code) == "" {

@@ -100,7 +100,7 @@ func (h *Handlers) backupKey(userID, enc string) ([]byte, error) {
 // twoFactorAttempt counts a code attempt of an authenticated user against
 // the account's 2FA budget, shared with /2fa/verify-login/.
 func (h *Handlers) twoFactorAttempt(r *http.Request, u store.User) error {
-	return h.limit(r, "2fa", h.deps.Limits.TwoFactor, u.ID)
+	return h.limit(r, limitTwoFactor, h.deps.Limits.TwoFactor, u.ID)
 }
 
 // codeFailed emits the failure event of an invalid code and returns err.
