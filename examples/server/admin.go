@@ -23,6 +23,8 @@ const adminUsage = `usage: server [flags] admin <command> [args]
   revoke <email|id>         log a user out everywhere (bump the token version)
   activate <email|id>       activate an account and mark its email verified
   deactivate <email|id>     deactivate an account and log it out everywhere
+  staff <email|id>          make a user staff, allowed to use the admin API
+  unstaff <email|id>        take staff rights away (effective at the next request)
   help                      print this help
 A user is named by email when the argument contains "@", by id otherwise.`
 
@@ -31,12 +33,35 @@ A user is named by email when the argument contains "@", by id otherwise.`
 var errUsage = errors.New(adminUsage)
 
 // adminActions maps the commands that change a user to the admin API's
-// actions; the CLI and the API share handlers.ApplyAdminAction.
+// actions; those the admin API has too go through
+// handlers.ApplyAdminAction, shared with it.
 var adminActions = map[string]struct{ action, done string }{
 	"disable-2fa": {handlers.AdminDisable2FA, "two-factor authentication disabled"},
 	"revoke":      {handlers.AdminRevokeSessions, "every session revoked"},
 	"activate":    {handlers.AdminActivate, "account activated"},
 	"deactivate":  {handlers.AdminDeactivate, "account deactivated and every session revoked"},
+	"staff":       {actionStaff, "now staff"},
+	"unstaff":     {actionUnstaff, "no longer staff"},
+}
+
+// The CLI's own actions: the admin API cannot grant admin rights, so the
+// first admin is made here, by whoever can reach the database.
+const (
+	actionStaff   = "grant_staff"
+	actionUnstaff = "revoke_staff"
+)
+
+// applyCLIAction carries out action on the user id: the CLI's own actions
+// here, the admin API's through handlers.ApplyAdminAction.
+func applyCLIAction(ctx context.Context, users authsys.UserStore, id, action string) (store.User, error) {
+	staff := action == actionStaff
+	if !staff && action != actionUnstaff {
+		return handlers.ApplyAdminAction(ctx, users, id, action)
+	}
+	return users.UpdateUser(ctx, id, func(x *store.User) error {
+		x.IsStaff = staff
+		return nil
+	})
 }
 
 // listPage is how many users list reads from the store at once.
@@ -79,7 +104,7 @@ func runAdmin(ctx context.Context, users authsys.UserStore, args []string, out i
 		return showUser(u, out)
 	}
 	a := adminActions[cmd]
-	updated, err := handlers.ApplyAdminAction(ctx, users, u.ID, a.action)
+	updated, err := applyCLIAction(ctx, users, u.ID, a.action)
 	switch {
 	case errors.Is(err, handlers.ErrTwoFactorNotEnabled):
 		return fmt.Errorf("%s: two-factor authentication is not enabled", u.Email)

@@ -223,6 +223,18 @@ func TestAdminActions(t *testing.T) {
 			}
 			return ""
 		}},
+		{"staff", "bob@example.com", func(b, a store.User) string {
+			if !a.IsStaff || b.IsStaff {
+				return fmt.Sprintf("staff before %t after %t", b.IsStaff, a.IsStaff)
+			}
+			return ""
+		}},
+		{"unstaff", "bob@example.com", func(b, a store.User) string {
+			if a.IsStaff || !b.IsStaff || a.IsActive != b.IsActive {
+				return fmt.Sprintf("staff before %t after %t", b.IsStaff, a.IsStaff)
+			}
+			return ""
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
@@ -282,5 +294,22 @@ func TestAdminErrors(t *testing.T) {
 	out, err := d.admin("help")
 	if err != nil || !strings.Contains(out, "disable-2fa <email|id>") {
 		t.Fatalf("help: got %q, %v; want the usage and no error", out, err)
+	}
+}
+
+// TestAdminNeedsOnlyTheUserStore runs an admin command with Redis and SMTP
+// configured at closed ports: the command uses the user store alone, so it
+// works while the other services are down.
+func TestAdminNeedsOnlyTheUserStore(t *testing.T) {
+	d := newCLIDB(t)
+	d.seed()
+	var o, e bytes.Buffer
+	args := []string{"-db", d.path, "-key-file", filepath.Join(d.dir, "key"), "-postgres", "",
+		"-redis", "redis://127.0.0.1:1/0", "-smtp", "smtp://127.0.0.1:1", "admin", "list"}
+	if err := run(t.Context(), args, &o, &e); err != nil {
+		t.Fatalf("admin list with Redis and SMTP down: %v (stderr %q)", err, e.String())
+	}
+	if !strings.Contains(o.String(), "alice@example.com") {
+		t.Errorf("got %q, want the users listed", o.String())
 	}
 }

@@ -48,6 +48,7 @@ type options struct {
 	noRateLimits           bool
 	grace                  time.Duration
 	trustedOrigins         string
+	trustedProxies         string
 	signingAlgorithm       string
 }
 
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.BoolVar(&o.noRateLimits, "no-rate-limits", false, "disable rate limits")
 	fs.DurationVar(&o.grace, "refresh-reuse-grace", 10*time.Second, "how long a rotated refresh token keeps giving the same successor")
 	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins of an SPA on another origin")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "HS256", "JWT algorithm: HS256, or EdDSA to publish the public key at /api/auth/jwks.json")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
@@ -126,7 +128,9 @@ func (b *backends) close() {
 	}
 }
 
-func openBackends(ctx context.Context, o options, stdout io.Writer) (*backends, error) {
+// openBackends opens the user store and, unless usersOnly (the admin
+// commands), the pending store and the mailer.
+func openBackends(ctx context.Context, o options, stdout io.Writer, usersOnly bool) (*backends, error) {
 	b := &backends{}
 	mem := memory.New()
 	switch {
@@ -153,6 +157,9 @@ func openBackends(ctx context.Context, o options, stdout io.Writer) (*backends, 
 		b.closers = append(b.closers, func() { _ = db.Close() })
 		b.users = db
 		b.desc = append(b.desc, "users: SQLite "+o.db)
+	}
+	if usersOnly {
+		return b, nil
 	}
 	if o.redisURL != "" {
 		rs, err := redis.NewFromURL(o.redisURL, redis.WithPrefix(o.redisPrefix))
@@ -199,12 +206,13 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b, err := openBackends(ctx, o, stdout)
+	admin := len(rest) > 0 && rest[0] == "admin"
+	b, err := openBackends(ctx, o, stdout, admin)
 	defer b.close()
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 && rest[0] == "admin" {
+	if admin {
 		return runAdmin(ctx, b.users, rest[1:], stdout, slog.New(slog.NewTextHandler(stderr, nil)))
 	}
 	if len(rest) > 0 {
@@ -245,6 +253,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	}
 	if o.noRateLimits {
 		cfg.RateLimits = map[string]string{}
+	}
+	if o.trustedProxies != "" {
+		cfg.TrustedProxies = strings.Split(o.trustedProxies, ",")
 	}
 	if o.trustedOrigins != "" {
 		cfg.TrustedOrigins = strings.Split(o.trustedOrigins, ",")
