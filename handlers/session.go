@@ -436,15 +436,17 @@ func (h *Handlers) me(w http.ResponseWriter, r *http.Request, u store.User) erro
 }
 
 // rotation is what the PendingStore keeps for a rotated refresh token: when
-// it was rotated, so that every caller derives the same successor.
+// it was rotated and its successor's ID, so that every caller, on any
+// instance and whatever its signing key, issues the same successor.
 type rotation struct {
-	At int64 `json:"at"` // Unix nanoseconds
+	At   int64  `json:"at"`   // Unix nanoseconds
+	Next string `json:"next"` // the successor's jti
 }
 
 // refresh rotates the refresh token. The first use of a token records its
-// rotation time with an atomic put-if-absent; the successor's ID and times
-// derive from the parent and that time, so concurrent callers within
-// RefreshReuseGrace all get the same successor. A use after the grace is a
+// rotation time and a random successor ID with an atomic put-if-absent;
+// the successor's ID and times come from that record, so concurrent
+// callers within RefreshReuseGrace all get the same successor. A use after the grace is a
 // replay: the whole family (sid) is revoked.
 func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -486,22 +488,23 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 
 	now := h.now()
 	usedKey := h.key("rt", "used", claims.ID)
-	rec, _ := json.Marshal(rotation{At: now.UnixNano()})
+	mine := rotation{At: now.UnixNano(), Next: tokens.NewID()}
+	rec, _ := json.Marshal(mine)
 	first, err := h.deps.Pending.AddPendingIfAbsent(ctx, usedKey, rec, h.remaining(claims.ExpiresAt))
 	if err != nil {
 		return err
 	}
-	at := now
+	at, next := now, mine.Next
 	if !first {
 		raw, err := h.deps.Pending.GetPending(ctx, usedKey)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		var prev rotation
-		if err != nil || json.Unmarshal(raw, &prev) != nil {
-			prev.At = 0
+		if err != nil || json.Unmarshal(raw, &prev) != nil || prev.Next == "" {
+			prev = rotation{} // unreadable: treated as a use long ago
 		}
-		at = time.Unix(0, prev.At)
+		at, next = time.Unix(0, prev.At), prev.Next
 		// Without a grace every second use is a replay, even within the
 		// same clock tick.
 		if grace := h.deps.RefreshReuseGrace; grace <= 0 || now.Sub(at) > grace {
@@ -515,7 +518,7 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 	}
 	succ := tokens.Claims{
 		Type: tokens.TypeRefresh, Subject: claims.Subject, TokenVersion: claims.TokenVersion,
-		SessionID: claims.SessionID, ID: h.deps.Tokens.DeriveID(claims.ID),
+		SessionID: claims.SessionID, ID: next,
 		IssuedAt: at.Truncate(time.Second), ExpiresAt: at.Truncate(time.Second).Add(h.deps.Tokens.RefreshTTL()),
 	}
 	if err := h.setTokens(w, u.ID, u.TokenVersion, claims.SessionID, succ); err != nil {

@@ -18,7 +18,7 @@
 // an expiry and a caller-chosen fingerprint of the user's current state.
 // Performing the action changes that state, which kills the token.
 //
-// Keys for one-time tokens and for DeriveID are derived from each secret with
-// HKDF and differ from the key that signs JWTs, so a value produced for one
-// use can never be presented as another.
+// Keys for one-time tokens are derived from each secret with HKDF and differ
+// from the key that signs JWTs, so a value produced for one use can never be
+// presented as another.
 package tokens

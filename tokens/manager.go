@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/ed25519"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -56,9 +55,8 @@ const (
 
 // HKDF info strings; each derived key serves one purpose only.
 const (
-	infoOneTime  = "authsys/tokens one-time v1"
-	infoDeriveID = "authsys/tokens derive-id v1"
-	infoEd25519  = "authsys/tokens ed25519 v1"
+	infoOneTime = "authsys/tokens one-time v1"
+	infoEd25519 = "authsys/tokens ed25519 v1"
 )
 
 // JWT signing algorithms, the values of Key.Algorithm.
@@ -84,8 +82,7 @@ type Key struct {
 	// Algorithm is the JWT algorithm of the key, HS256 (the default when
 	// empty) or EdDSA. A token is verified only with the algorithm of the
 	// key its kid names, so a key's algorithm is pinned. One-time tokens
-	// and DeriveID use HMAC keys derived from Secret whatever the
-	// algorithm.
+	// use an HMAC key derived from Secret whatever the algorithm.
 	Algorithm string
 }
 
@@ -114,13 +111,12 @@ type Options struct {
 
 // keyMaterial holds the keys derived from one configured Key.
 type keyMaterial struct {
-	id       string
-	alg      string
-	method   jwt.SigningMethod
-	sign     any    // the HS256 secret, or the ed25519.PrivateKey
-	verify   any    // the HS256 secret, or the ed25519.PublicKey
-	oneTime  []byte // HKDF(secret, infoOneTime)
-	deriveID []byte // HKDF(secret, infoDeriveID)
+	id      string
+	alg     string
+	method  jwt.SigningMethod
+	sign    any    // the HS256 secret, or the ed25519.PrivateKey
+	verify  any    // the HS256 secret, or the ed25519.PublicKey
+	oneTime []byte // HKDF(secret, infoOneTime)
 }
 
 // Manager signs and verifies tokens. It is immutable after NewManager and
@@ -200,9 +196,6 @@ func NewManager(o Options) (*Manager, error) {
 		if km.oneTime, err = hkdf.Key(sha256.New, secret, nil, infoOneTime, sha256.Size); err != nil {
 			return nil, fmt.Errorf("tokens: deriving the one-time key of kid %q: %w", k.ID, err)
 		}
-		if km.deriveID, err = hkdf.Key(sha256.New, secret, nil, infoDeriveID, sha256.Size); err != nil {
-			return nil, fmt.Errorf("tokens: deriving the ID key of kid %q: %w", k.ID, err)
-		}
 		m.keys = append(m.keys, km)
 	}
 	for i := range m.keys {
@@ -234,18 +227,6 @@ func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails; it crashes the program instead.
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// DeriveID returns a deterministic ID derived from parent: the first 128 bits
-// of HMAC-SHA256 under a key derived with HKDF from the signing key
-// (Keys[0]), base64url without padding. It differs per parent and per key,
-// never equals what the JWT key would produce, and is the same for every
-// caller holding the same first key, so concurrent rotations of one refresh
-// token agree on its successor.
-func (m *Manager) DeriveID(parent string) string {
-	mac := hmac.New(sha256.New, m.keys[0].deriveID)
-	mac.Write([]byte(parent))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // validKeyID reports whether id is 1 to maxKeyIDLen URL-safe characters.

@@ -1,8 +1,6 @@
 package tokens_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"strings"
 	"sync"
 	"testing"
@@ -150,52 +148,5 @@ func checkID(t *testing.T, id string) {
 	raw, err := b64.Strict().DecodeString(id)
 	if err != nil || len(raw) != 16 || len(id) != 22 {
 		t.Errorf("ID %q: got %d bytes (err %v), want 22 base64url characters of 16 bytes", id, len(raw), err)
-	}
-}
-
-func TestDeriveID(t *testing.T) {
-	c := newClock(t0)
-	m := newManager(t, c, key1)
-	parent := tokens.NewID()
-
-	got := m.DeriveID(parent)
-	checkID(t, got)
-	if again := m.DeriveID(parent); again != got {
-		t.Errorf("DeriveID twice: got %q then %q, want equal", got, again)
-	}
-	// Every instance holding the same signing key agrees, whatever its
-	// other keys.
-	other := newManager(t, c, key1, key2)
-	if o := other.DeriveID(parent); o != got {
-		t.Errorf("DeriveID on another manager with the same first key: got %q, want %q", o, got)
-	}
-	if d := m.DeriveID(parent + "x"); d == got {
-		t.Errorf("DeriveID of a different parent: got %q, the same as for %q", d, parent)
-	}
-	if d := m.DeriveID(""); d == got {
-		t.Errorf("DeriveID of the empty parent: got %q, the same as for %q", d, parent)
-	}
-	rotated := newManager(t, c, key2, key1)
-	if d := rotated.DeriveID(parent); d == got {
-		t.Errorf("DeriveID under another signing key: got %q, want a different ID", d)
-	}
-	// The derivation key is not the JWT key itself.
-	mac := hmac.New(sha256.New, key1.Secret)
-	mac.Write([]byte(parent))
-	if raw := b64.EncodeToString(mac.Sum(nil)[:16]); raw == got {
-		t.Errorf("DeriveID equals HMAC under the raw JWT secret (%q), want a derived key", raw)
-	}
-
-	// Concurrent callers compute the same successor.
-	var wg sync.WaitGroup
-	results := make([]string, 16)
-	for i := range results {
-		wg.Go(func() { results[i] = m.DeriveID(parent) })
-	}
-	wg.Wait()
-	for i, r := range results {
-		if r != got {
-			t.Errorf("concurrent DeriveID %d: got %q, want %q", i, r, got)
-		}
 	}
 }
