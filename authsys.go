@@ -89,7 +89,7 @@ func New(cfg Config) (*Auth, error) {
 		VerificationTTL: c.VerificationTokenTTL, PasswordResetTTL: c.PasswordResetTokenTTL,
 		PendingEmailTTL: c.PendingEmailTTL, PendingSessionTTL: c.PendingSessionTTL,
 		RefreshReuseGrace: c.RefreshReuseGrace, KeyPrefix: c.KeyPrefix,
-		PendingSessionPrefix: c.PendingSessionPrefix, UpdateSessionAuthHash: *c.UpdateSessionAuthHash,
+		PendingSessionPrefix: c.PendingSessionPrefix, UpdateSessionAuthHash: *c.UpdateSessionAuthHash, CheckRevokedSessions: *c.CheckRevokedSessions,
 		RequestTimeout: c.RequestTimeout, MailTimeout: c.MailTimeout,
 		TOTPIssuer: c.TOTPIssuer, TOTPCipher: p.cipher, BackupCodesCount: c.BackupCodesCount,
 		IsAdmin: c.IsAdmin, OnEvent: c.OnEvent, RenderProblem: c.RenderProblem,

@@ -159,6 +159,16 @@ type Config struct {
 	// logged in with fresh cookies (every other session still dies); false
 	// logs it out too. Default true.
 	UpdateSessionAuthHash *bool
+	// CheckRevokedSessions makes Middleware and the authenticated
+	// endpoints refuse an access token whose session has ended: logged out,
+	// or revoked because its refresh token was replayed. It costs one
+	// PendingStore read per authenticated request, and ties those requests
+	// to the PendingStore's availability (503 while it is down). False
+	// leaves access tokens valid until they expire (AccessTokenTTL) after a
+	// logout, as in SimpleJWT; logout-all, password and email changes and
+	// deactivation end them at once either way (the token version).
+	// Default true.
+	CheckRevokedSessions *bool
 
 	// TrustedOrigins are origins ("https://app.example.com") allowed to
 	// make cross-origin unsafe requests (an SPA on another origin). Default
@@ -236,7 +246,8 @@ type PasswordParams = password.Params
 // DefaultPasswordParams returns OWASP's argon2id parameters.
 func DefaultPasswordParams() PasswordParams { return password.DefaultParams() }
 
-// Bool returns a pointer to b, for Config.UpdateSessionAuthHash.
+// Bool returns a pointer to b, for Config.UpdateSessionAuthHash and
+// Config.CheckRevokedSessions.
 func Bool(b bool) *bool { return &b }
 
 // withDefaults returns c with every unset optional field at its default.
@@ -279,6 +290,9 @@ func (c Config) withDefaults() Config {
 	dur(&c.MailTimeout, 30*time.Second)
 	if c.SameSite == 0 {
 		c.SameSite = http.SameSiteLaxMode
+	}
+	if c.CheckRevokedSessions == nil {
+		c.CheckRevokedSessions = Bool(true)
 	}
 	if c.UpdateSessionAuthHash == nil {
 		c.UpdateSessionAuthHash = Bool(true)

@@ -36,8 +36,10 @@ type fltCall struct {
 
 // fltCalls returns the requests to make while the users store (users ==
 // true) or the pending store is down. c carries valid cookies; fresh is an
-// email that has no account.
-func fltCalls(usersDown bool, email, fresh string) []fltCall {
+// email that has no account. checkRevoked is Config.CheckRevokedSessions:
+// with it, authenticated requests read the pending store too.
+func fltCalls(usersDown, checkRevoked bool, email, fresh string) []fltCall {
+	authOK := !usersDown && !checkRevoked
 	post := func(path string, body any) func(*client) response {
 		return func(c *client) response { return c.post(path, body) }
 	}
@@ -45,8 +47,8 @@ func fltCalls(usersDown bool, email, fresh string) []fltCall {
 		return func(c *client) response { return c.get(path) }
 	}
 	calls := []fltCall{
-		{name: "middleware", do: func(c *client) response { return c.do(http.MethodGet, "/api/private", nil) }, ok: !usersDown},
-		{name: "me", do: get("/me/"), ok: !usersDown},
+		{name: "middleware", do: func(c *client) response { return c.do(http.MethodGet, "/api/private", nil) }, ok: authOK},
+		{name: "me", do: get("/me/"), ok: authOK},
 		{name: "login", do: post("/login/", map[string]string{"email": email, "password": goodPassword})},
 		{name: "signup", do: post("/signup/", map[string]string{"email": fresh, "password": goodPassword})},
 		{name: "password reset", do: post("/password-reset/", map[string]string{"email": email})},
@@ -150,7 +152,9 @@ func TestFaultsDeadDependency(t *testing.T) {
 			c := sick.client()
 			c.setCookie("access_token", good.accessCookie(), "/")
 			c.setCookie("refresh_token", good.refreshCookie(), "/api/auth/")
-			fltCheckCalls(t, c, fltCalls(tc.usersDown, "alice@example.com", "bob@example.com"))
+			// The default CheckRevokedSessions: authenticated requests
+			// need the pending store too.
+			fltCheckCalls(t, c, fltCalls(tc.usersDown, true, "alice@example.com", "bob@example.com"))
 
 			// Fail closed: a bad token is still refused outright, an
 			// outage never lets a request through.
@@ -263,6 +267,9 @@ func TestFaultsDependencyStopsAndReturns(t *testing.T) {
 				c.Pending = pending
 				c.RateLimits = map[string]string{authsys.LimitLogin: "1000/min", authsys.LimitSignup: "1000/min", authsys.LimitPasswordReset: "1000/min"}
 				c.RequestTimeout = fltTimeout
+				// Without the revocation check, authenticated requests
+				// need the user store only and ride out a Redis outage.
+				c.CheckRevokedSessions = authsys.Bool(false)
 			})
 			e.signupVerified("alice@example.com", goodPassword)
 			c := e.loggedIn("alice@example.com", goodPassword)
@@ -273,7 +280,7 @@ func TestFaultsDependencyStopsAndReturns(t *testing.T) {
 				proxy = pproxy
 			}
 			proxy.set(tc.mode)
-			fltCheckCalls(t, c, fltCalls(tc.usersDown, "alice@example.com", "bob@example.com"))
+			fltCheckCalls(t, c, fltCalls(tc.usersDown, false, "alice@example.com", "bob@example.com"))
 			if got := c.accessCookie(); got != access {
 				t.Errorf("the outage changed the access cookie")
 			}

@@ -76,8 +76,11 @@ type Deps struct {
 	// PendingSessionPrefix prefixes the keys of pending 2FA sessions.
 	PendingSessionPrefix  string
 	UpdateSessionAuthHash bool
-	RequestTimeout        time.Duration
-	MailTimeout           time.Duration
+	// CheckRevokedSessions refuses access tokens of ended sessions (one
+	// PendingStore read per authenticated request).
+	CheckRevokedSessions bool
+	RequestTimeout       time.Duration
+	MailTimeout          time.Duration
 
 	TOTPIssuer       string
 	TOTPCipher       *totp.Cipher

@@ -102,8 +102,10 @@ func (h *Handlers) accessToken(r *http.Request) (string, error) {
 }
 
 // Authenticate validates the request's access token and loads its user:
-// one UserStore lookup. The token version must match the user's and the
-// user must be active. Errors are *Problem (401) or a store error (503).
+// one UserStore lookup, and with CheckRevokedSessions one PendingStore read
+// first (an ended session costs no user lookup). The token version must
+// match the user's and the user must be active. Errors are *Problem (401)
+// or a store error (503).
 func (h *Handlers) Authenticate(r *http.Request) (store.User, tokens.Claims, error) {
 	raw, err := h.accessToken(r)
 	if err != nil {
@@ -112,6 +114,15 @@ func (h *Handlers) Authenticate(r *http.Request) (store.User, tokens.Claims, err
 	claims, err := h.deps.Tokens.Parse(raw, tokens.TypeAccess)
 	if err != nil {
 		return store.User{}, claims, tokenProblem(err)
+	}
+	if h.deps.CheckRevokedSessions {
+		_, err := h.deps.Pending.GetPending(r.Context(), h.key("rt", "family", claims.SessionID))
+		switch {
+		case err == nil:
+			return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The session has ended.")
+		case !errors.Is(err, store.ErrNotFound):
+			return store.User{}, claims, err
+		}
 	}
 	u, err := h.deps.Users.UserByID(r.Context(), claims.Subject)
 	if errors.Is(err, store.ErrNotFound) {
