@@ -1,16 +1,11 @@
 package authsys_test
 
 import (
-	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/internal/testenv"
@@ -19,45 +14,10 @@ import (
 	"github.com/authsys-go/authsys/store/redis"
 )
 
-// rlRedisStores returns n Redis PendingStores, each on its own client (n
-// application instances), sharing a key prefix of their own that is
-// deleted when the test ends. It skips the test without
-// AUTHSYS_TEST_REDIS_URL.
+// rlRedisStores is testenv.RedisStores.
 func rlRedisStores(tb testing.TB, n int) []*redis.Store {
 	tb.Helper()
-	u := os.Getenv("AUTHSYS_TEST_REDIS_URL")
-	if u == "" {
-		testenv.Skip(tb, "set AUTHSYS_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the Redis rate-limit tests")
-	}
-	prefix := "authsys_test_rl:" + rand.Text() + ":"
-	o, err := goredis.ParseURL(u)
-	if err != nil {
-		tb.Fatalf("ParseURL: %v", err)
-	}
-	c := goredis.NewClient(o)
-	tb.Cleanup(func() {
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
-				tb.Errorf("cleanup: DEL: %v", err)
-			}
-		}
-		if err := iter.Err(); err != nil {
-			tb.Errorf("cleanup: SCAN: %v", err)
-		}
-	})
-	stores := make([]*redis.Store, n)
-	for i := range stores {
-		s, err := redis.NewFromURL(u, redis.WithPrefix(prefix))
-		if err != nil {
-			tb.Fatalf("NewFromURL: %v", err)
-		}
-		tb.Cleanup(func() { _ = s.Close() })
-		stores[i] = s
-	}
-	return stores
+	return testenv.RedisStores(tb, n)
 }
 
 // rlRedisEnvs returns n envs (application instances) with one user store

@@ -3,18 +3,14 @@ package ratelimit_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsys-go/authsys/internal/ratelimit"
 	"github.com/authsys-go/authsys/internal/testenv"
@@ -655,44 +651,10 @@ func TestAllowConcurrent(t *testing.T) {
 	}
 }
 
-// redisStores returns n redis.Stores, each with its own client, on
-// AUTHSYS_TEST_REDIS_URL under one fresh key prefix whose keys are deleted
-// at cleanup (SCAN MATCH + DEL); it skips without the variable.
+// redisStores is testenv.RedisStores.
 func redisStores(tb testing.TB, n int) []*redis.Store {
 	tb.Helper()
-	u := os.Getenv("AUTHSYS_TEST_REDIS_URL")
-	if u == "" {
-		testenv.Skip(tb, "set AUTHSYS_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the Redis tests")
-	}
-	prefix := "authsys_test:" + rand.Text() + ":"
-	o, err := goredis.ParseURL(u)
-	if err != nil {
-		tb.Fatalf("ParseURL: %v", err)
-	}
-	c := goredis.NewClient(o)
-	tb.Cleanup(func() {
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
-				tb.Errorf("cleanup: DEL: %v", err)
-			}
-		}
-		if err := iter.Err(); err != nil {
-			tb.Errorf("cleanup: SCAN: %v", err)
-		}
-	})
-	stores := make([]*redis.Store, n)
-	for i := range stores {
-		s, err := redis.NewFromURL(u, redis.WithPrefix(prefix))
-		if err != nil {
-			tb.Fatalf("NewFromURL: %v", err)
-		}
-		tb.Cleanup(func() { _ = s.Close() })
-		stores[i] = s
-	}
-	return stores
+	return testenv.RedisStores(tb, n)
 }
 
 // TestAllowRedisSharedBudget runs two Limiters on two Redis clients, which
