@@ -354,12 +354,15 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 		if nh, err := h.deps.Hasher.Hash(ctx, pw); err == nil {
 			old := u.PasswordHash
 			u2, err := h.deps.Users.UpdateUser(ctx, u.ID, func(x *store.User) error {
-				if x.PasswordHash == old {
+				if x.PasswordHash == old && x.TokenVersion == u.TokenVersion {
 					x.PasswordHash = nh
 				}
 				return nil
 			})
-			if err == nil {
+			// Only the same account state is adopted: a password
+			// change meanwhile bumped the token version, and the login
+			// must not pick it up (completeLogin refuses it).
+			if err == nil && u2.TokenVersion == u.TokenVersion {
 				u = u2
 			}
 		}
@@ -367,10 +370,19 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 	return u, nil
 }
 
-// completeLogin records the login and starts a session.
+// completeLogin records the login and starts a session, if the account is
+// still as the password was checked against: the same token version (every
+// password change, reset, email change, logout-all, revocation and
+// deactivation bumps it) and active. A change that commits while the
+// password is being hashed thus fails the login instead of being absorbed
+// into a session that outlives it.
 func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
 	now := h.now()
+	checked := u.TokenVersion
 	u, err := h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+		if x.TokenVersion != checked || !x.IsActive {
+			return errInvalidCredentials
+		}
 		x.LastLogin = now
 		return nil
 	})
