@@ -35,7 +35,10 @@ func TestLoginRacingARevocation(t *testing.T) {
 		name   string
 		change func(*authsys.User)
 	}{
-		{"password reset", func(u *authsys.User) { u.PasswordHash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"; u.TokenVersion++ }},
+		{"password reset", func(u *authsys.User) {
+			u.PasswordHash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo"
+			u.TokenVersion++
+		}},
 		{"revocation", func(u *authsys.User) { u.TokenVersion++ }},
 		{"deactivation", func(u *authsys.User) { u.IsActive = false; u.TokenVersion++ }},
 		{"nothing (control)", nil},
