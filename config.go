@@ -178,8 +178,12 @@ type Config struct {
 	// proxies whose X-Forwarded-For is believed when finding the client IP
 	// that rate limits count: only a request whose connection comes from
 	// one of them has its X-Forwarded-For read, right to left, skipping
-	// trusted hops. Default none: the connection's address is the client's
-	// and X-Forwarded-For is ignored.
+	// trusted hops. The entry "unix" trusts a proxy connected over a Unix
+	// socket (a peer without an IP address). Default none: the
+	// connection's address is the client's and X-Forwarded-For is ignored.
+	// IP budgets count IPv4 addresses one by one and IPv6 addresses by
+	// /64; a request without a client IP (an untrusted Unix-socket peer)
+	// has only the account budget.
 	TrustedProxies []string
 	// RateLimits maps LimitLogin, LimitSignup, LimitPasswordReset and
 	// LimitTwoFactor to rates such as "10/min" or "5/hour"; each applies

@@ -173,6 +173,12 @@ func TestRateLimitForwardedFor(t *testing.T) {
 		{"trusted peer, malformed XFF", []string{"127.0.0.1/32"},
 			func(i int) string { return fmt.Sprintf("not-an-ip-%d", i) }, true},
 		{"trusted peer, one client per IP", []string{"127.0.0.1/32"}, rlIP, false},
+		// One IPv6 host commonly holds a whole /64: its addresses share
+		// one budget; other /64s have their own.
+		{"IPv6 addresses of one /64", []string{"127.0.0.1/32"},
+			func(i int) string { return fmt.Sprintf("2001:db8:1:2::%x", i+1) }, true},
+		{"IPv6 addresses of different /64s", []string{"127.0.0.1/32"},
+			func(i int) string { return fmt.Sprintf("2001:db8:1:%x::1", i+1) }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -98,6 +98,8 @@ type Handlers struct {
 	mux    *http.ServeMux
 	admin  *http.ServeMux
 	mailWG sync.WaitGroup
+	// unknownIP logs, once, that requests come without a client IP.
+	unknownIP sync.Once
 	// served lists the routes registered on each mux, for Routes.
 	served map[*http.ServeMux][]Route
 }

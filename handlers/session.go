@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -216,13 +218,39 @@ func (h *Handlers) authed(fn func(w http.ResponseWriter, r *http.Request, u stor
 // checked against the account's. A limiter store failure is returned as
 // is (503: the limits fail closed).
 func (h *Handlers) limit(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
-	if err := h.limitKey(r, scope, rate, "ip:"+h.clientIP(r)); err != nil {
-		return err
+	if ip, ok := h.ipBucket(r); ok {
+		if err := h.limitKey(r, scope, rate, "ip:"+ip); err != nil {
+			return err
+		}
 	}
 	if account == "" {
 		return nil
 	}
 	return h.limitAccount(r, scope, rate, account)
+}
+
+// ipBucket names the IP budget of r: the client's IPv4 address, or the /64
+// of its IPv6 address (one host commonly holds a whole /64, so counting
+// single IPv6 addresses would hand it 2^64 budgets). Without a client IP
+// (a Unix-socket peer that Config.TrustedProxies does not trust) there is
+// no IP budget, only the account's: pooling every such client in one
+// budget would let one of them throttle all.
+func (h *Handlers) ipBucket(r *http.Request) (string, bool) {
+	if h.deps.ClientIP == nil {
+		return "", false
+	}
+	ip := h.deps.ClientIP.ClientIP(r)
+	switch {
+	case !ip.IsValid():
+		h.unknownIP.Do(func() {
+			h.log.WarnContext(r.Context(), "authsys: a request has no client IP address (a Unix socket?); IP rate limits are skipped for such requests; add \"unix\" to Config.TrustedProxies to read X-Forwarded-For",
+				slog.String("remote_addr", r.RemoteAddr))
+		})
+		return "", false
+	case ip.Is6():
+		return netip.PrefixFrom(ip, 64).Masked().String(), true
+	}
+	return ip.String(), true
 }
 
 // limitTwoFactor is the scope of the 2FA code budget, named as the limit

@@ -19,15 +19,26 @@ import (
 // multiple goroutines.
 type Resolver struct {
 	trusted []netip.Prefix
+	// unix trusts a peer whose address is no IP (a Unix socket).
+	unix bool
 }
+
+// Unix is the TrustedProxies entry that trusts a peer without an IP
+// address: a reverse proxy connected over a Unix socket.
+const Unix = "unix"
 
 // New returns a Resolver that trusts the proxies in trustedProxies, each a
 // CIDR ("10.0.0.0/8", "2001:db8::/32") or a bare IP address ("192.0.2.1"),
-// surrounding white space ignored. An invalid entry is an error naming it. With no entries, X-Forwarded-For
-// is never read.
+// surrounding white space ignored, or Unix ("unix") for a proxy on a Unix
+// socket. An invalid entry is an error naming it. With no entries,
+// X-Forwarded-For is never read.
 func New(trustedProxies []string) (*Resolver, error) {
 	r := &Resolver{}
 	for _, s := range trustedProxies {
+		if strings.TrimSpace(s) == Unix {
+			r.unix = true
+			continue
+		}
 		p, err := parseProxy(s)
 		if err != nil {
 			return nil, err
@@ -66,13 +77,14 @@ func parseProxy(s string) (netip.Prefix, error) {
 
 // ClientIP returns the client's address for req, following the rules of
 // Resolver. It returns the zero netip.Addr (not valid) when req.RemoteAddr
-// holds no IP address, as for a Unix socket.
+// holds no IP address, as for a Unix socket, unless Unix is trusted and
+// X-Forwarded-For names the client.
 func (r *Resolver) ClientIP(req *http.Request) netip.Addr {
 	peer, ok := parseHost(req.RemoteAddr)
-	if !ok {
+	switch {
+	case !ok && !r.unix:
 		return netip.Addr{}
-	}
-	if !r.isTrusted(peer) {
+	case ok && !r.isTrusted(peer):
 		return peer
 	}
 	// The peer is a trusted proxy: walk the list it forwarded, nearest hop

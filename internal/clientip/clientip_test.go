@@ -58,6 +58,10 @@ func TestClientIP(t *testing.T) {
 		{"IPv6 entry with a port", trusted, "10.0.0.1:443", []string{"[2001:db8::7]:4711"}, "2001:db8::7"},
 
 		{"IPv6 peer untrusted", trusted, "[2001:db8::7]:51000", []string{"1.2.3.4"}, "2001:db8::7"},
+		{"Unix socket peer, unix not trusted: unknown", trusted, "@", []string{"203.0.113.7"}, "invalid IP"},
+		{"Unix socket peer, unix trusted: header read", []string{"unix", "10.0.0.0/8"}, "@", []string{"1.2.3.4, 203.0.113.7, 10.0.0.2"}, "203.0.113.7"},
+		{"Unix socket peer, unix trusted, no header: unknown", []string{"unix"}, "", nil, "invalid IP"},
+		{"unix trusted does not trust IP peers", []string{" unix "}, "203.0.113.7:51000", []string{"1.2.3.4"}, "203.0.113.7"},
 		{"IPv6 trusted peer, IPv6 client", trusted, "[2001:db8:ffff::1]:443", []string{"2001:db8::7"}, "2001:db8::7"},
 		{"IPv6 trusted peer, IPv4 client", trusted, "[2001:db8:ffff::1]:443", []string{"203.0.113.7, 10.0.0.2"}, "203.0.113.7"},
 		{"IPv6 zone dropped", nil, "[fe80::1%eth0]:443", nil, "fe80::1"},
