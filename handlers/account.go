@@ -126,6 +126,10 @@ func (h *Handlers) sendReset(r *http.Request, u store.User) {
 
 const signupAnswer = "Check your email to verify your account."
 
+// verifiedSetPassword answers the verification of an account whose signup
+// was contested (see contestSignup).
+const verifiedSetPassword = "Your email address is verified. It was used for more than one signup with different passwords, so none was kept: choose your password with the link we have just sent."
+
 func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 	var in credentials
 	if err := decode(w, r, &in); err != nil {
@@ -167,7 +171,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 				link := h.link(h.deps.PasswordResetPath, nil)
 				h.sendMail(r, authmail.KindSignupAttempt, existing.Email, existing.ID, authmail.Data{Email: existing.Email, Link: link})
 			} else {
-				h.sendVerification(r, existing)
+				h.contestSignup(r, existing, in.Password)
 			}
 		}
 	default:
@@ -175,6 +179,60 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusCreated, message{signupAnswer})
 }
+
+// contestSignup answers a signup for an address whose account exists but
+// is unverified. Whoever signed up first may not own the address (a
+// pre-hijack: an attacker signs up with the victim's email and waits for
+// the victim to verify it), so when the new password differs from the
+// stored one, neither is kept: the stored hash becomes unusable and the
+// token version moves (every link sent so far dies). Verification then
+// sends a password-reset link to the address, and only its owner sets the
+// password. The same password twice (a double submit) changes nothing.
+// Then a verification link goes out. The comparison costs a hash, so it
+// runs in the background (tracked like mail, see Shutdown): the answer
+// costs the same as for a free address.
+func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string) {
+	r = r.Clone(context.WithoutCancel(r.Context()))
+	timeout := h.deps.RequestTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	h.mailWG.Add(1)
+	go func() {
+		defer h.mailWG.Done()
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		same, _, err := h.deps.Hasher.Verify(ctx, pw, existing.PasswordHash)
+		if err != nil && !errors.Is(err, password.ErrUnknownFormat) {
+			// Undecided (busy, timed out): keep neither password.
+			same = false
+		}
+		u := existing
+		if !same {
+			u, err = h.deps.Users.UpdateUser(ctx, existing.ID, func(x *store.User) error {
+				if x.EmailVerified {
+					return errVerifiedMeanwhile
+				}
+				x.PasswordHash = ""
+				x.TokenVersion++
+				return nil
+			})
+			if errors.Is(err, errVerifiedMeanwhile) {
+				return
+			}
+			if err != nil {
+				h.log.ErrorContext(ctx, "authsys: discarding the password of a contested signup failed", "user_id", existing.ID, "error", err)
+				return
+			}
+			h.emit(r, Event{Kind: EventSignupExisting, UserID: u.ID, Reason: "password_discarded"})
+		}
+		h.sendVerification(r.WithContext(ctx), u)
+	}()
+}
+
+// errVerifiedMeanwhile stops a contested signup whose account was verified
+// in the meantime: it is no longer anyone's to claim.
+var errVerifiedMeanwhile = errors.New("account verified meanwhile")
 
 type uidToken struct {
 	UID   string `json:"uid"`
@@ -262,6 +320,12 @@ func (h *Handlers) verifyAccount(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.emit(r, Event{Kind: EventAccountVerified, UserID: u.ID})
+	if u.PasswordHash == "" {
+		// A contested signup kept no password: the owner of the address,
+		// who has just proved it, chooses one.
+		h.sendReset(r, u)
+		return writeMessage(w, verifiedSetPassword)
+	}
 	return writeMessage(w, "Your account is verified; you can log in.")
 }
 
