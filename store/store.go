@@ -42,6 +42,10 @@ type User struct {
 	IsActive bool
 	// EmailVerified records that the owner proved control of Email.
 	EmailVerified bool
+	// Disabled is set by an administrator's deactivation and cleared only
+	// by an administrator's activation. While it is set the account stays
+	// inactive: email verification cannot activate it.
+	Disabled bool
 	// IsStaff grants access to the admin API with the default IsAdmin.
 	IsStaff bool
 	// TokenVersion is embedded in every JWT; bumping it kills every token

@@ -173,6 +173,77 @@ func TestMigrateConcurrent(t *testing.T) {
 	}
 }
 
+// TestMigrateFromVersion1 upgrades a schema that only 0001_init.sql
+// built, holding a user, as a deployment of an earlier release would: the
+// later migrations run in the store's schema and the user comes back not
+// disabled, with Disabled then written and read like any field.
+func TestMigrateFromVersion1(t *testing.T) {
+	pool := testPool(t)
+	schema := testSchema(t, pool)
+	ctx := t.Context()
+	initSQL, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatalf("reading 0001_init.sql: %v", err)
+	}
+	quoted := pgx.Identifier{schema}.Sanitize()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	for _, stmt := range []string{
+		"CREATE SCHEMA " + quoted,
+		"SET LOCAL search_path TO " + quoted,
+		string(initSQL),
+		`CREATE TABLE schema_migrations (
+	version    bigint PRIMARY KEY,
+	name       text NOT NULL,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`,
+		`INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init.sql')`,
+		`INSERT INTO users (id, email, email_key, password_hash, is_active, email_verified, is_staff,
+	token_version, totp_secret, totp_pending_secret, totp_enabled, totp_last_step, date_joined, last_login)
+VALUES ('old', 'Old@example.test', 'old@example.test', 'hash', true, true, false, 3, '', '', false, 0, now(), NULL)`,
+	} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			t.Fatalf("building a version 1 schema: %v", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+
+	s := postgres.New(pool, postgres.WithSchema(schema))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: got error %v, want nil", err)
+	}
+	if got, want := appliedMigrations(t, pool, schema), migrationCount(t); got != want {
+		t.Errorf("schema_migrations rows: got %d, want %d", got, want)
+	}
+	var cols int
+	err = pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns
+WHERE table_schema = $1 AND table_name = 'users' AND column_name = 'disabled'`, schema).Scan(&cols)
+	if err != nil || cols != 1 {
+		t.Errorf("column %s.users.disabled: got %d, %v; want 1, nil", schema, cols, err)
+	}
+	u, err := s.UserByID(ctx, "old")
+	if err != nil {
+		t.Fatalf("UserByID(old): got error %v, want nil", err)
+	}
+	if u.Disabled || !u.IsActive || u.TokenVersion != 3 {
+		t.Errorf("UserByID(old): got Disabled %t IsActive %t TokenVersion %d, want false true 3", u.Disabled, u.IsActive, u.TokenVersion)
+	}
+	if _, err := s.UpdateUser(ctx, "old", func(u *store.User) error {
+		u.Disabled, u.IsActive = true, false
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateUser(old): got error %v, want nil", err)
+	}
+	if u, err := s.UserByID(ctx, "old"); err != nil || !u.Disabled || u.IsActive {
+		t.Errorf("UserByID(old) after UpdateUser: got Disabled %t IsActive %t, %v; want true false, nil", u.Disabled, u.IsActive, err)
+	}
+}
+
 func TestSchemasAreIsolated(t *testing.T) {
 	pool := testPool(t)
 	a, b := newStore(t, pool), newStore(t, pool)

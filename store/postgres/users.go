@@ -195,7 +195,7 @@ func userArgs(u store.User) []any {
 	return []any{
 		u.ID, u.Email, store.NormalizeEmail(u.Email), u.PasswordHash, u.IsActive,
 		u.EmailVerified, u.IsStaff, u.TokenVersion, u.TOTPSecret, u.TOTPPendingSecret,
-		u.TOTPEnabled, u.TOTPLastStep, u.DateJoined, nullTime(u.LastLogin),
+		u.TOTPEnabled, u.TOTPLastStep, u.DateJoined, nullTime(u.LastLogin), u.Disabled,
 	}
 }
 
@@ -209,7 +209,7 @@ func scanUser(row pgx.Row) (store.User, error) {
 		usedAt    []pgtype.Timestamptz
 	)
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.IsActive, &u.EmailVerified,
-		&u.IsStaff, &u.TokenVersion, &u.TOTPSecret, &u.TOTPPendingSecret, &u.TOTPEnabled,
+		&u.Disabled, &u.IsStaff, &u.TokenVersion, &u.TOTPSecret, &u.TOTPPendingSecret, &u.TOTPEnabled,
 		&u.TOTPLastStep, &u.DateJoined, &lastLogin, &ids, &hashes, &usedAt)
 	if err != nil {
 		return store.User{}, err

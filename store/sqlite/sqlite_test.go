@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -186,6 +187,60 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 	if n := count(t, rawDB(t, path), "SELECT count(*) FROM schema_migrations"); n != migrationCount(t) {
 		t.Errorf("schema_migrations rows: got %d, want %d", n, migrationCount(t))
+	}
+}
+
+// TestMigrateFromVersion1 upgrades a database that only 0001_init.sql
+// built, holding a user, as a deployment of an earlier release would: Open
+// runs the later migrations and the user comes back not disabled, with
+// Disabled then written and read like any field.
+func TestMigrateFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	ctx := t.Context()
+	initSQL, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatalf("reading 0001_init.sql: %v", err)
+	}
+	db := rawDB(t, path)
+	for _, stmt := range []string{
+		string(initSQL),
+		`CREATE TABLE schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at INTEGER NOT NULL
+) STRICT`,
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, '0001_init.sql', 0)`,
+		`INSERT INTO users (id, email, email_key, password_hash, is_active, email_verified, is_staff,
+	token_version, totp_secret, totp_pending_secret, totp_enabled, totp_last_step, date_joined, last_login)
+VALUES ('old', 'Old@example.test', 'old@example.test', 'hash', 1, 1, 0, 3, '', '', 0, 0, 0, NULL)`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("building a version 1 database: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("closing the version 1 database: %v", err)
+	}
+
+	s := open(t, path)
+	if n := count(t, rawDB(t, path), "SELECT count(*) FROM schema_migrations"); n != migrationCount(t) {
+		t.Errorf("schema_migrations rows: got %d, want %d", n, migrationCount(t))
+	}
+	u, err := s.UserByID(ctx, "old")
+	if err != nil {
+		t.Fatalf("UserByID(old): got error %v, want nil", err)
+	}
+	if u.Disabled || !u.IsActive || u.TokenVersion != 3 {
+		t.Errorf("UserByID(old): got Disabled %t IsActive %t TokenVersion %d, want false true 3", u.Disabled, u.IsActive, u.TokenVersion)
+	}
+	if _, err := s.UpdateUser(ctx, "old", func(u *store.User) error {
+		u.Disabled, u.IsActive = true, false
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateUser(old): got error %v, want nil", err)
+	}
+	if u, err := s.UserByID(ctx, "old"); err != nil || !u.Disabled || u.IsActive {
+		t.Errorf("UserByID(old) after UpdateUser: got Disabled %t IsActive %t, %v; want true false, nil", u.Disabled, u.IsActive, err)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // selectUser reads a user with its backup codes, in position order, as a
 // JSON array; one statement sees one snapshot.
 const selectUser = `SELECT u.id, u.email, u.password_hash, u.is_active, u.email_verified,
-	u.is_staff, u.token_version, u.totp_secret, u.totp_pending_secret, u.totp_enabled,
+	u.disabled, u.is_staff, u.token_version, u.totp_secret, u.totp_pending_secret, u.totp_enabled,
 	u.totp_last_step, u.date_joined, u.last_login,
 	(SELECT json_group_array(json_object('id', b.id, 'hash', b.hash, 'used_at', b.used_at) ORDER BY b.position)
 		FROM backup_codes b WHERE b.user_id = u.id)
@@ -27,12 +27,12 @@ const (
 ORDER BY u.email_key LIMIT ?3`
 	insertUserSQL = `INSERT INTO users (id, email, email_key, password_hash, is_active,
 	email_verified, is_staff, token_version, totp_secret, totp_pending_secret, totp_enabled,
-	totp_last_step, date_joined, last_login)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`
+	totp_last_step, date_joined, last_login, disabled)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)`
 	updateUserSQL = `UPDATE users SET email = ?2, email_key = ?3, password_hash = ?4,
 	is_active = ?5, email_verified = ?6, is_staff = ?7, token_version = ?8, totp_secret = ?9,
 	totp_pending_secret = ?10, totp_enabled = ?11, totp_last_step = ?12, date_joined = ?13,
-	last_login = ?14
+	last_login = ?14, disabled = ?15
 WHERE id = ?1`
 	insertCodeSQL  = `INSERT INTO backup_codes (user_id, position, id, hash, used_at) VALUES (?, ?, ?, ?, ?)`
 	deleteCodesSQL = `DELETE FROM backup_codes WHERE user_id = ?`
@@ -187,7 +187,7 @@ func userArgs(u store.User) []any {
 	return []any{
 		u.ID, u.Email, store.NormalizeEmail(u.Email), u.PasswordHash, u.IsActive,
 		u.EmailVerified, u.IsStaff, u.TokenVersion, u.TOTPSecret, u.TOTPPendingSecret,
-		u.TOTPEnabled, u.TOTPLastStep, micros(u.DateJoined), nullMicros(u.LastLogin),
+		u.TOTPEnabled, u.TOTPLastStep, micros(u.DateJoined), nullMicros(u.LastLogin), u.Disabled,
 	}
 }
 
@@ -207,7 +207,7 @@ func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 		codesJSON  string
 	)
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.IsActive, &u.EmailVerified,
-		&u.IsStaff, &u.TokenVersion, &u.TOTPSecret, &u.TOTPPendingSecret, &u.TOTPEnabled,
+		&u.Disabled, &u.IsStaff, &u.TokenVersion, &u.TOTPSecret, &u.TOTPPendingSecret, &u.TOTPEnabled,
 		&u.TOTPLastStep, &dateJoined, &lastLogin, &codesJSON)
 	if err != nil {
 		return store.User{}, err

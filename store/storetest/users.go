@@ -86,6 +86,7 @@ func fullUser(email string) store.User {
 		PasswordHash:      "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
 		IsActive:          true,
 		EmailVerified:     true,
+		Disabled:          true,
 		IsStaff:           true,
 		TokenVersion:      1<<40 + 7,
 		TOTPSecret:        "enc:confirmed-secret",
@@ -244,6 +245,7 @@ func testReturnedUsersAreCopies(t *testing.T, s store.UserStore) {
 		u.BackupCodes = append(u.BackupCodes[:1], store.BackupCode{ID: "evil", Hash: "evil"})
 		u.TokenVersion++
 		u.IsActive = false
+		u.Disabled = !u.Disabled
 	}
 	tamper(&created)
 	checkUser(t, "UserByID after mutating CreateUser's result", mustByID(t, s, want.ID), want)
@@ -271,6 +273,7 @@ func testUpdateApplies(t *testing.T, s store.UserStore) {
 	want.PasswordHash = "new-hash"
 	want.IsActive = true
 	want.EmailVerified = true
+	want.Disabled = true
 	want.IsStaff = true
 	want.TokenVersion = 3
 	want.TOTPSecret = "enc:s"
@@ -301,6 +304,7 @@ func testUpdateApplies(t *testing.T, s store.UserStore) {
 	got, err = s.UpdateUser(t.Context(), created.ID, func(u *store.User) error {
 		u.BackupCodes = nil
 		u.TOTPEnabled = false
+		u.Disabled = false
 		u.LastLogin = time.Time{}
 		return nil
 	})
@@ -309,6 +313,7 @@ func testUpdateApplies(t *testing.T, s store.UserStore) {
 	}
 	want.BackupCodes = nil
 	want.TOTPEnabled = false
+	want.Disabled = false
 	want.LastLogin = time.Time{}
 	checkUser(t, "second UpdateUser result", got, want)
 	checkUser(t, "UserByID after second UpdateUser", mustByID(t, s, created.ID), want)
@@ -319,6 +324,7 @@ func testUpdateFnError(t *testing.T, s store.UserStore) {
 	wrapped := fmt.Errorf("refusing: %w", errUpdate)
 	_, err := s.UpdateUser(t.Context(), created.ID, func(u *store.User) error {
 		u.PasswordHash = "written-anyway"
+		u.Disabled = !u.Disabled
 		u.TokenVersion++
 		u.Email = "other@example.test"
 		u.BackupCodes[0].UsedAt = time.Now()
@@ -589,7 +595,17 @@ func testListOrdered(t *testing.T, s store.UserStore, l store.UserLister) {
 	if got := mustList(t, l, "", all[len(all)-1], 100); len(got) != 0 {
 		t.Errorf("ListUsers after the last email: got %q, want none", got)
 	}
-	// The full user values come back, not just emails.
+	// The full user values come back, not just emails: the first user
+	// gets every field set, and ListUsers must return all of them.
+	first := mustByEmail(t, s, all[0])
+	want := fullUser(first.Email)
+	want.ID = first.ID
+	if _, err := s.UpdateUser(t.Context(), first.ID, func(u *store.User) error {
+		*u = want.Clone()
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateUser(%q): got error %v, want nil", first.Email, err)
+	}
 	users, err := l.ListUsers(t.Context(), "", "", 1)
 	if err != nil {
 		t.Fatalf("ListUsers: got error %v, want nil", err)
@@ -597,7 +613,7 @@ func testListOrdered(t *testing.T, s store.UserStore, l store.UserLister) {
 	if len(users) != 1 {
 		t.Fatalf("ListUsers(\"\", \"\", 1): got %d users, want 1", len(users))
 	}
-	checkUser(t, "ListUsers[0]", users[0], mustByEmail(t, s, all[0]))
+	checkUser(t, "ListUsers[0]", users[0], want)
 }
 
 func testListPrefix(t *testing.T, s store.UserStore, l store.UserLister) {
