@@ -255,7 +255,7 @@ type adminUserView struct {
 
 // adminUserKeys are exactly the members of the admin user object: no hash,
 // secret, code or token version ever appears.
-var adminUserKeys = []string{"backup_codes_remaining", "date_joined", "email", "email_verified", "id", "is_active", "is_staff", "last_login", "two_factor_enabled"}
+var adminUserKeys = []string{"backup_codes_remaining", "date_joined", "disabled", "email", "email_verified", "id", "is_active", "is_staff", "last_login", "two_factor_enabled"}
 
 // adminDecodeUser decodes {"user": {...}} and checks its members.
 func adminDecodeUser(t *testing.T, r response) adminUserView {
@@ -691,12 +691,11 @@ func TestAdminConcurrentRevokes(t *testing.T) {
 	for range n {
 		wg.Go(func() {
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL+"/api/admin/auth/users/"+before.ID+"/revoke-sessions/", nil)
-			res, err := admin.hc.Do(req)
+			res, _, err := e.harnessSend(admin.hc, req, nil)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
 				ok.Add(1)
 			}
@@ -738,12 +737,11 @@ func TestAdminDeactivateRacesSessions(t *testing.T) {
 			for late := 0; late < 20; {
 				after := done.Load()
 				req, _ := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, nil)
-				res, err := victim.hc.Do(req)
+				res, _, err := e.harnessSend(victim.hc, req, nil)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				res.Body.Close()
 				if after {
 					late++
 					if res.StatusCode == http.StatusOK {

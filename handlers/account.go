@@ -167,10 +167,13 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 		}
 		if err == nil {
 			h.emit(r, Event{Kind: EventSignupExisting, UserID: existing.ID})
-			if existing.EmailVerified {
+			switch {
+			case existing.Disabled:
+				// Deactivated by an administrator: no link could help.
+			case existing.EmailVerified:
 				link := h.link(h.deps.PasswordResetPath, nil)
 				h.sendMail(r, authmail.KindSignupAttempt, existing.Email, existing.ID, authmail.Data{Email: existing.Email, Link: link})
-			} else {
+			default:
 				h.contestSignup(r, existing, in.Password)
 			}
 		}
@@ -210,7 +213,7 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 		u := existing
 		if !same {
 			u, err = h.deps.Users.UpdateUser(ctx, existing.ID, func(x *store.User) error {
-				if x.EmailVerified {
+				if x.EmailVerified || x.Disabled {
 					return errVerifiedMeanwhile
 				}
 				x.PasswordHash = ""
@@ -231,7 +234,7 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 }
 
 // errVerifiedMeanwhile stops a contested signup whose account was verified
-// in the meantime: it is no longer anyone's to claim.
+// (or deactivated) in the meantime: it is no longer anyone's to claim.
 var errVerifiedMeanwhile = errors.New("account verified meanwhile")
 
 type uidToken struct {
@@ -312,6 +315,11 @@ func (h *Handlers) verifyAccount(w http.ResponseWriter, r *http.Request) error {
 		if err := tm.VerifyOneTime(in.Token, purposeVerify, x.ID, verifyState(*x)); err != nil {
 			return oneTimeProblem(err)
 		}
+		if x.Disabled {
+			// An administrator deactivated the account: verifying the
+			// address does not bring it back.
+			return errInvalidLink
+		}
 		x.EmailVerified = true
 		x.IsActive = true
 		return nil
@@ -360,7 +368,7 @@ func (h *Handlers) resendVerification(w http.ResponseWriter, r *http.Request) er
 	u, err := h.deps.Users.UserByEmail(r.Context(), email)
 	switch {
 	case err == nil:
-		if !u.EmailVerified {
+		if !u.EmailVerified && !u.Disabled {
 			h.sendVerification(r, u)
 		}
 	case !errors.Is(err, store.ErrNotFound):

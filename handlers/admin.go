@@ -63,9 +63,10 @@ func ApplyAdminAction(ctx context.Context, users store.UserStore, id, action str
 	case AdminRevokeSessions:
 		change = func(x *store.User) error { x.TokenVersion++; return nil }
 	case AdminActivate:
-		change = func(x *store.User) error { x.IsActive, x.EmailVerified = true, true; return nil }
+		change = func(x *store.User) error { x.IsActive, x.EmailVerified, x.Disabled = true, true, false; return nil }
 	case AdminDeactivate:
-		change = func(x *store.User) error { x.IsActive = false; x.TokenVersion++; return nil }
+		// Disabled keeps email verification from undoing it.
+		change = func(x *store.User) error { x.IsActive, x.Disabled = false, true; x.TokenVersion++; return nil }
 	default:
 		return store.User{}, fmt.Errorf("%w %q", ErrUnknownAdminAction, action)
 	}
@@ -86,6 +87,7 @@ type adminUserJSON struct {
 	Email                string     `json:"email"`
 	IsActive             bool       `json:"is_active"`
 	EmailVerified        bool       `json:"email_verified"`
+	Disabled             bool       `json:"disabled"`
 	IsStaff              bool       `json:"is_staff"`
 	TwoFactorEnabled     bool       `json:"two_factor_enabled"`
 	BackupCodesRemaining int        `json:"backup_codes_remaining"`
@@ -95,7 +97,7 @@ type adminUserJSON struct {
 
 func adminUser(u store.User) adminUserJSON {
 	out := adminUserJSON{
-		ID: u.ID, Email: u.Email, IsActive: u.IsActive, EmailVerified: u.EmailVerified,
+		ID: u.ID, Email: u.Email, IsActive: u.IsActive, EmailVerified: u.EmailVerified, Disabled: u.Disabled,
 		IsStaff: u.IsStaff, TwoFactorEnabled: u.TOTPEnabled, DateJoined: u.DateJoined.UTC(),
 	}
 	for _, c := range u.BackupCodes {
@@ -259,6 +261,9 @@ func (h *Handlers) adminAction(action string) handlerFunc {
 			}
 			if u.EmailVerified {
 				return problem(http.StatusConflict, CodeAlreadyVerified, "The email address is already verified.")
+			}
+			if u.Disabled {
+				return problem(http.StatusConflict, CodeConflict, "The account is deactivated; activate it instead.")
 			}
 			h.sendVerification(r, u)
 		case AdminDeactivate:

@@ -376,6 +376,9 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 	}
 	if !u.IsActive {
 		h.emit(r, Event{Kind: EventLoginFailed, UserID: u.ID, Reason: "inactive"})
+		if u.Disabled {
+			return store.User{}, problem(http.StatusForbidden, CodeAccountInactive, "The account has been deactivated.")
+		}
 		return store.User{}, problem(http.StatusForbidden, CodeAccountInactive, "The account is not active; verify your email address first.")
 	}
 	if rehash {

@@ -187,6 +187,7 @@ func showUser(u store.User, out io.Writer) error {
 		{"email", u.Email},
 		{"active", yesNo(u.IsActive)},
 		{"email verified", yesNo(u.EmailVerified)},
+		{"disabled", yesNo(u.Disabled)},
 		{"staff", yesNo(u.IsStaff)},
 		{"2fa", yesNo(u.TOTPEnabled)},
 		{"backup codes left", fmt.Sprint(remaining)},
