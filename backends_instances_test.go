@@ -3,7 +3,6 @@ package authsys_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -293,13 +292,11 @@ func bkRace(t *testing.T, clients []*client, path string, body any) []int {
 				req.Header.Set("Content-Type", "application/json")
 			}
 			<-start
-			res, err := c.hc.Do(req)
+			res, _, err := c.e.harnessSend(c.hc, req, raw)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
 			statuses[i] = res.StatusCode
 		})
 	}

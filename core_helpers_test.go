@@ -277,29 +277,41 @@ func coreLastMail(e *env, to, kind string) mail.Message {
 }
 
 // coreRaw sends one request without a cookie jar: cookies are given as
-// name=value pairs in the Cookie header of hdr.
+// name=value pairs in the Cookie header of hdr. Like client.do it runs the
+// harness checks on the call (harnessSend).
 func coreRaw(e *env, method, path string, body any, hdr ...string) response {
 	e.t.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			e.t.Fatal(err)
 		}
-		rd = bytes.NewReader(raw)
+	}
+	if body != nil {
+		hdr = append([]string{"Content-Type", "application/json"}, hdr...)
+	}
+	return coreRawSend(e, method, path, raw, body != nil, hdr...)
+}
+
+// coreRawSend sends one request without a cookie jar, with body when
+// hasBody, the headers of hdr (a "Host" pair sets the Host) and no other,
+// and runs the harness checks on it.
+func coreRawSend(e *env, method, path string, body []byte, hasBody bool, hdr ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	if hasBody {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		if strings.EqualFold(hdr[i], "Host") {
@@ -308,12 +320,10 @@ func coreRaw(e *env, method, path string, body any, hdr ...string) response {
 		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := e.srv.Client().Do(req)
+	res, b, err := e.harnessSend(e.srv.Client(), req, body)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
 	return response{res, b}
 }
 

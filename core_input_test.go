@@ -81,21 +81,7 @@ func TestCoreBadBodies(t *testing.T) {
 // coreRawBody is coreRaw with a raw body and no default Content-Type.
 func coreRawBody(e *env, method, path string, body []byte, hdr ...string) response {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(res.Body)
-	return response{res, buf.Bytes()}
+	return coreRawSend(e, method, path, body, true, hdr...)
 }
 
 // TestCoreHostileValues sends well-formed JSON whose values would break a

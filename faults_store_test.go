@@ -217,12 +217,11 @@ func TestFaultsHungDependencyManyRequests(t *testing.T) {
 				}
 				req.AddCookie(&http.Cookie{Name: "access_token", Value: access})
 				req.AddCookie(&http.Cookie{Name: "refresh_token", Value: refresh})
-				res, err := hc.Do(req)
+				res, _, err := sick.harnessSend(hc, req, []byte(p.body))
 				if err != nil {
 					errs <- fmt.Errorf("%s %s: %w", p.method, p.path, err)
 					return
 				}
-				res.Body.Close()
 				if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
 					errs <- fmt.Errorf("%s %s: got %d (Retry-After %q), want 503 with Retry-After", p.method, p.path, res.StatusCode, res.Header.Get("Retry-After"))
 				}

@@ -3,6 +3,7 @@ package authsys_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -141,6 +142,8 @@ func newEnv(t *testing.T, mutate ...func(*authsys.Config)) *env {
 	})))
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
+	harnessEnvs.Store(e.srv.URL, e)
+	t.Cleanup(func() { harnessEnvs.Delete(e.srv.URL) })
 	// Runs before srv.Close and after the test's own cleanups.
 	t.Cleanup(func() { e.capture.checkEnv(t, e.auth) })
 	return e
@@ -180,9 +183,8 @@ func (r response) code() string {
 	return p.Code
 }
 
-// do sends one request. Every call is recorded for the secrets check and
-// checked against the OpenAPI document (openapi_lite_test.go, and the full
-// validation when harnessValidate is set).
+// do sends one request through the client's cookie jar and runs the
+// harness checks on it (harnessSend).
 func (c *client) do(method, path string, body any, header ...string) response {
 	c.e.t.Helper()
 	var rd io.Reader
@@ -213,24 +215,75 @@ func (c *client) do(method, path string, body any, header ...string) response {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := c.hc.Do(req)
+	res, b, err := c.e.harnessSend(c.hc, req, raw)
 	if err != nil {
 		c.e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	c.e.capture.recordCall(req, raw, res, b)
-	openapiLiteCheck(c.e.t, req, res, b)
-	if harnessValidate != nil {
-		harnessValidate(c.e.t, req, raw, res, b)
 	}
 	return response{res, b}
 }
 
-// harnessValidate, when not nil, checks every call made through client.do;
-// the OpenAPI validation layer (openapi_validate_test.go) sets it. It
-// reports with t.Errorf, so it may run on any goroutine.
+// harnessSend sends req, whose body is reqBody (nil for none), to the env's
+// server through hc, reads the whole response and runs harnessCheck on the
+// call. It returns an error only when the call itself failed, and never
+// stops the test, so any goroutine may call it. Every request of the suite
+// to the env's server goes through here, whatever helper builds it.
+func (e *env) harnessSend(hc *http.Client, req *http.Request, reqBody []byte) (*http.Response, []byte, error) {
+	e.t.Helper()
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the response of %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	// The request the server answered: the client's copy when it forked
+	// req (a client Timeout) or followed a redirect, which drops the body
+	// when it changes the method.
+	sent := req
+	if res.Request != nil {
+		sent = res.Request
+		if sent.Method != req.Method {
+			reqBody = nil
+		}
+	}
+	e.harnessCheck(sent, reqBody, res, b)
+	return res, b, nil
+}
+
+// harnessCheck runs every harness check on one finished call to the env's
+// server: it records the secrets the call carried in the env's capture
+// (secrets_capture_test.go) and checks the call against the OpenAPI
+// document (openapi_lite_test.go, and the full validation when
+// harnessValidate is set). Failures are reported with t.Errorf, so it may
+// run on any goroutine; the capture and both validators are safe for
+// concurrent use.
+func (e *env) harnessCheck(req *http.Request, reqBody []byte, res *http.Response, resBody []byte) {
+	e.t.Helper()
+	e.capture.recordCall(req, reqBody, res, resBody)
+	openapiLiteCheck(e.t, req, res, resBody)
+	if harnessValidate != nil {
+		harnessValidate(e.t, req, reqBody, res, resBody)
+	}
+}
+
+// harnessValidate, when not nil, checks every call made through
+// harnessSend; the OpenAPI validation layer (openapi_validate_test.go) sets
+// it. It reports with t.Errorf, so it may run on any goroutine.
 var harnessValidate func(t *testing.T, req *http.Request, reqBody []byte, res *http.Response, resBody []byte)
+
+// harnessEnvs maps the URL of each live env's server to the env, for the
+// helpers that are given only a URL (rlPost).
+var harnessEnvs sync.Map // string → *env
+
+// harnessEnvAt returns the live env whose server is at srvURL.
+func harnessEnvAt(srvURL string) (*env, error) {
+	if e, ok := harnessEnvs.Load(srvURL); ok {
+		return e.(*env), nil
+	}
+	return nil, fmt.Errorf("no live env serves %s: send requests to an env's e.srv.URL", srvURL)
+}
 
 func (c *client) post(path string, body any, header ...string) response {
 	c.e.t.Helper()

@@ -1,14 +1,14 @@
 package authsys_test
 
-// A dependency-free check of every call made through client.do against
-// handlers/openapi.json, read with encoding/json: the call must reach a
-// documented operation (else it must get 404 not_found or 405
-// method_not_allowed), its status must be one the operation lists, its
-// Content-Type one the response lists, a problem's code one the response
-// enumerates, and the response's required headers (Retry-After,
-// Set-Cookie) present. It always runs; the full schema validation with
-// kin-openapi (openapi_validate_test.go) adds the bodies, parameters and
-// request checks.
+// A dependency-free check of every call sent through harnessSend
+// (harness_test.go) against handlers/openapi.json, read with encoding/json:
+// the call must reach a documented operation (else it must get 404
+// not_found or 405 method_not_allowed), its status must be one the
+// operation lists, its Content-Type one the response lists, a problem's
+// code one the response enumerates, and the response's required headers
+// (Retry-After, Set-Cookie) present. It always runs; the full schema
+// validation with kin-openapi (openapi_validate_test.go) adds the bodies,
+// parameters and request checks.
 
 import (
 	"encoding/json"

@@ -1,17 +1,20 @@
 package authsys_test
 
-// The OpenAPI validation layer of the root test suite: every call made
-// through client.do (harness_test.go) to the auth API (/api/auth) or the
-// admin API (/api/admin/auth) is checked against handlers/openapi.json with
-// kin-openapi's openapi3filter, so a handler that drifts from the document
-// fails the test that made the call. Responses are always validated,
-// problem responses included, and a status the operation does not list is
-// an error. Requests are validated only when the response is 2xx: tests
-// send malformed requests on purpose, and the server must refuse those,
-// not the validator. A call to an undocumented path or method must get 404
-// not_found or 405 method_not_allowed. Other paths (/api/private) and HEAD
-// or OPTIONS requests are not checked, nor are 3xx responses (the mux's
-// path-cleaning redirects).
+// The OpenAPI validation layer of the root test suite: every call sent to
+// an env's server through harnessSend (harness_test.go; client.do, coreRaw,
+// coreRawBody, tfaPost, rlPost and the raw requests of the race tests all
+// use it) to the auth API (/api/auth) or the admin API (/api/admin/auth) is
+// checked against handlers/openapi.json with kin-openapi's openapi3filter,
+// so a handler that drifts from the document fails the test that made the
+// call. Responses are always validated, problem responses included, and a
+// status the operation does not list is an error. Requests are validated
+// only when the response is 2xx: tests send malformed requests on purpose,
+// and the server must refuse those, not the validator. A call to an
+// undocumented path or method must get 404 not_found or 405
+// method_not_allowed. Other paths (/api/private) and HEAD or OPTIONS
+// requests are not checked, nor are 3xx responses (the mux's path-cleaning
+// redirects). Both validators are safe for concurrent use
+// (TestOpenAPIValidatorConcurrent).
 
 import (
 	"bytes"
@@ -192,4 +195,64 @@ func openapiClip(b []byte) string {
 		return string(b[:1500]) + "…"
 	}
 	return string(b)
+}
+
+// TestOpenAPIValidatorConcurrent runs both validators on the same calls
+// from many goroutines at once, as the race tests of the suite do through
+// harnessSend: under -race nothing they share may be written, and every
+// goroutine must get the verdicts of a serial run.
+func TestOpenAPIValidatorConcurrent(t *testing.T) {
+	const user = `{"id":"u1","email":"a@example.com","is_active":true,"two_factor_enabled":false,"date_joined":"2026-03-01T12:00:00Z"}`
+	type call struct {
+		method, path, reqBody, cookie string
+		status                        int
+		ct, body                      string
+	}
+	calls := []call{
+		{"GET", "/api/auth/me/", "", "access_token=x", 200, "application/json", `{"user":` + user + `}`},
+		{"GET", "/api/auth/me/", "", "access_token=x", 200, "application/json", `{"user":{"id":"u1"}}`},
+		{"POST", "/api/auth/login/", `{"email":"a@example.com","password":"p"}`, "", 200, "application/json", `{"requires_2fa":true,"session_token":"abc"}`},
+		{"POST", "/api/auth/login/", `{"email":"a@example.com","password":"p","x":1}`, "", 200, "application/json", `{"requires_2fa":true,"session_token":"abc"}`},
+		{"POST", "/api/auth/2fa/backup-codes/", `{"password":"p"}`, "access_token=x", 200, "application/json", `{"backup_codes":["ABC"]}`},
+		{"GET", "/api/admin/auth/users/?limit=1000", "", "access_token=x", 200, "application/json", `{"users":[],"next_cursor":null}`},
+		{"GET", "/api/auth/nope/", "", "", 404, "application/problem+json", `{"type":"about:blank","title":"Not Found","status":404,"code":"not_found","detail":"x"}`},
+		{"DELETE", "/api/auth/me/", "", "", 405, "application/problem+json", `{"type":"about:blank","title":"Method Not Allowed","status":405,"code":"method_not_allowed","detail":"x"}`},
+	}
+	verdict := func(c call) string {
+		req, err := http.NewRequest(c.method, "http://127.0.0.1:1"+c.path, strings.NewReader(c.reqBody))
+		if err != nil {
+			return err.Error()
+		}
+		if c.cookie != "" {
+			req.Header.Set("Cookie", c.cookie)
+		}
+		h := http.Header{"Content-Type": {c.ct}}
+		if c.status == 405 {
+			h.Set("Allow", "GET")
+		}
+		var out []string
+		for _, err := range openapiCheck(req, []byte(c.reqBody), c.status, h, []byte(c.body)) {
+			out = append(out, err.Error())
+		}
+		for _, err := range openapiLiteErrors(c.method, req.URL.Path, c.status, h, []byte(c.body)) {
+			out = append(out, err.Error())
+		}
+		return strings.Join(out, "\n")
+	}
+	want := make([]string, len(calls))
+	for i, c := range calls {
+		want[i] = verdict(c)
+	}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for k := range 3 * len(calls) {
+				i := (g + k) % len(calls)
+				if got := verdict(calls[i]); got != want[i] {
+					t.Errorf("call %d on goroutine %d: got verdict %q, want the serial %q", i, g, got, want[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -150,7 +149,13 @@ type rlResult struct {
 // rlPost posts body to the auth API of srvURL from client ip (through the
 // trusted proxy; "" sends no X-Forwarded-For). Unlike client.post it
 // returns its error, so goroutines other than the test's may call it.
+// srvURL must be the server of a live env: like client.do, rlPost runs the
+// harness checks on the call (harnessSend), reporting to that env's test.
 func rlPost(ctx context.Context, hc *http.Client, srvURL, path string, body any, ip string) (rlResult, error) {
+	e, err := harnessEnvAt(srvURL)
+	if err != nil {
+		return rlResult{}, err
+	}
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return rlResult{}, err
@@ -163,12 +168,7 @@ func rlPost(ctx context.Context, hc *http.Client, srvURL, path string, body any,
 	if ip != "" {
 		req.Header.Set("X-Forwarded-For", ip)
 	}
-	res, err := hc.Do(req)
-	if err != nil {
-		return rlResult{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	res, b, err := e.harnessSend(hc, req, raw)
 	if err != nil {
 		return rlResult{}, err
 	}

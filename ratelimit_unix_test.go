@@ -51,11 +51,10 @@ func TestRateLimitUnixSocketProxy(t *testing.T) {
 				req, _ := http.NewRequest(http.MethodPost, "http://unix/api/auth/login/", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("X-Forwarded-For", tc.xff(i))
-				res, err := hc.Do(req)
+				res, _, err := e.harnessSend(hc, req, []byte(body))
 				if err != nil {
 					t.Fatal(err)
 				}
-				res.Body.Close()
 				switch res.StatusCode {
 				case http.StatusTooManyRequests:
 					limited++

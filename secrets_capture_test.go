@@ -1,15 +1,16 @@
 package authsys_test
 
 // The secrets check of the whole root test suite: every env (harness_test.go)
-// sends its log records and events to a secretsCapture, and every call made
-// through client.do, every mail read with waitMail and every cookie set with
-// setCookie records the secrets it carried: passwords, one-time tokens,
-// TOTP codes and secrets, backup codes, pending-session tokens, access and
-// refresh tokens. A test fails at its cleanup if one of its own secrets
-// appears in one of its own log records or events, and TestMain
-// (secrets_main_test.go) fails the run if any secret recorded anywhere
-// appears in any record captured anywhere, including records written after
-// a test ended.
+// sends its log records and events to a secretsCapture, and every call sent
+// to an env's server through harnessSend (client.do, coreRaw, coreRawBody,
+// tfaPost, rlPost and the other raw helpers), every mail read with waitMail
+// and every cookie set with setCookie records the secrets it carried:
+// passwords, one-time tokens, TOTP codes and secrets, backup codes,
+// pending-session tokens, access and refresh tokens. A test fails at its
+// cleanup if one of its own secrets appears in one of its own log records
+// or events, and TestMain (secrets_main_test.go) fails the run if any
+// secret recorded anywhere appears in any record captured anywhere,
+// including records written after a test ended.
 
 import (
 	"context"
@@ -115,14 +116,20 @@ func (c *secretsCapture) addRecord(line string) {
 }
 
 // recordCall records the secrets of one call: the secret members of a JSON
-// request body, secret query parameters, a Bearer token, every cookie the
-// response sets and the secret members of a JSON response body.
+// request body, secret query parameters, a Bearer token, the token cookies
+// the request carries (set by hand, not only from the jar), every cookie
+// the response sets and the secret members of a JSON response body.
 func (c *secretsCapture) recordCall(req *http.Request, reqBody []byte, res *http.Response, resBody []byte) {
 	for k, vs := range req.URL.Query() {
 		if secretsRequestKeys[k] {
 			for _, v := range vs {
 				c.add(v)
 			}
+		}
+	}
+	for _, ck := range req.Cookies() {
+		if secretsRequestKeys[ck.Name] {
+			c.add(ck.Value)
 		}
 	}
 	if a := req.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {

@@ -5,7 +5,6 @@ package authsys_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -135,7 +134,8 @@ type tfaOutcome struct {
 }
 
 // tfaPost posts body as JSON to the auth API through hc, safe to call from
-// any goroutine.
+// any goroutine. Like client.do it runs the harness checks on the call
+// (harnessSend).
 func (e *env) tfaPost(hc *http.Client, path string, body any) tfaOutcome {
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -146,12 +146,10 @@ func (e *env) tfaPost(hc *http.Client, path string, body any) tfaOutcome {
 		return tfaOutcome{err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	res, err := hc.Do(req)
+	res, b, err := e.harnessSend(hc, req, raw)
 	if err != nil {
 		return tfaOutcome{err: err}
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
 	var p struct{ Code string }
 	_ = json.Unmarshal(b, &p)
 	if res.StatusCode >= 400 && res.Header.Get("Content-Type") != "application/problem+json" {
