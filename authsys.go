@@ -76,6 +76,7 @@ func New(cfg Config) (*Auth, error) {
 		Limits: handlers.Limits{
 			Login: p.limits[LimitLogin], Signup: p.limits[LimitSignup],
 			PasswordReset: p.limits[LimitPasswordReset], TwoFactor: p.limits[LimitTwoFactor],
+			TwoFactorDaily: p.limits[LimitTwoFactorDaily],
 		},
 		ClientIP: p.ips, CSRF: p.csrf, Logger: c.Logger, Now: c.Now, Rand: c.Rand,
 		Cookies: handlers.Cookies{

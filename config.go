@@ -38,13 +38,21 @@ const (
 	LimitSignup        = "signup"
 	LimitPasswordReset = "password_reset"
 	LimitTwoFactor     = "2fa_verify"
+	// LimitTwoFactorDaily is a second, slower 2FA budget, per account
+	// only: LimitTwoFactor's 10/min alone would let someone who has the
+	// password try 14,400 codes a day (a few percent chance of guessing
+	// one); 50/day caps that near 0.03 %.
+	LimitTwoFactorDaily = "2fa_verify_daily"
 )
 
 // DefaultRateLimits returns the limits used when Config.RateLimits is nil:
 // login 10/min, signup 5/min, password reset 5/min, 2FA verify 10/min, each
-// counted per client IP and per account.
+// counted per client IP and per account, and 2FA verify 50/day per account.
 func DefaultRateLimits() map[string]string {
-	return map[string]string{LimitLogin: "10/min", LimitSignup: "5/min", LimitPasswordReset: "5/min", LimitTwoFactor: "10/min"}
+	return map[string]string{
+		LimitLogin: "10/min", LimitSignup: "5/min", LimitPasswordReset: "5/min",
+		LimitTwoFactor: "10/min", LimitTwoFactorDaily: "50/day",
+	}
 }
 
 // Config configures an Auth. The zero value of every optional field means
@@ -188,7 +196,8 @@ type Config struct {
 	// RateLimits maps LimitLogin, LimitSignup, LimitPasswordReset and
 	// LimitTwoFactor to rates such as "10/min" or "5/hour"; each applies
 	// per client IP and per account (the normalized email; the user for
-	// 2FA). A rate N/Per is enforced by GCRA (generic cell rate
+	// 2FA). LimitTwoFactorDaily applies per account only, on top of
+	// LimitTwoFactor. A rate N/Per is enforced by GCRA (generic cell rate
 	// algorithm): a burst of N requests at once, then one request every
 	// Per/N; a refused request (429 with Retry-After, the seconds until
 	// one would be allowed) spends nothing. The state is kept in Pending,
@@ -455,10 +464,10 @@ func (c Config) validate() (parsedConfig, error) {
 		return p, bad("CookieDomain", fmt.Sprintf("%q is not a valid cookie domain", c.CookieDomain))
 	}
 	p.limits = map[string]ratelimit.Rate{}
-	known := map[string]bool{LimitLogin: true, LimitSignup: true, LimitPasswordReset: true, LimitTwoFactor: true}
+	known := map[string]bool{LimitLogin: true, LimitSignup: true, LimitPasswordReset: true, LimitTwoFactor: true, LimitTwoFactorDaily: true}
 	for name, s := range c.RateLimits {
 		if !known[name] {
-			return p, bad("RateLimits", fmt.Sprintf("unknown limit %q (want login, signup, password_reset or 2fa_verify)", name))
+			return p, bad("RateLimits", fmt.Sprintf("unknown limit %q (want login, signup, password_reset, 2fa_verify or 2fa_verify_daily)", name))
 		}
 		r, err := ratelimit.ParseRate(s)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/store/memory"
 )
 
@@ -73,4 +74,49 @@ func TestLoginRacingARevocation(t *testing.T) {
 			expect(t, c.get("/me/"), http.StatusUnauthorized, "not_authenticated")
 		})
 	}
+}
+
+// TestTwoFactorChangesRacingARevocation commits a revocation between the
+// password check of /2fa/disable/ (and of a backup-code regeneration) and
+// its write: the change is refused, and 2FA and the codes stay as they
+// were.
+func TestTwoFactorChangesRacingARevocation(t *testing.T) {
+	for _, tc := range []struct{ name, path string }{
+		{"disable", "/2fa/disable/"},
+		{"regenerate", "/2fa/backup-codes/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hs *hookStore
+			e := newEnv(t, func(c *authsys.Config) {
+				hs = &hookStore{Store: c.Users.(*memory.Store)}
+				c.Users = hs
+			})
+			u := e.tfaEnabled("twofa@example.com")
+			before := coreUser(e, u.email)
+			hook := func() {
+				if _, err := e.store.UpdateUser(context.Background(), before.ID, func(x *authsys.User) error { x.TokenVersion++; return nil }); err != nil {
+					t.Error(err)
+				}
+			}
+			hs.hook.Store(&hook)
+			body := map[string]string{"password": goodPassword, "code": e.tfaFreshCode(u.secret)}
+			expect(t, u.c.post(tc.path, body), http.StatusUnauthorized, "invalid_token")
+			after := coreUser(e, u.email)
+			if !after.TOTPEnabled || !sameHashes(before.BackupCodes, after.BackupCodes) {
+				t.Errorf("the refused request changed 2FA: enabled %t, codes changed %t", after.TOTPEnabled, !sameHashes(before.BackupCodes, after.BackupCodes))
+			}
+		})
+	}
+}
+
+func sameHashes(a, b []store.BackupCode) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Hash != b[i].Hash || !a[i].UsedAt.Equal(b[i].UsedAt) {
+			return false
+		}
+	}
+	return true
 }

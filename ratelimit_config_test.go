@@ -72,11 +72,12 @@ func TestRateLimitConfigValidation(t *testing.T) {
 }
 
 // TestRateLimitDefaults checks that a nil Config.RateLimits means the
-// seed's limits (login and 2FA 10/min, signup and password reset 5/min),
+// seed's limits (login and 2FA 10/min, signup and password reset 5/min,
+// plus 2FA 50/day per account),
 // and that the defaults are what DefaultRateLimits documents: the request
 // after the burst is refused until one request comes back, Per/N later.
 func TestRateLimitDefaults(t *testing.T) {
-	want := map[string]string{"login": "10/min", "signup": "5/min", "password_reset": "5/min", "2fa_verify": "10/min"}
+	want := map[string]string{"login": "10/min", "signup": "5/min", "password_reset": "5/min", "2fa_verify": "10/min", "2fa_verify_daily": "50/day"}
 	if got := authsys.DefaultRateLimits(); !maps.Equal(got, want) {
 		t.Fatalf("DefaultRateLimits() = %v, want %v", got, want)
 	}

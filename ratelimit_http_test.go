@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -451,4 +452,43 @@ func TestRateLimitFixedWindowFallback(t *testing.T) {
 		expect(t, login(), http.StatusUnauthorized, "invalid_credentials")
 	}
 	rlThrottled(t, login(), "60")
+}
+
+// TestRateLimitTwoFactorDaily spends the account's daily 2FA budget
+// (3/day here) with wrong codes from different IPs and sessions: the next
+// code, even the right one, is refused with a Retry-After of hours and an
+// event naming the limit and the user, until the budget comes back.
+func TestRateLimitTwoFactorDaily(t *testing.T) {
+	e := rlEnv(t, map[string]string{authsys.LimitTwoFactorDaily: "3/day"})
+	rlAddUser(t, e.store, rlVictim, goodPassword)
+	secret := rlEnable2FA(e, rlVictim) // enabling spends one
+	verify := func(tok, code string, i int) response {
+		return e.client().post("/2fa/verify-login/", map[string]string{"session_token": tok, "code": code}, rlFrom(rlIP(i))...)
+	}
+	for i := range 2 {
+		expect(t, verify(rlSession(e, rlVictim), rlWrongCode(e, secret), i), http.StatusBadRequest, "invalid_code")
+	}
+	r := verify(rlSession(e, rlVictim), rlCode(e, secret), 3)
+	rlThrottled(t, r, "")
+	// One code every 8 hours comes back; the fake clock has moved a little.
+	if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra < 7*3600 || ra > 8*3600 {
+		t.Errorf("got Retry-After %q, want 7 to 8 hours", r.Header.Get("Retry-After"))
+	}
+	victim, err := e.store.UserByEmail(t.Context(), rlVictim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	e.events.mu.Lock()
+	for _, ev := range e.events.ev {
+		if ev.Kind == "throttled" && ev.Reason == authsys.LimitTwoFactorDaily && ev.UserID == victim.ID {
+			found = true
+		}
+	}
+	e.events.mu.Unlock()
+	if !found {
+		t.Errorf("no throttled event with reason %s for the user", authsys.LimitTwoFactorDaily)
+	}
+	e.clock.Advance(8 * time.Hour)
+	expect(t, verify(rlSession(e, rlVictim), rlCode(e, secret), 4), http.StatusOK, "")
 }

@@ -31,6 +31,8 @@ const MaxBodyBytes = 64 << 10
 // one.
 type Limits struct {
 	Login, Signup, PasswordReset, TwoFactor ratelimit.Rate
+	// TwoFactorDaily is a second 2FA budget, per account only.
+	TwoFactorDaily ratelimit.Rate
 }
 
 // Cookies configures the two token cookies.

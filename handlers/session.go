@@ -253,9 +253,22 @@ func (h *Handlers) ipBucket(r *http.Request) (string, bool) {
 	return ip.String(), true
 }
 
-// limitTwoFactor is the scope of the 2FA code budget, named as the limit
-// in Config.RateLimits; its account key is the user ID.
-const limitTwoFactor = "2fa_verify"
+// limitTwoFactor and limitTwoFactorDaily are the scopes of the 2FA code
+// budgets, named as the limits in Config.RateLimits; their account key is
+// the user ID.
+const (
+	limitTwoFactor      = "2fa_verify"
+	limitTwoFactorDaily = "2fa_verify_daily"
+)
+
+// limitTwoFactorAccount checks a 2FA code attempt against both budgets of
+// the account userID.
+func (h *Handlers) limitTwoFactorAccount(r *http.Request, userID string) error {
+	if err := h.limitAccount(r, limitTwoFactor, h.deps.Limits.TwoFactor, userID); err != nil {
+		return err
+	}
+	return h.limitAccount(r, limitTwoFactorDaily, h.deps.Limits.TwoFactorDaily, userID)
+}
 
 // limitAccount is limit for the account alone, for endpoints that learn
 // the account only after a lookup guarded by an IP-only limit (2FA verify).
@@ -274,7 +287,7 @@ func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, 
 	}
 	if !ok {
 		ev := Event{Kind: EventThrottled, Reason: scope}
-		if id, ok := strings.CutPrefix(key, "acct:"); ok && scope == limitTwoFactor {
+		if id, ok := strings.CutPrefix(key, "acct:"); ok && (scope == limitTwoFactor || scope == limitTwoFactorDaily) {
 			ev.UserID = id // the 2FA budget is the account's by user ID
 		}
 		h.emit(r, ev)

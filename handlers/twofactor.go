@@ -195,7 +195,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	case json.Unmarshal(raw, &s) != nil:
 		return errSessionExpired
 	}
-	if err := h.limitAccount(r, limitTwoFactor, h.deps.Limits.TwoFactor, s.UserID); err != nil {
+	if err := h.limitTwoFactorAccount(r, s.UserID); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Code) == "" {

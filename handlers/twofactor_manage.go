@@ -25,6 +25,10 @@ var (
 	errNotEnabled     = problem(http.StatusConflict, CodeTwoFactorNotEnabled, "Two-factor authentication is not enabled.")
 	errNotSetUp       = problem(http.StatusConflict, CodeTwoFactorNotSetUp, "No two-factor setup is pending; call setup first.")
 	errCodesChanged   = problem(http.StatusConflict, CodeConflict, "The backup codes were changed by another request; try again.")
+	// errSessionEnded refuses a change whose checks (the password, the
+	// session) were made against an account that has changed since: a
+	// password change, reset or revocation committed in between.
+	errSessionEnded = problem(http.StatusUnauthorized, CodeInvalidToken, "The session has ended.")
 )
 
 // setup2FA creates a new unconfirmed secret, replacing any earlier one. The
@@ -100,7 +104,10 @@ func (h *Handlers) backupKey(userID, enc string) ([]byte, error) {
 // twoFactorAttempt counts a code attempt of an authenticated user against
 // the account's 2FA budget, shared with /2fa/verify-login/.
 func (h *Handlers) twoFactorAttempt(r *http.Request, u store.User) error {
-	return h.limit(r, limitTwoFactor, h.deps.Limits.TwoFactor, u.ID)
+	if err := h.limit(r, limitTwoFactor, h.deps.Limits.TwoFactor, ""); err != nil {
+		return err
+	}
+	return h.limitTwoFactorAccount(r, u.ID)
 }
 
 // codeFailed emits the failure event of an invalid code and returns err.
@@ -190,6 +197,9 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 		return err
 	}
 	_, err := h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+		if x.TokenVersion != u.TokenVersion {
+			return errSessionEnded
+		}
 		if !x.TOTPEnabled {
 			return errNotEnabled
 		}
@@ -282,6 +292,9 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 	}
 	seen := u.BackupCodes
 	_, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+		if x.TokenVersion != u.TokenVersion {
+			return errSessionEnded
+		}
 		if !x.TOTPEnabled {
 			return errNotEnabled
 		}
