@@ -123,6 +123,11 @@ type Config struct {
 	// after it, a reuse revokes the session. Negative disables the grace.
 	// Default 10 seconds.
 	RefreshReuseGrace time.Duration
+	// ClockSkew is how far the clocks of the instances that share tokens
+	// may disagree: a token issued by an instance whose clock is ahead is
+	// not refused as issued in the future, and expiry allows the same
+	// margin. Negative means none. Default 5 seconds.
+	ClockSkew time.Duration
 	// Issuer and Audience are the JWT "iss" and "aud". Default "authsys".
 	Issuer, Audience string
 	// VerificationTokenTTL is the life of an email verification link.
@@ -292,6 +297,10 @@ func (c Config) withDefaults() Config {
 	dur(&c.AccessTokenTTL, 15*time.Minute)
 	dur(&c.RefreshTokenTTL, 7*24*time.Hour)
 	dur(&c.RefreshReuseGrace, 10*time.Second)
+	dur(&c.ClockSkew, 5*time.Second)
+	if c.ClockSkew < 0 {
+		c.ClockSkew = 0
+	}
 	if c.RefreshReuseGrace < 0 {
 		c.RefreshReuseGrace = 0
 	}
@@ -505,6 +514,7 @@ func (c Config) validate() (parsedConfig, error) {
 	tm, err := tokens.NewManager(tokens.Options{
 		Keys: keys, Issuer: c.Issuer, Audience: c.Audience,
 		AccessTTL: c.AccessTokenTTL, RefreshTTL: c.RefreshTokenTTL, Now: c.Now,
+		Leeway: c.ClockSkew,
 	})
 	if err != nil {
 		return p, bad("SigningKey", err.Error())

@@ -109,8 +109,11 @@ func newEnv(t *testing.T, mutate ...func(*authsys.Config)) *env {
 		Now:            e.clock.Now,
 		PasswordParams: &params,
 		RateLimits:     map[string]string{},
-		OnEvent:        e.events.add,
-		Logger:         quiet,
+		// Exact expiry boundaries: no clock-skew margin unless a test
+		// asks for one (TestClockSkewBetweenInstances).
+		ClockSkew: -1,
+		OnEvent:   e.events.add,
+		Logger:    quiet,
 	}
 	for _, m := range mutate {
 		m(&e.cfg)
