@@ -372,44 +372,62 @@ func (p *bkProxy) pipe(dst, src net.Conn) {
 	}
 }
 
+// bkFault is an injected fault that can be armed to fire on every call
+// after the next pass ones, counting how often it fired.
+type bkFault struct {
+	mu    sync.Mutex
+	armed bool
+	pass  int // calls still let through while armed
+	fired int
+}
+
+func (f *bkFault) arm(on bool) { f.armAfter(on, 0) }
+
+// armAfter arms the fault for every call after the next pass ones.
+func (f *bkFault) armAfter(on bool, pass int) {
+	f.mu.Lock()
+	f.armed, f.pass = on, pass
+	if on {
+		f.fired = 0
+	}
+	f.mu.Unlock()
+}
+
+// due reports whether the fault fires on this call, counting down the
+// calls let through; a call that ok is false for does not count.
+func (f *bkFault) due(ok bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	due := f.armed && f.pass == 0
+	if f.armed && f.pass > 0 && ok {
+		f.pass--
+	}
+	return due
+}
+
+func (f *bkFault) fire() {
+	f.mu.Lock()
+	f.fired++
+	f.mu.Unlock()
+}
+
+func (f *bkFault) failures() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fired
+}
+
 // bkFaultUsers is a UserStore whose UpdateUser, when armed, runs fn on the
 // latest user and then fails as if the commit was lost: nothing is written.
 type bkFaultUsers struct {
 	authsys.UserStore
-	mu    sync.Mutex
-	armed bool
-	pass  int // updates still let through while armed
-	fired int
+	bkFault
 }
 
 var bkErrCommitLost = errors.New("injected fault: commit lost")
 
-func (s *bkFaultUsers) arm(on bool) { s.armAfter(on, 0) }
-
-// armAfter arms the fault for every update after the next pass ones.
-func (s *bkFaultUsers) armAfter(on bool, pass int) {
-	s.mu.Lock()
-	s.armed, s.pass = on, pass
-	if on {
-		s.fired = 0
-	}
-	s.mu.Unlock()
-}
-
-func (s *bkFaultUsers) failures() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.fired
-}
-
 func (s *bkFaultUsers) UpdateUser(ctx context.Context, id string, fn func(*authsys.User) error) (authsys.User, error) {
-	s.mu.Lock()
-	armed := s.armed && s.pass == 0
-	if s.armed && s.pass > 0 {
-		s.pass--
-	}
-	s.mu.Unlock()
-	if !armed {
+	if !s.due(true) {
 		return s.UserStore.UpdateUser(ctx, id, fn)
 	}
 	_, err := s.UserStore.UpdateUser(ctx, id, func(u *authsys.User) error {
@@ -419,9 +437,7 @@ func (s *bkFaultUsers) UpdateUser(ctx context.Context, id string, fn func(*auths
 		return bkErrCommitLost
 	})
 	if errors.Is(err, bkErrCommitLost) {
-		s.mu.Lock()
-		s.fired++
-		s.mu.Unlock()
+		s.fire()
 		return authsys.User{}, errors.Join(store.ErrUnavailable, err)
 	}
 	return authsys.User{}, err
@@ -432,39 +448,12 @@ func (s *bkFaultUsers) UpdateUser(ctx context.Context, id string, fn func(*auths
 // broken connection.
 type bkFailCommitDB struct {
 	*pgxpool.Pool
-	mu    sync.Mutex
-	armed bool
-	pass  int // transactions still let through while armed
-	fired int
-}
-
-func (d *bkFailCommitDB) arm(on bool) { d.armAfter(on, 0) }
-
-// armAfter arms the fault for every transaction after the next pass ones.
-func (d *bkFailCommitDB) armAfter(on bool, pass int) {
-	d.mu.Lock()
-	d.armed, d.pass = on, pass
-	if on {
-		d.fired = 0
-	}
-	d.mu.Unlock()
-}
-
-func (d *bkFailCommitDB) failures() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.fired
+	bkFault
 }
 
 func (d *bkFailCommitDB) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
 	tx, err := d.Pool.BeginTx(ctx, opts)
-	d.mu.Lock()
-	armed := d.armed && d.pass == 0
-	if d.armed && d.pass > 0 && err == nil {
-		d.pass--
-	}
-	d.mu.Unlock()
-	if err != nil || !armed {
+	if !d.due(err == nil) || err != nil {
 		return tx, err
 	}
 	return &bkLostCommitTx{Tx: tx, db: d}, nil
@@ -477,9 +466,7 @@ type bkLostCommitTx struct {
 
 func (tx *bkLostCommitTx) Commit(ctx context.Context) error {
 	_ = tx.Tx.Rollback(ctx)
-	tx.db.mu.Lock()
-	tx.db.fired++
-	tx.db.mu.Unlock()
+	tx.db.fire()
 	return &net.OpError{Op: "write", Net: "tcp", Err: errors.New("connection reset by peer (injected)")}
 }
 

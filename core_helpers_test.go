@@ -281,19 +281,7 @@ func coreLastMail(e *env, to, kind string) mail.Message {
 // harness checks on the call (harnessSend).
 func coreRaw(e *env, method, path string, body any, hdr ...string) response {
 	e.t.Helper()
-	var raw []byte
-	switch b := body.(type) {
-	case nil:
-	case string:
-		raw = []byte(b)
-	case []byte:
-		raw = b
-	default:
-		var err error
-		if raw, err = json.Marshal(b); err != nil {
-			e.t.Fatal(err)
-		}
-	}
+	raw := harnessBody(e.t, body)
 	if body != nil {
 		hdr = append([]string{"Content-Type", "application/json"}, hdr...)
 	}

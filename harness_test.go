@@ -186,25 +186,31 @@ func (r response) code() string {
 	return p.Code
 }
 
+// harnessBody returns the bytes of a request body given as a string, bytes
+// or a value to encode as JSON; nil for none.
+func harnessBody(t *testing.T, body any) []byte {
+	t.Helper()
+	switch b := body.(type) {
+	case nil:
+		return nil
+	case string:
+		return []byte(b)
+	case []byte:
+		return b
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // do sends one request through the client's cookie jar and runs the
 // harness checks on it (harnessSend).
 func (c *client) do(method, path string, body any, header ...string) response {
 	c.e.t.Helper()
 	var rd io.Reader
-	var raw []byte
-	switch b := body.(type) {
-	case nil:
-	case string:
-		raw = []byte(b)
-	case []byte:
-		raw = b
-	default:
-		var err error
-		raw, err = json.Marshal(b)
-		if err != nil {
-			c.e.t.Fatal(err)
-		}
-	}
+	raw := harnessBody(c.e.t, body)
 	if body != nil {
 		rd = bytes.NewReader(raw)
 	}
