@@ -1,0 +1,181 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/tokens"
+)
+
+// setCookie sets a token cookie living maxAge; a negative maxAge deletes
+// it (Max-Age=0).
+func (h *Handlers) setCookie(w http.ResponseWriter, name, value, path string, maxAge time.Duration) {
+	c := h.deps.Cookies
+	secs := int(maxAge / time.Second)
+	switch {
+	case maxAge < 0:
+		secs = -1 // net/http writes Max-Age=0; 0 would mean a session cookie
+	case secs == 0:
+		secs = 1
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: path, Domain: c.Domain,
+		MaxAge: secs, Secure: c.Secure, HttpOnly: true, SameSite: c.SameSite,
+	})
+}
+
+func (h *Handlers) clearCookies(w http.ResponseWriter) {
+	c := h.deps.Cookies
+	h.setCookie(w, c.AccessName, "", "/", -1)
+	h.setCookie(w, c.RefreshName, "", c.RefreshPath, -1)
+}
+
+// startSession issues an access and a refresh token of a new session (sid)
+// for u and sets them as cookies.
+func (h *Handlers) startSession(w http.ResponseWriter, u store.User) error {
+	sid := tokens.NewID()
+	refresh := h.deps.Tokens.NewClaims(tokens.TypeRefresh, u.ID, u.TokenVersion, sid)
+	return h.setTokens(w, u.ID, u.TokenVersion, sid, refresh)
+}
+
+// setTokens sets a fresh access cookie and the given refresh token.
+func (h *Handlers) setTokens(w http.ResponseWriter, userID string, tv int64, sid string, refresh tokens.Claims) error {
+	tm := h.deps.Tokens
+	access := tm.NewClaims(tokens.TypeAccess, userID, tv, sid)
+	at, err := tm.Sign(access)
+	if err != nil {
+		return err
+	}
+	rt, err := tm.Sign(refresh)
+	if err != nil {
+		return err
+	}
+	c := h.deps.Cookies
+	h.setCookie(w, c.AccessName, at, "/", tm.AccessTTL())
+	h.setCookie(w, c.RefreshName, rt, c.RefreshPath, refresh.ExpiresAt.Sub(h.now()))
+	return nil
+}
+
+var errNoCredentials = errors.New("no credentials")
+
+// accessToken returns the access token of r: the cookie, or a Bearer
+// header when allowed.
+func (h *Handlers) accessToken(r *http.Request) (string, error) {
+	if c, err := r.Cookie(h.deps.Cookies.AccessName); err == nil && c.Value != "" {
+		return c.Value, nil
+	}
+	if h.deps.AllowBearer {
+		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			return strings.TrimSpace(a[7:]), nil
+		}
+	}
+	return "", errNoCredentials
+}
+
+// Authenticate validates the request's access token and loads its user:
+// one UserStore lookup, and with CheckRevokedSessions one PendingStore read
+// first (an ended session costs no user lookup). The token version must
+// match the user's and the user must be active. Errors are *Problem (401)
+// or a store error (503).
+func (h *Handlers) Authenticate(r *http.Request) (store.User, tokens.Claims, error) {
+	raw, err := h.accessToken(r)
+	if err != nil {
+		return store.User{}, tokens.Claims{}, problem(http.StatusUnauthorized, CodeNotAuthenticated, "Authentication credentials were not provided.")
+	}
+	claims, err := h.deps.Tokens.Parse(raw, tokens.TypeAccess)
+	if err != nil {
+		return store.User{}, claims, tokenProblem(err)
+	}
+	if h.deps.CheckRevokedSessions {
+		_, err := h.deps.Pending.GetPending(r.Context(), h.key("rt", "family", claims.SessionID))
+		switch {
+		case err == nil:
+			return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The session has ended.")
+		case !errors.Is(err, store.ErrNotFound):
+			return store.User{}, claims, err
+		}
+	}
+	u, err := h.deps.Users.UserByID(r.Context(), claims.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The token is invalid.")
+	}
+	if err != nil {
+		return store.User{}, claims, err
+	}
+	if u.TokenVersion != claims.TokenVersion {
+		return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The token has been revoked.")
+	}
+	if !u.IsActive {
+		return store.User{}, claims, problem(http.StatusUnauthorized, CodeAccountInactive, "The account is inactive.")
+	}
+	return u, claims, nil
+}
+
+func tokenProblem(err error) *Problem {
+	if errors.Is(err, tokens.ErrExpired) {
+		return problem(http.StatusUnauthorized, CodeTokenExpired, "The token has expired.")
+	}
+	return &Problem{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Title: http.StatusText(http.StatusUnauthorized), Detail: "The token is invalid."}
+}
+
+type ctxKey struct{}
+
+type authInfo struct {
+	user   store.User
+	claims tokens.Claims
+}
+
+// UserFromContext returns the user that Middleware (or an authenticated
+// endpoint) stored in ctx.
+func UserFromContext(ctx context.Context) (store.User, bool) {
+	ai, ok := ctx.Value(ctxKey{}).(*authInfo)
+	if !ok {
+		return store.User{}, false
+	}
+	return ai.user.Clone(), true
+}
+
+func claimsFromContext(ctx context.Context) tokens.Claims {
+	ai, _ := ctx.Value(ctxKey{}).(*authInfo)
+	if ai == nil {
+		return tokens.Claims{}
+	}
+	return ai.claims
+}
+
+// Middleware lets through only requests with a valid access token, with the
+// user in the request context. Failures are 401 problem+json; an unavailable
+// store is 503 and keeps the cookies (an outage is not a logout).
+func (h *Handlers) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if h.deps.RequestTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, h.deps.RequestTimeout)
+			defer cancel()
+		}
+		u, claims, err := h.Authenticate(r.WithContext(ctx))
+		if err != nil {
+			h.securityHeaders(w)
+			h.writeProblem(w, r, toProblem(err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims})))
+	})
+}
+
+// authed wraps an endpoint that needs a valid access token.
+func (h *Handlers) authed(fn func(w http.ResponseWriter, r *http.Request, u store.User) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, claims, err := h.Authenticate(r)
+		if err != nil {
+			return err
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims}))
+		return fn(w, r, u)
+	}
+}

@@ -1,0 +1,134 @@
+package handlers
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+
+	authmail "github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/tokens"
+)
+
+type changeEmail struct {
+	NewEmail string `json:"new_email"`
+	Password string `json:"password"`
+}
+
+// pendingEmail is what the PendingStore keeps for a requested email change;
+// the link carries only a random token whose hash is the key.
+type pendingEmail struct {
+	UserID       string `json:"uid"`
+	NewEmail     string `json:"new_email"`
+	TokenVersion int64  `json:"tv"`
+	OldEmail     string `json:"old_email"`
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+const changeEmailAnswer = "Check the new address for a confirmation link."
+
+func (h *Handlers) changeEmail(w http.ResponseWriter, r *http.Request, u store.User) error {
+	var in changeEmail
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	email := store.NormalizeEmail(in.NewEmail)
+	f := fields{}
+	if f.required("new_email", in.NewEmail) {
+		switch {
+		case !validEmail(email):
+			f.add("new_email", "Enter a valid email address.")
+		case email == u.Email:
+			f.add("new_email", "This is already your email address.")
+		}
+	}
+	f.required("password", in.Password)
+	if err := f.err(); err != nil {
+		return err
+	}
+	if err := h.verifyOwnPassword(r, u, "password", in.Password); err != nil {
+		return err
+	}
+	// A taken address gets the same answer and no mail: the change could
+	// never be confirmed, and the answer must not reveal who has an account.
+	_, err := h.deps.Users.UserByEmail(r.Context(), email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		token := tokens.NewID() + tokens.NewID()
+		rec, _ := json.Marshal(pendingEmail{UserID: u.ID, NewEmail: email, TokenVersion: u.TokenVersion, OldEmail: u.Email})
+		if err := h.deps.Pending.PutPending(r.Context(), h.key("email", hashToken(token)), rec, h.deps.PendingEmailTTL); err != nil {
+			return err
+		}
+		link := h.link(h.deps.EmailChangePath, url.Values{"token": {token}})
+		h.sendMail(r, authmail.KindEmailChangeConfirm, email, u.ID, authmail.Data{Email: u.Email, NewEmail: email, Link: link, ExpiresIn: humanDuration(h.deps.PendingEmailTTL)})
+		h.emit(r, Event{Kind: EventEmailChangeRequested, UserID: u.ID})
+	case err != nil:
+		return err
+	}
+	return writeMessage(w, changeEmailAnswer)
+}
+
+type tokenOnly struct {
+	Token string `json:"token"`
+}
+
+func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) error {
+	var in tokenOnly
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		in.Token = r.URL.Query().Get("token")
+	} else if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	f := fields{}
+	f.required("token", in.Token)
+	if err := f.err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	key := h.key("email", hashToken(in.Token))
+	raw, err := h.deps.Pending.GetPending(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return errInvalidLink
+	}
+	if err != nil {
+		return err
+	}
+	var rec pendingEmail
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return errInvalidLink
+	}
+	// The token version check inside the update makes the link single use
+	// (the change bumps it) and kills it when the password changed since.
+	u, err := h.deps.Users.UpdateUser(ctx, rec.UserID, func(x *store.User) error {
+		if x.TokenVersion != rec.TokenVersion || x.Email != rec.OldEmail || !x.IsActive {
+			return errInvalidLink
+		}
+		x.Email = rec.NewEmail
+		x.EmailVerified = true
+		x.TokenVersion++
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errInvalidLink
+	case errors.Is(err, store.ErrEmailTaken):
+		_ = h.deps.Pending.DeletePending(ctx, key)
+		return problem(http.StatusConflict, CodeEmailTaken, "This email address is already in use.")
+	case err != nil:
+		return err
+	}
+	if err := h.deps.Pending.DeletePending(ctx, key); err != nil {
+		h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
+	}
+	h.clearCookies(w)
+	h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, u.ID, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
+	h.emit(r, Event{Kind: EventEmailChanged, UserID: u.ID})
+	return writeMessage(w, "Your email address has been changed; log in again.")
+}

@@ -1,0 +1,99 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/authsys-go/authsys/internal/ratelimit"
+)
+
+// limit checks one request against the client IP's budget and then, when
+// account is not empty, against the account's (a normalized email or a
+// user ID), each a GCRA limit (see ratelimit.Limiter); a refused request
+// gets 429 throttled with Retry-After, spends nothing from the budget that
+// refused it, and the caller does no other work. Call it before any
+// hashing or store lookup. A request refused by the IP budget is not
+// checked against the account's. A limiter store failure is returned as
+// is (503: the limits fail closed).
+func (h *Handlers) limit(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
+	if ip, ok := h.ipBucket(r); ok {
+		if err := h.limitKey(r, scope, rate, "ip:"+ip); err != nil {
+			return err
+		}
+	}
+	if account == "" {
+		return nil
+	}
+	return h.limitAccount(r, scope, rate, account)
+}
+
+// ipBucket names the IP budget of r: the client's IPv4 address, or the /64
+// of its IPv6 address (one host commonly holds a whole /64, so counting
+// single IPv6 addresses would hand it 2^64 budgets). Without a client IP
+// (a Unix-socket peer that Config.TrustedProxies does not trust) there is
+// no IP budget, only the account's: pooling every such client in one
+// budget would let one of them throttle all.
+func (h *Handlers) ipBucket(r *http.Request) (string, bool) {
+	if h.deps.ClientIP == nil {
+		return "", false
+	}
+	ip := h.deps.ClientIP.ClientIP(r)
+	switch {
+	case !ip.IsValid():
+		h.unknownIP.Do(func() {
+			h.log.WarnContext(r.Context(), "authsys: a request has no client IP address (a Unix socket?); IP rate limits are skipped for such requests; add \"unix\" to Config.TrustedProxies to read X-Forwarded-For",
+				slog.String("remote_addr", r.RemoteAddr))
+		})
+		return "", false
+	case ip.Is6():
+		return netip.PrefixFrom(ip, 64).Masked().String(), true
+	}
+	return ip.String(), true
+}
+
+// limitTwoFactor and limitTwoFactorDaily are the scopes of the 2FA code
+// budgets, named as the limits in Config.RateLimits; their account key is
+// the user ID.
+const (
+	limitTwoFactor      = "2fa_verify"
+	limitTwoFactorDaily = "2fa_verify_daily"
+)
+
+// limitTwoFactorAccount checks a 2FA code attempt against both budgets of
+// the account userID.
+func (h *Handlers) limitTwoFactorAccount(r *http.Request, userID string) error {
+	if err := h.limitAccount(r, limitTwoFactor, h.deps.Limits.TwoFactor, userID); err != nil {
+		return err
+	}
+	return h.limitAccount(r, limitTwoFactorDaily, h.deps.Limits.TwoFactorDaily, userID)
+}
+
+// limitAccount is limit for the account alone, for endpoints that learn
+// the account only after a lookup guarded by an IP-only limit (2FA verify).
+func (h *Handlers) limitAccount(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
+	return h.limitKey(r, scope, rate, "acct:"+account)
+}
+
+// limitKey checks one request against the budget of scope:key.
+func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, key string) error {
+	if rate.Zero() || h.deps.Limiter == nil {
+		return nil
+	}
+	ok, retry, err := h.deps.Limiter.Allow(r.Context(), scope+":"+key, rate)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		ev := Event{Kind: EventThrottled, Reason: scope}
+		if id, ok := strings.CutPrefix(key, "acct:"); ok && (scope == limitTwoFactor || scope == limitTwoFactorDaily) {
+			ev.UserID = id // the 2FA budget is the account's by user ID
+		}
+		h.emit(r, ev)
+		p := problem(http.StatusTooManyRequests, CodeThrottled, "Too many requests; try again later.")
+		p.RetryAfter = retry
+		return p
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/authsys-go/authsys/internal/password"
+	"github.com/authsys-go/authsys/store"
+)
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	Requires2FA  bool      `json:"requires_2fa"`
+	User         *userJSON `json:"user,omitempty"`
+	SessionToken string    `json:"session_token,omitempty"`
+}
+
+var errInvalidCredentials = problem(http.StatusUnauthorized, CodeInvalidCredentials, "Invalid email or password.")
+
+func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
+	var in credentials
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	f := fields{}
+	f.required("email", in.Email)
+	f.required("password", in.Password)
+	if err := f.err(); err != nil {
+		return err
+	}
+	email := store.NormalizeEmail(in.Email)
+	account := email
+	if !validEmail(email) {
+		account = "" // never a key for a string that cannot be an account
+	}
+	if err := h.limit(r, "login", h.deps.Limits.Login, account); err != nil {
+		return err
+	}
+	u, err := h.checkPassword(r, email, in.Password)
+	if err != nil {
+		return err
+	}
+	if u.TOTPEnabled {
+		token, err := h.startPendingSession(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, loginResponse{Requires2FA: true, SessionToken: token})
+	}
+	return h.completeLogin(w, r, u, "password")
+}
+
+// checkPassword verifies email and password the same way whether or not the
+// account exists, upgrades a legacy hash, and refuses inactive accounts. An
+// unknown email, a string that cannot be an email (never looked up, so no
+// backend sees it) and an account whose stored hash is unusable all cost
+// one password verification, like a wrong password.
+func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User, error) {
+	ctx := r.Context()
+	unknown := func() (store.User, error) {
+		if err := h.deps.Hasher.DummyVerify(ctx, pw); err != nil {
+			return store.User{}, err
+		}
+		h.emit(r, Event{Kind: EventLoginFailed, Reason: "unknown_email"})
+		return store.User{}, errInvalidCredentials
+	}
+	if !validEmail(email) {
+		return unknown()
+	}
+	u, err := h.deps.Users.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return unknown()
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	ok, rehash, err := h.deps.Hasher.Verify(ctx, pw, u.PasswordHash)
+	switch {
+	case err == nil:
+	case errors.Is(err, password.ErrBusy):
+		return store.User{}, err
+	case errors.Is(err, password.ErrUnknownFormat):
+		// No computation ran (an unusable or corrupt hash): spend it now.
+		if err := h.deps.Hasher.DummyVerify(ctx, pw); err != nil {
+			return store.User{}, err
+		}
+	default:
+		h.log.WarnContext(ctx, "authsys: verifying a stored password hash failed", "user_id", u.ID, "error", err)
+	}
+	if !ok {
+		h.emit(r, Event{Kind: EventLoginFailed, UserID: u.ID, Reason: "wrong_password"})
+		return store.User{}, errInvalidCredentials
+	}
+	if !u.IsActive {
+		h.emit(r, Event{Kind: EventLoginFailed, UserID: u.ID, Reason: "inactive"})
+		if u.Disabled {
+			return store.User{}, problem(http.StatusForbidden, CodeAccountInactive, "The account has been deactivated.")
+		}
+		return store.User{}, problem(http.StatusForbidden, CodeAccountInactive, "The account is not active; verify your email address first.")
+	}
+	if rehash {
+		if nh, err := h.deps.Hasher.Hash(ctx, pw); err == nil {
+			old := u.PasswordHash
+			u2, err := h.deps.Users.UpdateUser(ctx, u.ID, func(x *store.User) error {
+				if x.PasswordHash == old && x.TokenVersion == u.TokenVersion {
+					x.PasswordHash = nh
+				}
+				return nil
+			})
+			// Only the same account state is adopted: a password
+			// change meanwhile bumped the token version, and the login
+			// must not pick it up (completeLogin refuses it).
+			if err == nil && u2.TokenVersion == u.TokenVersion {
+				u = u2
+			}
+		}
+	}
+	return u, nil
+}
+
+// completeLogin records the login and starts a session, if the account is
+// still as the password was checked against: the same token version (every
+// password change, reset, email change, logout-all, revocation and
+// deactivation bumps it) and active. A change that commits while the
+// password is being hashed thus fails the login instead of being absorbed
+// into a session that outlives it.
+func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
+	now := h.now()
+	checked := u.TokenVersion
+	u, err := h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+		if x.TokenVersion != checked || !x.IsActive {
+			return errInvalidCredentials
+		}
+		x.LastLogin = now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return h.finishLogin(w, r, u, method)
+}
+
+// finishLogin starts a session for u, whose login is already recorded.
+func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
+	if err := h.startSession(w, u); err != nil {
+		return err
+	}
+	h.emit(r, Event{Kind: EventLoginSucceeded, UserID: u.ID, Reason: method})
+	pu := publicUser(u)
+	return writeJSON(w, http.StatusOK, loginResponse{User: &pu})
+}
