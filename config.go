@@ -536,14 +536,14 @@ func (c Config) validate() (parsedConfig, error) {
 	return p, nil
 }
 
-// validKeyID reports whether id is a valid key ID: 1 to 64 characters from
-// A-Z a-z 0-9 - _ (it travels in tokens).
 // validAlgorithm reports whether alg is a JWT algorithm tokens supports;
 // empty means the default, HS256.
 func validAlgorithm(alg string) bool {
 	return alg == "" || alg == tokens.HS256 || alg == tokens.EdDSA
 }
 
+// validKeyID reports whether id is a valid key ID: 1 to 64 characters from
+// A-Z a-z 0-9 - _ (it travels in tokens).
 func validKeyID(id string) bool {
 	if len(id) == 0 || len(id) > 64 {
 		return false

@@ -71,6 +71,17 @@ func TestLoginRacingARevocation(t *testing.T) {
 			if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
 				t.Errorf("a failed login set cookies %q", sc)
 			}
+			e.events.mu.Lock()
+			var failed []authsys.Event
+			for _, ev := range e.events.ev {
+				if ev.Kind == "login_failed" {
+					failed = append(failed, ev)
+				}
+			}
+			e.events.mu.Unlock()
+			if len(failed) != 1 || failed[0].Reason != "account_changed" || failed[0].UserID != u.ID {
+				t.Errorf("got login_failed events %+v, want one for the user with reason account_changed", failed)
+			}
 			expect(t, c.get("/me/"), http.StatusUnauthorized, "not_authenticated")
 		})
 	}

@@ -130,14 +130,17 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 // into a session that outlives it.
 func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
 	now := h.now()
-	checked := u.TokenVersion
-	u, err := h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	checked, id := u.TokenVersion, u.ID
+	u, err := h.deps.Users.UpdateUser(r.Context(), id, func(x *store.User) error {
 		if x.TokenVersion != checked || !x.IsActive {
 			return errInvalidCredentials
 		}
 		x.LastLogin = now
 		return nil
 	})
+	if errors.Is(err, errInvalidCredentials) {
+		h.emit(r, Event{Kind: EventLoginFailed, UserID: id, Reason: "account_changed"})
+	}
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,13 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 			same = false
 		}
 		u := existing
-		if !same {
+		if same {
+			// Nothing to discard; send the link only to an account that
+			// still waits for one.
+			if u, err = h.deps.Users.UserByID(ctx, existing.ID); err != nil || u.EmailVerified || u.Disabled {
+				return
+			}
+		} else {
 			u, err = h.deps.Users.UpdateUser(ctx, existing.ID, func(x *store.User) error {
 				if x.EmailVerified || x.Disabled {
 					return errVerifiedMeanwhile

@@ -255,10 +255,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 		cfg.RateLimits = map[string]string{}
 	}
 	if o.trustedProxies != "" {
-		cfg.TrustedProxies = strings.Split(o.trustedProxies, ",")
+		cfg.TrustedProxies = splitList(o.trustedProxies)
 	}
 	if o.trustedOrigins != "" {
-		cfg.TrustedOrigins = strings.Split(o.trustedOrigins, ",")
+		cfg.TrustedOrigins = splitList(o.trustedOrigins)
 	}
 	auth, err := authsys.New(cfg)
 	if err != nil {
@@ -312,4 +312,16 @@ func newMux(auth *authsys.Auth) *http.ServeMux {
 		io.WriteString(w, resetPage)
 	})
 	return mux
+}
+
+// splitList splits a comma-separated flag value, trimming the blanks around
+// each item and dropping empty ones ("a, b," is a and b).
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

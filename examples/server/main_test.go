@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"mime"
@@ -429,5 +430,17 @@ func TestRunBackendsFromEnvironment(t *testing.T) {
 				t.Errorf("got %v, want a backend error", err)
 			}
 		})
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	for in, want := range map[string]string{
+		"a,b":        "[a b]",
+		" a , b ,, ": "[a b]",
+		"https://spa.example.com, https://admin.example.com": "[https://spa.example.com https://admin.example.com]",
+	} {
+		if got := fmt.Sprint(splitList(in)); got != want {
+			t.Errorf("splitList(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
