@@ -8,6 +8,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -204,6 +206,22 @@ type RateStore interface {
 	// (GetPending returns ErrNotFound). DeletePending removes the state,
 	// which gives the key a full burst again.
 	AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (ok bool, retryAfter time.Duration, err error)
+}
+
+// RateInterval checks the arguments of RateStore.AllowRate and returns
+// interval rounded up to a whole microsecond, the resolution the stores of
+// this module keep time in. interval must be positive, burst at least 1,
+// and burst times the rounded interval must fit a time.Duration; the error
+// says which does not.
+func RateInterval(interval time.Duration, burst int) (time.Duration, error) {
+	if interval <= 0 || burst < 1 || interval > math.MaxInt64-time.Microsecond {
+		return 0, fmt.Errorf("invalid interval %v or burst %d", interval, burst)
+	}
+	interval = (interval + time.Microsecond - 1).Truncate(time.Microsecond)
+	if int64(burst) > math.MaxInt64/int64(interval) {
+		return 0, fmt.Errorf("burst %d of interval %v overflows", burst, interval)
+	}
+	return interval, nil
 }
 
 // NormalizeEmail returns the canonical form of an email address used as the

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,8 +346,9 @@ func (s *Store) IncrPending(_ context.Context, key string, ttl time.Duration) (i
 // budget holds. It returns an error when interval is not positive, burst
 // is below one or burst*interval overflows.
 func (s *Store) AllowRate(_ context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
-	if interval <= 0 || burst < 1 || int64(burst) > math.MaxInt64/int64(interval) {
-		return false, 0, fmt.Errorf("memory: AllowRate: invalid interval %v or burst %d", interval, burst)
+	interval, err := store.RateInterval(interval, burst)
+	if err != nil {
+		return false, 0, fmt.Errorf("memory: AllowRate: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,8 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
+
+	"github.com/authsys-go/authsys/store"
 )
 
 // The pending entries live in the pending table. Expired rows stay until a
@@ -133,12 +134,9 @@ func (s *Store) AllowRate(ctx context.Context, key string, interval time.Duratio
 	if s.err != nil {
 		return false, 0, s.err
 	}
-	if interval <= 0 || burst < 1 || interval > math.MaxInt64-time.Microsecond {
-		return false, 0, fmt.Errorf("postgres: AllowRate: invalid interval %v or burst %d", interval, burst)
-	}
-	interval = (interval + time.Microsecond - 1).Truncate(time.Microsecond)
-	if int64(burst) > math.MaxInt64/int64(interval) {
-		return false, 0, fmt.Errorf("postgres: AllowRate: burst %d of interval %v overflows", burst, interval)
+	interval, err := store.RateInterval(interval, burst)
+	if err != nil {
+		return false, 0, fmt.Errorf("postgres: AllowRate: %w", err)
 	}
 	now := s.clock()
 	limit := now.Add(time.Duration(burst-1) * interval)
@@ -146,7 +144,7 @@ func (s *Store) AllowRate(ctx context.Context, key string, interval time.Duratio
 		ok  bool
 		tat time.Time
 	)
-	err := s.db.QueryRow(ctx, s.q.allowRate, key, now, interval.Microseconds(), limit).Scan(&ok, &tat)
+	err = s.db.QueryRow(ctx, s.q.allowRate, key, now, interval.Microseconds(), limit).Scan(&ok, &tat)
 	if err != nil {
 		return false, 0, s.fail(ctx, "AllowRate", err)
 	}

@@ -243,10 +243,11 @@ const maxRateMicros = 1 << 52
 // allowed as the budget holds. It returns an error when interval is not
 // positive, burst is below one or burst*interval exceeds about 142 years.
 func (s *Store) AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
-	if interval <= 0 || burst < 1 {
-		return false, 0, fmt.Errorf("redis: rate: invalid interval %v or burst %d", interval, burst)
+	interval, err := store.RateInterval(interval, burst)
+	if err != nil {
+		return false, 0, fmt.Errorf("redis: rate: %w", err)
 	}
-	us := (interval + time.Microsecond - 1) / time.Microsecond
+	us := interval / time.Microsecond
 	if int64(burst) > maxRateMicros/int64(us) {
 		return false, 0, fmt.Errorf("redis: rate: burst %d of interval %v is too long", burst, interval)
 	}

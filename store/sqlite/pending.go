@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"time"
+
+	"github.com/authsys-go/authsys/store"
 )
 
 // The pending entries live in the pending table. Expired rows stay until a
@@ -168,18 +169,15 @@ func (s *Store) IncrPending(ctx context.Context, key string, ttl time.Duration) 
 // is not positive, burst is below one or burst*interval overflows a
 // time.Duration.
 func (s *Store) AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
-	if interval <= 0 || burst < 1 || interval > math.MaxInt64-time.Microsecond {
-		return false, 0, fmt.Errorf("sqlite: AllowRate: invalid interval %v or burst %d", interval, burst)
-	}
-	interval = (interval + time.Microsecond - 1).Truncate(time.Microsecond)
-	if int64(burst) > math.MaxInt64/int64(interval) {
-		return false, 0, fmt.Errorf("sqlite: AllowRate: burst %d of interval %v overflows", burst, interval)
+	interval, err := store.RateInterval(interval, burst)
+	if err != nil {
+		return false, 0, fmt.Errorf("sqlite: AllowRate: %w", err)
 	}
 	now := s.clock()
 	us := interval.Microseconds()
 	limit := micros(now) + int64(burst-1)*us
 	var allowed, tat int64
-	err := retryBusy(ctx, func() error {
+	err = retryBusy(ctx, func() error {
 		return s.st.allowRate.QueryRowContext(ctx, key, micros(now), us, limit).Scan(&allowed, &tat)
 	})
 	if err != nil {
