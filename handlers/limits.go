@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 
 	"github.com/authsys-go/authsys/internal/ratelimit"
 )
@@ -19,14 +18,14 @@ import (
 // is (503: the limits fail closed).
 func (h *Handlers) limit(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
 	if ip, ok := h.ipBucket(r); ok {
-		if err := h.limitKey(r, scope, rate, "ip:"+ip); err != nil {
+		if err := h.limitKey(r, scope, rate, "ip:"+ip, ""); err != nil {
 			return err
 		}
 	}
 	if account == "" {
 		return nil
 	}
-	return h.limitAccount(r, scope, rate, account)
+	return h.limitKey(r, scope, rate, "acct:"+account, "")
 }
 
 // ipBucket names the IP budget of r: the client's IPv4 address, or the /64
@@ -62,22 +61,18 @@ const (
 )
 
 // limitTwoFactorAccount checks a 2FA code attempt against both budgets of
-// the account userID.
+// the account userID; 2FA endpoints learn the account only after a lookup
+// guarded by their IP-only limit (verify-login) or from the session.
 func (h *Handlers) limitTwoFactorAccount(r *http.Request, userID string) error {
-	if err := h.limitAccount(r, limitTwoFactor, h.deps.Limits.TwoFactor, userID); err != nil {
+	if err := h.limitKey(r, limitTwoFactor, h.deps.Limits.TwoFactor, "acct:"+userID, userID); err != nil {
 		return err
 	}
-	return h.limitAccount(r, limitTwoFactorDaily, h.deps.Limits.TwoFactorDaily, userID)
+	return h.limitKey(r, limitTwoFactorDaily, h.deps.Limits.TwoFactorDaily, "acct:"+userID, userID)
 }
 
-// limitAccount is limit for the account alone, for endpoints that learn
-// the account only after a lookup guarded by an IP-only limit (2FA verify).
-func (h *Handlers) limitAccount(r *http.Request, scope string, rate ratelimit.Rate, account string) error {
-	return h.limitKey(r, scope, rate, "acct:"+account)
-}
-
-// limitKey checks one request against the budget of scope:key.
-func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, key string) error {
+// limitKey checks one request against the budget of scope:key; userID,
+// when known, names the account in the throttled event.
+func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, key, userID string) error {
 	if rate.Zero() || h.deps.Limiter == nil {
 		return nil
 	}
@@ -86,11 +81,7 @@ func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, 
 		return err
 	}
 	if !ok {
-		ev := Event{Kind: EventThrottled, Reason: scope}
-		if id, ok := strings.CutPrefix(key, "acct:"); ok && (scope == limitTwoFactor || scope == limitTwoFactorDaily) {
-			ev.UserID = id // the 2FA budget is the account's by user ID
-		}
-		h.emit(r, ev)
+		h.emit(r, Event{Kind: EventThrottled, UserID: userID, Reason: scope})
 		p := problem(http.StatusTooManyRequests, CodeThrottled, "Too many requests; try again later.")
 		p.RetryAfter = retry
 		return p
