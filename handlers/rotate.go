@@ -45,13 +45,11 @@ func (h *Handlers) RotateTOTPSecrets(ctx context.Context) (int, error) {
 					if *f == "" {
 						continue
 					}
-					fresh, rotated, err := h.deps.TOTPCipher.Rotate(*f)
+					rotated, err := h.reseal(f)
 					if err != nil {
 						return fmt.Errorf("user %s: %w", x.ID, err)
 					}
-					if rotated {
-						*f, did = fresh, true
-					}
+					did = did || rotated
 				}
 				return nil
 			})
@@ -70,4 +68,15 @@ func (h *Handlers) RotateTOTPSecrets(ctx context.Context) (int, error) {
 		}
 		after = page[len(page)-1].Email
 	}
+}
+
+// reseal seals the encrypted TOTP secret *enc again under the current key
+// when it is under an older one, and reports whether it did.
+func (h *Handlers) reseal(enc *string) (bool, error) {
+	fresh, rotated, err := h.deps.TOTPCipher.Rotate(*enc)
+	if err != nil || !rotated {
+		return false, err
+	}
+	*enc = fresh
+	return true, nil
 }
