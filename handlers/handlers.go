@@ -302,3 +302,13 @@ func (f fields) err() error {
 }
 
 func (h *Handlers) now() time.Time { return h.deps.Now() }
+
+// workTimeout bounds work done for a request that may outlast it (the
+// claim on a pending 2FA session, a contested signup's background check):
+// Config.RequestTimeout, or 10 seconds without one.
+func (h *Handlers) workTimeout() time.Duration {
+	if h.deps.RequestTimeout > 0 {
+		return h.deps.RequestTimeout
+	}
+	return 10 * time.Second
+}

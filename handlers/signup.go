@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -103,14 +102,10 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 // costs the same as for a free address.
 func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string) {
 	r = r.Clone(context.WithoutCancel(r.Context()))
-	timeout := h.deps.RequestTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
 	h.mailWG.Add(1)
 	go func() {
 		defer h.mailWG.Done()
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		ctx, cancel := context.WithTimeout(r.Context(), h.workTimeout())
 		defer cancel()
 		same, _, err := h.deps.Hasher.Verify(ctx, pw, existing.PasswordHash)
 		if err != nil && !errors.Is(err, password.ErrUnknownFormat) {

@@ -170,7 +170,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	key := h.sessionKey(in.SessionToken)
 
 	claim := key + ":busy"
-	claimed, err := h.deps.Pending.AddPendingIfAbsent(ctx, claim, []byte{1}, h.claimTTL())
+	claimed, err := h.deps.Pending.AddPendingIfAbsent(ctx, claim, []byte{1}, h.workTimeout())
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	defer func() {
 		// The release outlives a cancelled request, but never a hung
 		// store: it gets a deadline of its own.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.claimTTL())
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.workTimeout())
 		defer cancel()
 		_ = h.deps.Pending.DeletePending(rctx, claim)
 	}()
@@ -245,15 +245,6 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	return h.finishLogin(w, r, u, "2fa_"+method)
 }
 
-// claimTTL bounds how long a crashed request can keep a pending session
-// claimed.
-func (h *Handlers) claimTTL() time.Duration {
-	if h.deps.RequestTimeout > 0 {
-		return h.deps.RequestTimeout
-	}
-	return 10 * time.Second
-}
-
 // sessionFailure counts a wrong or malformed code against the pending
 // session under key, destroys the session at the MaxCodeAttempts-th, and
 // returns perr.
@@ -306,9 +297,7 @@ func (h *Handlers) consumeCode(x *store.User, code string) (string, error) {
 		bc := &x.BackupCodes[i]
 		if bc.UsedAt.IsZero() && totp.MatchBackupCode(key, norm, bc.Hash) {
 			bc.UsedAt = h.now().UTC()
-			if fresh, rotated, err := h.deps.TOTPCipher.Rotate(x.TOTPSecret); err == nil && rotated {
-				x.TOTPSecret = fresh
-			}
+			_, _ = h.reseal(&x.TOTPSecret) // best effort: RotateTOTPSecrets finishes
 			return methodBackupCode, nil
 		}
 	}
@@ -340,8 +329,6 @@ func (h *Handlers) verifyTOTP(x *store.User, enc *string, code string) error {
 		return err
 	}
 	x.TOTPLastStep = step
-	if fresh, rotated, err := h.deps.TOTPCipher.Rotate(*enc); err == nil && rotated {
-		*enc = fresh
-	}
+	_, _ = h.reseal(enc) // best effort: RotateTOTPSecrets finishes
 	return nil
 }
