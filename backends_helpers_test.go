@@ -54,14 +54,7 @@ func bkRandomName(prefix string) string {
 }
 
 // bkRedisURL returns the test Redis URL or skips the test.
-func bkRedisURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv(bkRedisEnv)
-	if u == "" {
-		testenv.Skipf(t, "%s is not set; set it (e.g. redis://127.0.0.1:6379/0) to run the Redis integration tests", bkRedisEnv)
-	}
-	return u
-}
+func bkRedisURL(t testing.TB) string { return testenv.RedisURL(t) }
 
 // bkPostgresURL returns the test PostgreSQL URL or skips the test.
 func bkPostgresURL(t testing.TB) string {
@@ -97,32 +90,8 @@ func bkRedisStore(t testing.TB, client goredis.UniversalClient) *redis.Store {
 	return redis.New(client, redis.WithPrefix(bkRedisPrefix(t)))
 }
 
-// bkRedisPrefix returns a fresh key prefix in the test Redis and deletes
-// its keys when the test ends (through a client of its own, as the test's
-// clients may point at a dead address by then).
-func bkRedisPrefix(t testing.TB) string {
-	t.Helper()
-	prefix := bkRandomName("authsys_test_") + ":"
-	cleaner := bkRedisClient(t, "")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		iter := cleaner.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("scanning %s*: %v", prefix, err)
-		}
-		if len(keys) > 0 {
-			if err := cleaner.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("deleting %d keys of %s*: %v", len(keys), prefix, err)
-			}
-		}
-	})
-	return prefix
-}
+// bkRedisPrefix is testenv.RedisPrefix.
+func bkRedisPrefix(t testing.TB) string { return testenv.RedisPrefix(t) }
 
 // bkPostgresPool returns a pool on the test database whose host and port
 // are replaced by addr when addr is not empty.
