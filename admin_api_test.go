@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/authsys-go/authsys"
-	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/totp"
 )
@@ -141,7 +140,7 @@ func TestAdminAccessControl(t *testing.T) {
 					{"invalid token", bogus, http.StatusUnauthorized, "invalid_token"},
 					{"not staff", nonStaff, http.StatusForbidden, "forbidden"},
 				} {
-					before := len(adminEventsOf(e, handlers.EventAdminAction))
+					before := len(adminEventsOf(e, authsys.EventAdminAction))
 					r := tt.c.adminDo(ep.method, path, nil)
 					expect(t, r, tt.status, tt.code)
 					if got := r.Header.Get("Cache-Control"); got != "no-store" {
@@ -150,7 +149,7 @@ func TestAdminAccessControl(t *testing.T) {
 					if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 						t.Errorf("%s: got X-Content-Type-Options %q, want nosniff", tt.name, got)
 					}
-					if got := len(adminEventsOf(e, handlers.EventAdminAction)); got != before {
+					if got := len(adminEventsOf(e, authsys.EventAdminAction)); got != before {
 						t.Errorf("%s: got %d admin_action events, want %d", tt.name, got, before)
 					}
 				}
@@ -172,7 +171,7 @@ func TestAdminAccessControl(t *testing.T) {
 	if got := adminUserByEmail(e, targetEmail); got.TokenVersion != target.TokenVersion || !got.IsActive {
 		t.Errorf("refused requests changed the user: got tv %d active %t, want tv %d active true", got.TokenVersion, got.IsActive, target.TokenVersion)
 	}
-	denied := adminEventsOf(e, handlers.EventAdminDenied)
+	denied := adminEventsOf(e, authsys.EventAdminDenied)
 	if want := 2 * len(adminEndpoints); len(denied) != want {
 		t.Fatalf("got %d admin_access_denied events, want %d", len(denied), want)
 	}
@@ -198,7 +197,7 @@ func TestAdminDemotionTakesEffectAtOnce(t *testing.T) {
 func TestAdminCustomIsAdmin(t *testing.T) {
 	const root = "root@example.com"
 	e := newEnv(t, func(c *authsys.Config) {
-		c.IsAdmin = func(u authsys.User) bool { return u.Email == root }
+		c.Hooks.IsAdmin = func(u authsys.User) bool { return u.Email == root }
 	})
 	e.signupVerified(root, goodPassword)
 	e.signupVerified("staff@example.com", goodPassword)
@@ -229,13 +228,13 @@ func TestAdminCSRF(t *testing.T) {
 	if got := adminUserByEmail(e, targetEmail); got.TokenVersion != target.TokenVersion || !got.IsActive {
 		t.Fatalf("cross-site requests changed the user: got tv %d active %t, want tv %d active true", got.TokenVersion, got.IsActive, target.TokenVersion)
 	}
-	if got := adminEventsOf(e, handlers.EventAdminAction); len(got) != 0 {
+	if got := adminEventsOf(e, authsys.EventAdminAction); len(got) != 0 {
 		t.Fatalf("cross-site requests emitted %d admin actions, want 0", len(got))
 	}
 	// The same request from the same origin passes.
 	r := admin.adminDo(http.MethodPost, "/users/"+target.ID+"/revoke-sessions/", nil, "Sec-Fetch-Site", "same-origin")
 	expect(t, r, http.StatusOK, "")
-	if got := adminEventsOf(e, handlers.EventAdminAction); len(got) != 1 || got[0].ActorID != adminUser.ID {
+	if got := adminEventsOf(e, authsys.EventAdminAction); len(got) != 1 || got[0].ActorID != adminUser.ID {
 		t.Fatalf("got admin events %+v, want one by %s", got, adminUser.ID)
 	}
 }
@@ -330,7 +329,7 @@ func TestAdminActions(t *testing.T) {
 		check func(t *testing.T, e *env, before, after authsys.User, c *client, notes map[string]string)
 	}{
 		{
-			name: "revoke sessions", path: "revoke-sessions", reason: handlers.AdminRevokeSessions,
+			name: "revoke sessions", path: "revoke-sessions", reason: authsys.AdminRevokeSessions,
 			check: func(t *testing.T, e *env, before, after authsys.User, c *client, notes map[string]string) {
 				if after.TokenVersion != before.TokenVersion+1 || !after.IsActive {
 					t.Errorf("got tv %d active %t, want tv %d active", after.TokenVersion, after.IsActive, before.TokenVersion+1)
@@ -341,7 +340,7 @@ func TestAdminActions(t *testing.T) {
 			},
 		},
 		{
-			name: "deactivate", path: "deactivate", reason: handlers.AdminDeactivate,
+			name: "deactivate", path: "deactivate", reason: authsys.AdminDeactivate,
 			check: func(t *testing.T, e *env, before, after authsys.User, c *client, notes map[string]string) {
 				if after.IsActive || after.TokenVersion != before.TokenVersion+1 {
 					t.Errorf("got active %t tv %d, want inactive tv %d", after.IsActive, after.TokenVersion, before.TokenVersion+1)
@@ -352,7 +351,7 @@ func TestAdminActions(t *testing.T) {
 			},
 		},
 		{
-			name: "activate a deactivated account", path: "activate", reason: handlers.AdminActivate,
+			name: "activate a deactivated account", path: "activate", reason: authsys.AdminActivate,
 			setup: func(e *env, c *client) map[string]string {
 				adminSetUser(e, targetEmail, func(u *authsys.User) { u.IsActive = false })
 				return nil
@@ -365,7 +364,7 @@ func TestAdminActions(t *testing.T) {
 			},
 		},
 		{
-			name: "activate an unverified account", path: "activate", reason: handlers.AdminActivate,
+			name: "activate an unverified account", path: "activate", reason: authsys.AdminActivate,
 			setup: func(e *env, c *client) map[string]string {
 				adminSetUser(e, targetEmail, func(u *authsys.User) { u.IsActive, u.EmailVerified = false, false })
 				return nil
@@ -378,7 +377,7 @@ func TestAdminActions(t *testing.T) {
 			},
 		},
 		{
-			name: "disable 2FA", path: "disable-2fa", reason: handlers.AdminDisable2FA,
+			name: "disable 2FA", path: "disable-2fa", reason: authsys.AdminDisable2FA,
 			setup: func(e *env, c *client) map[string]string {
 				secret, _ := adminEnable2FA(e, c)
 				// A login waiting for its code when 2FA goes away dies.
@@ -409,7 +408,7 @@ func TestAdminActions(t *testing.T) {
 			},
 		},
 		{
-			name: "resend verification", path: "resend-verification", reason: handlers.AdminResendVerification,
+			name: "resend verification", path: "resend-verification", reason: authsys.AdminResendVerification,
 			setup: func(e *env, c *client) map[string]string {
 				adminSetUser(e, targetEmail, func(u *authsys.User) { u.IsActive, u.EmailVerified = false, false })
 				e.outbox.Reset()
@@ -459,7 +458,7 @@ func TestAdminActions(t *testing.T) {
 			}
 			tt.check(t, e, before, after, c, notes)
 
-			evs := adminEventsOf(e, handlers.EventAdminAction)
+			evs := adminEventsOf(e, authsys.EventAdminAction)
 			if len(evs) == 0 {
 				t.Fatal("got no admin_action event")
 			}
@@ -498,7 +497,7 @@ func TestAdminActionRefusals(t *testing.T) {
 	if got := adminUserByEmail(e, adminEmail); !got.IsActive {
 		t.Error("the admin deactivated itself")
 	}
-	if got := adminEventsOf(e, handlers.EventAdminAction); len(got) != 0 {
+	if got := adminEventsOf(e, authsys.EventAdminAction); len(got) != 0 {
 		t.Errorf("refused actions emitted %d events, want 0", len(got))
 	}
 	// An empty JSON object is an acceptable body.
@@ -708,7 +707,7 @@ func TestAdminConcurrentRevokes(t *testing.T) {
 	if got := adminUserByEmail(e, targetEmail).TokenVersion; got != before.TokenVersion+n {
 		t.Fatalf("got token version %d, want %d", got, before.TokenVersion+n)
 	}
-	if got := len(adminEventsOf(e, handlers.EventAdminAction)); got != n {
+	if got := len(adminEventsOf(e, authsys.EventAdminAction)); got != n {
 		t.Fatalf("got %d admin events, want %d", got, n)
 	}
 }

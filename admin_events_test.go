@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/authsys-go/authsys"
-	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/internal/testenv"
 )
 
@@ -43,7 +42,7 @@ func TestSecurityEvents(t *testing.T) {
 	logs := &adminLogBuffer{}
 	e := newEnv(t, func(c *authsys.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-		c.RateLimits = map[string]string{authsys.LimitPasswordReset: "3/min"}
+		c.RateLimits = testLimits(map[string]string{limitPasswordReset: "3/min"})
 	})
 	const (
 		alice = "alice@example.com"
@@ -142,31 +141,31 @@ func TestSecurityEvents(t *testing.T) {
 	e.waitMail(bob) // also waits for every background send
 	type user struct{ id, reason string }
 	want := map[string]user{
-		handlers.EventSignup:               {aliceUser.ID, ""},
-		handlers.EventSignupExisting:       {aliceUser.ID, ""},
-		handlers.EventAccountVerified:      {aliceUser.ID, ""},
-		handlers.EventLoginSucceeded:       {aliceUser.ID, ""},
-		handlers.EventLoginFailed:          {aliceUser.ID, "wrong_password"},
-		handlers.EventLogout:               {aliceUser.ID, ""},
-		handlers.EventLogoutAll:            {aliceUser.ID, ""},
-		handlers.EventRefreshReuse:         {aliceUser.ID, ""},
-		handlers.EventPasswordResetRequest: {aliceUser.ID, ""},
-		handlers.EventPasswordReset:        {aliceUser.ID, ""},
-		handlers.EventPasswordChanged:      {aliceUser.ID, ""},
-		handlers.EventEmailChangeRequested: {aliceUser.ID, ""},
-		handlers.EventEmailChanged:         {aliceUser.ID, ""},
-		handlers.EventTwoFactorEnabled:     {aliceUser.ID, ""},
-		handlers.EventTwoFactorFailed:      {aliceUser.ID, ""},
-		handlers.EventTwoFactorUsed:        {aliceUser.ID, ""},
-		handlers.EventBackupCodeUsed:       {aliceUser.ID, ""},
-		handlers.EventBackupCodesRenewed:   {aliceUser.ID, ""},
-		handlers.EventTwoFactorDisabled:    {aliceUser.ID, ""},
-		handlers.EventThrottled:            {"", "password_reset"},
-		handlers.EventMailFailed:           {bobUser.ID, ""},
-		handlers.EventAdminDenied:          {aliceUser.ID, ""},
-		handlers.EventAdminAction:          {bobUser.ID, handlers.AdminActivate},
+		authsys.EventSignup:               {aliceUser.ID, ""},
+		authsys.EventSignupExisting:       {aliceUser.ID, ""},
+		authsys.EventAccountVerified:      {aliceUser.ID, ""},
+		authsys.EventLoginSucceeded:       {aliceUser.ID, ""},
+		authsys.EventLoginFailed:          {aliceUser.ID, "wrong_password"},
+		authsys.EventLogout:               {aliceUser.ID, ""},
+		authsys.EventLogoutAll:            {aliceUser.ID, ""},
+		authsys.EventRefreshReuse:         {aliceUser.ID, ""},
+		authsys.EventPasswordResetRequest: {aliceUser.ID, ""},
+		authsys.EventPasswordReset:        {aliceUser.ID, ""},
+		authsys.EventPasswordChanged:      {aliceUser.ID, ""},
+		authsys.EventEmailChangeRequested: {aliceUser.ID, ""},
+		authsys.EventEmailChanged:         {aliceUser.ID, ""},
+		authsys.EventTwoFactorEnabled:     {aliceUser.ID, ""},
+		authsys.EventTwoFactorFailed:      {aliceUser.ID, ""},
+		authsys.EventTwoFactorUsed:        {aliceUser.ID, ""},
+		authsys.EventBackupCodeUsed:       {aliceUser.ID, ""},
+		authsys.EventBackupCodesRenewed:   {aliceUser.ID, ""},
+		authsys.EventTwoFactorDisabled:    {aliceUser.ID, ""},
+		authsys.EventThrottled:            {"", "password_reset"},
+		authsys.EventMailFailed:           {bobUser.ID, ""},
+		authsys.EventAdminDenied:          {aliceUser.ID, ""},
+		authsys.EventAdminAction:          {bobUser.ID, authsys.AdminActivate},
 	}
-	for _, kind := range handlers.EventKinds {
+	for _, kind := range authsys.EventKinds {
 		if _, ok := want[kind]; !ok {
 			t.Errorf("event kind %q is not triggered by this test; add it", kind)
 		}
@@ -201,7 +200,7 @@ func TestSecurityEvents(t *testing.T) {
 			t.Errorf("%s: got no user agent", kind)
 		}
 		wantActor := ""
-		if kind == handlers.EventAdminAction {
+		if kind == authsys.EventAdminAction {
 			wantActor = aliceUser.ID
 		}
 		if ev.ActorID != wantActor {
@@ -211,7 +210,7 @@ func TestSecurityEvents(t *testing.T) {
 	// Only a failed login for an unknown email and throttling (refused
 	// before any lookup) come without a user.
 	for _, ev := range events {
-		if ev.UserID == "" && ev.Kind != handlers.EventThrottled && !(ev.Kind == handlers.EventLoginFailed && ev.Reason == "unknown_email") {
+		if ev.UserID == "" && ev.Kind != authsys.EventThrottled && !(ev.Kind == authsys.EventLoginFailed && ev.Reason == "unknown_email") {
 			t.Errorf("got event %+v without a user", ev)
 		}
 	}

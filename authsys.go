@@ -1,8 +1,8 @@
 // Package authsys gives a net/http server a complete account system:
 // signup with email verification, login with JWTs in HttpOnly cookies,
 // silent refresh, logout, password reset and change, email change, TOTP
-// two-factor authentication with backup codes, rate limits and session
-// invalidation.
+// two-factor authentication with backup codes, rate limits, session
+// invalidation and an admin API.
 //
 // Build an Auth with New, mount Handler under /api/auth, and protect the
 // application's own routes with Middleware:
@@ -10,24 +10,37 @@
 //	auth, err := authsys.New(authsys.Config{...})
 //	mux.Handle("/api/auth/", http.StripPrefix("/api/auth", auth.Handler()))
 //	mux.Handle("GET /api/orders", auth.Middleware(orders))
+//
+// The application picks its backends, each in a package of its own:
+//
+//   - users (UserStore): store/sqlite (embedded, pure Go), store/postgres
+//     (pgx), store/memory (tests and demos), or the application's own
+//     implementation, proven by store/storetest;
+//   - short-lived state (PendingStore): store/memory on a single instance,
+//     store/redis (or the SQL stores) when several instances run;
+//   - mail (Mailer): mail.Console in development, mail/smtp in production.
+//
+// Everything else an application needs is in this package: the
+// configuration, the problem codes of error responses, the security event
+// kinds, the admin actions and the OpenAPI document. The endpoints are
+// listed in the README and described by OpenAPIDocument. Package authtest
+// runs an Auth on memory stores for the application's own tests.
 package authsys
 
 import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
-	"fmt"
 	"net/http"
 
 	"github.com/authsys-go/authsys/handlers"
-	"github.com/authsys-go/authsys/internal/password"
-	"github.com/authsys-go/authsys/internal/ratelimit"
+	"github.com/authsys-go/authsys/internal/server"
 	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/store"
 )
 
-// Type aliases re-export the interfaces and values an application touches,
-// so it imports one package.
+// Type aliases re-export the types an application touches, so it imports
+// one package.
 type (
 	// User is one account; see store.User.
 	User = store.User
@@ -35,114 +48,136 @@ type (
 	UserStore = store.UserStore
 	// PendingStore keeps short-lived state; see store.PendingStore.
 	PendingStore = store.PendingStore
-	// UserLister is the optional UserStore capability the admin API's
-	// list and RotateTOTPSecrets need; see store.UserLister.
-	UserLister = store.UserLister
-	// RateStore is the optional PendingStore capability of GCRA rate
-	// limits; see store.RateStore.
-	RateStore = store.RateStore
 	// Mailer sends email; see mail.Mailer.
 	Mailer = mail.Mailer
-	// Message is one email; see mail.Message.
-	Message = mail.Message
 	// Event is one security event; see handlers.Event.
 	Event = handlers.Event
-	// Problem is an RFC 9457 problem detail; see handlers.Problem.
+	// Problem is an RFC 9457 problem detail, the body of every error
+	// response; see handlers.Problem. Authenticate returns one as its
+	// error for a request that is not authenticated.
 	Problem = handlers.Problem
 )
 
 // Auth is a configured account system. It is safe for concurrent use; two
 // Auth values in one process never interfere.
 type Auth struct {
-	h *handlers.Handlers
-	// hasher is also reached by tests, to watch the hashing bound.
-	hasher *password.Hasher
+	h    *server.Handlers
+	deps server.Deps
 }
 
-// New validates cfg, fills in its defaults and returns an Auth. An invalid
+// New fills in cfg's defaults, validates it and returns an Auth. An invalid
 // field gives a *ConfigError naming it.
 func New(cfg Config) (*Auth, error) {
-	c := cfg.withDefaults()
-	p, err := c.validate()
+	d, err := cfg.build()
 	if err != nil {
 		return nil, err
 	}
-	hasher := password.NewHasher(*c.PasswordParams, c.MaxConcurrentHashes)
-	h := handlers.New(handlers.Deps{
-		Users: c.Users, Pending: c.Pending, Mailer: c.Mailer, Templates: c.Templates,
-		Tokens:  p.tokens,
-		Hasher:  hasher,
-		Limiter: ratelimit.New(c.Pending, c.KeyPrefix+"rl:"),
-		Limits: handlers.Limits{
-			Login: p.limits[LimitLogin], Signup: p.limits[LimitSignup],
-			PasswordReset: p.limits[LimitPasswordReset], TwoFactor: p.limits[LimitTwoFactor],
-			TwoFactorDaily: p.limits[LimitTwoFactorDaily],
-		},
-		ClientIP: p.ips, CSRF: p.csrf, Logger: c.Logger, Now: c.Now, Rand: c.Rand,
-		Cookies: handlers.Cookies{
-			AccessName: c.AccessCookieName, RefreshName: c.RefreshCookieName, Domain: c.CookieDomain,
-			Secure: !c.InsecureCookies, SameSite: c.SameSite, RefreshPath: c.RefreshCookiePath,
-		},
-		AllowBearer: c.AllowBearer,
-		FrontendURL: p.frontend, VerifyAccountPath: c.VerifyAccountPath,
-		PasswordResetPath: c.PasswordResetPath, EmailChangePath: c.EmailChangePath,
-		FromEmail: c.FromEmail, AppName: c.AppName,
-		VerificationTTL: c.VerificationTokenTTL, PasswordResetTTL: c.PasswordResetTokenTTL,
-		PendingEmailTTL: c.PendingEmailTTL, PendingSessionTTL: c.PendingSessionTTL,
-		RefreshReuseGrace: c.RefreshReuseGrace, KeyPrefix: c.KeyPrefix,
-		PendingSessionPrefix: c.PendingSessionPrefix, UpdateSessionAuthHash: *c.UpdateSessionAuthHash, CheckRevokedSessions: *c.CheckRevokedSessions,
-		RequestTimeout: c.RequestTimeout, MailTimeout: c.MailTimeout,
-		TOTPIssuer: c.TOTPIssuer, TOTPCipher: p.cipher, BackupCodesCount: c.BackupCodesCount,
-		IsAdmin: c.IsAdmin, OnEvent: c.OnEvent, RenderProblem: c.RenderProblem,
-	})
-	return &Auth{h: h, hasher: hasher}, nil
+	return &Auth{h: server.New(d), deps: d}, nil
 }
 
-// derive returns a 32-byte key for purpose derived from secret (HKDF-SHA256).
-func derive(secret []byte, purpose string) []byte {
-	k, err := hkdf.Key(sha256.New, secret, nil, purpose, 32)
-	if err != nil {
-		panic(fmt.Sprintf("authsys: hkdf: %v", err)) // unreachable: 32 bytes is within HKDF's limit
-	}
-	return k
+// hkdfKey derives a 32-byte key for purpose from secret (HKDF-SHA256).
+func hkdfKey(secret []byte, purpose string) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, purpose, 32)
 }
 
-// Handler returns the auth API. Mount it with the mount prefix stripped:
+// Handler returns the auth API: the endpoints listed in the README's
+// endpoint table and described by OpenAPIDocument. Mount it with the mount
+// prefix stripped:
 //
 //	mux.Handle("/api/auth/", http.StripPrefix("/api/auth", auth.Handler()))
 //
-// Every unsafe request passes http.CrossOriginProtection first.
+// Every unsafe request passes http.CrossOriginProtection first (see
+// HTTP.TrustedOrigins).
 func (a *Auth) Handler() http.Handler { return a.h }
 
-// AdminHandler returns the admin API, for users for whom Config.IsAdmin is
-// true. Mount it with its prefix stripped, e.g. under /api/admin/auth/.
+// AdminHandler returns the admin API, for users for whom Hooks.IsAdmin is
+// true (default: User.IsStaff). Mount it with its prefix stripped, e.g.
+// under /api/admin/auth/.
 func (a *Auth) AdminHandler() http.Handler { return a.h.Admin() }
 
-// Middleware lets through only requests with a valid access token cookie
-// (or Bearer header when Config.AllowBearer), whose token version matches
-// the user's and whose user is active; the user is then available through
-// UserFromContext. Others get 401 problem+json; a store outage gets 503 and
-// keeps the cookies. It makes one UserStore lookup per request.
-func (a *Auth) Middleware(next http.Handler) http.Handler { return a.h.Middleware(next) }
+// Middleware lets through only authenticated requests (see Authenticate),
+// with the user available through UserFromContext. Others get 401
+// problem+json; a store outage gets 503 and keeps the cookies (an outage
+// is not a logout).
+func (a *Auth) Middleware(next http.Handler) http.Handler { return a.h.Middleware(next, false) }
 
-// UserFromContext returns the user Middleware authenticated, in handlers
-// behind it.
-func UserFromContext(ctx context.Context) (User, bool) { return handlers.UserFromContext(ctx) }
+// OptionalMiddleware authenticates like Middleware but lets every request
+// through: UserFromContext reports the user when the request carries a
+// valid access token, and nothing otherwise (no token, an invalid or
+// expired one, a store outage). For pages that show more to signed-in
+// users.
+func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
+	return a.h.Middleware(next, true)
+}
+
+// Authenticate reports the user whose access token r carries: the access
+// cookie, or an "Authorization: Bearer" header when Sessions.AllowBearer.
+// The token must be valid and unexpired, its session not ended (unless
+// Sessions.StatelessAccessTokens), its token version the user's, and the
+// user active. It has no side effect: it writes nothing and sets no
+// cookie, as http.CrossOriginProtection's Check is to its Handler. A
+// request that is not authenticated gets a *Problem (401, with Code
+// CodeNotAuthenticated, CodeInvalidToken, CodeTokenExpired or
+// CodeAccountInactive); a store that cannot answer gets its error, which
+// wraps store.ErrUnavailable for an outage. It is safe for concurrent use.
+func (a *Auth) Authenticate(r *http.Request) (User, error) {
+	u, _, err := a.h.Authenticate(r)
+	return u, err
+}
+
+// UserFromContext returns the user Middleware or OptionalMiddleware
+// authenticated, in handlers behind them.
+func UserFromContext(ctx context.Context) (User, bool) { return server.UserFromContext(ctx) }
 
 // Shutdown waits until the emails being sent in the background are sent,
 // or ctx is done. Call it after http.Server.Shutdown.
 func (a *Auth) Shutdown(ctx context.Context) error { return a.h.Shutdown(ctx) }
 
+// AdminAction carries out one of the admin actions (AdminDisable2FA,
+// AdminRevokeSessions, AdminActivate, AdminDeactivate,
+// AdminResendVerification) on the user userID, exactly as the admin API
+// does, and returns the user as stored. It is for operator tools such as a
+// command-line program: actor names who acted (e.g. "cli:alice") in the
+// EventAdminAction it emits, as the admin API names the admin's id. State
+// changes are one atomic UpdateUser; AdminResendVerification mails in the
+// background, so call Shutdown before the program exits. It returns an
+// error wrapping store.ErrNotFound for an unknown user,
+// ErrTwoFactorNotEnabled, ErrAlreadyVerified, ErrDeactivated,
+// ErrUnknownAdminAction, or the store's error. It is safe for concurrent
+// use.
+func (a *Auth) AdminAction(ctx context.Context, actor, userID, action string) (User, error) {
+	return a.h.AdminAction(ctx, nil, actor, userID, action)
+}
+
 // RotateTOTPSecrets seals every stored TOTP secret that is under an older
-// TOTP key again under the current one (the first of Config.TOTPKeys, or
-// the key derived from SigningKey), and returns how many accounts it
-// changed. Secrets are also re-sealed one by one as their accounts use a
-// code; run this after a key rotation to finish at once, then drop the old
-// key (from TOTPKeys, or from VerificationKeys for the derived keys). It
-// needs a UserStore that implements UserLister (every store of this
-// module does) and returns ErrCannotList otherwise.
+// TOTP key again under the current one (the first of Keys.TOTP, or the key
+// derived from Keys.Signing), and returns how many accounts it changed.
+// Secrets are also re-sealed one by one as their accounts use a code; run
+// this after a key rotation to finish at once, then drop the old key (from
+// Keys.TOTP, or from Keys.Verification for the derived keys). It needs a
+// UserStore that implements store.UserLister (every store of this module
+// does) and returns ErrCannotList otherwise.
 func (a *Auth) RotateTOTPSecrets(ctx context.Context) (int, error) { return a.h.RotateTOTPSecrets(ctx) }
 
-// ErrCannotList is returned by RotateTOTPSecrets for a UserStore that does
-// not implement UserLister.
-var ErrCannotList = handlers.ErrCannotList
+// Errors of Auth's methods.
+var (
+	// ErrCannotList is returned by RotateTOTPSecrets for a UserStore that
+	// does not implement store.UserLister.
+	ErrCannotList = server.ErrCannotList
+	// ErrTwoFactorNotEnabled is returned by AdminAction(AdminDisable2FA)
+	// for a user without two-factor authentication; nothing is written.
+	ErrTwoFactorNotEnabled = server.ErrTwoFactorNotEnabled
+	// ErrAlreadyVerified is returned by AdminAction(AdminResendVerification)
+	// for an account whose email is verified.
+	ErrAlreadyVerified = server.ErrAlreadyVerified
+	// ErrDeactivated is returned by AdminAction(AdminResendVerification)
+	// for a deactivated account: activate it instead.
+	ErrDeactivated = server.ErrDeactivated
+	// ErrUnknownAdminAction is returned by AdminAction for an action it
+	// does not know.
+	ErrUnknownAdminAction = server.ErrUnknownAdminAction
+)
+
+// OpenAPIDocument returns the OpenAPI 3.1 document of the auth API and the
+// admin API (a copy; Handler serves the same bytes at GET /openapi.json).
+func OpenAPIDocument() []byte { return handlers.OpenAPIDocument() }

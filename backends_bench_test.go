@@ -20,9 +20,15 @@ func bkBenchAuth(b *testing.B) (*authsys.Auth, *http.Cookie) {
 	out := &mail.Outbox{}
 	params := cheapParams
 	auth, err := authsys.New(authsys.Config{
-		SigningKey: testKey, Users: st, Pending: st, Mailer: out,
-		FrontendURL: "https://app.example.com", FromEmail: "noreply@example.com",
-		PasswordParams: &params, RateLimits: map[string]string{}, Logger: discardLogger(),
+		Keys:       authsys.Keys{Signing: authsys.Key{Secret: testKey}},
+		Users:      st,
+		Pending:    st,
+		Mailer:     out,
+		Links:      authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:       authsys.Mail{From: "noreply@example.com"},
+		Passwords:  authsys.Passwords{Params: params},
+		RateLimits: authsys.RateLimits{Off: true},
+		Logger:     discardLogger(),
 	})
 	if err != nil {
 		b.Fatal(err)

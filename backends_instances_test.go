@@ -171,7 +171,7 @@ func TestBackendsInstancesShareRateLimits(t *testing.T) {
 		t.Run("pending="+pending, func(t *testing.T) {
 			t.Parallel()
 			cl := bkNewCluster(t, pending, func(c *authsys.Config) {
-				c.RateLimits = map[string]string{authsys.LimitLogin: "4/min"}
+				c.RateLimits = testLimits(map[string]string{limitLogin: "4/min"})
 			})
 			wrong := map[string]string{"email": "bob@example.com", "password": "not the password"}
 			for _, node := range []int{0, 1, 2, 0} {

@@ -21,7 +21,7 @@ func TestBackendsSMTPEndToEnd(t *testing.T) {
 	}
 	e := newEnv(t, func(c *authsys.Config) {
 		c.Mailer = m
-		c.AppName = "Example Shop"
+		c.Mail.AppName = "Example Shop"
 	})
 	const email = "Alice@Example.com"
 	c := e.client()

@@ -34,10 +34,16 @@ func newRLBench(b *testing.B, mutate func(*authsys.Config)) *rlBench {
 	rb.store = memory.New(memory.WithClock(rb.clock.Now))
 	params := cheapParams
 	cfg := authsys.Config{
-		SigningKey: testKey, Users: rb.store, Pending: rb.store, Mailer: &mail.Outbox{},
-		FrontendURL: "https://app.example.com", FromEmail: "noreply@example.com",
-		Now: rb.clock.Now, PasswordParams: &params, Logger: discardLogger(),
-		TrustedProxies: []string{"127.0.0.1/32"},
+		Keys:      authsys.Keys{Signing: authsys.Key{Secret: testKey}},
+		Users:     rb.store,
+		Pending:   rb.store,
+		Mailer:    &mail.Outbox{},
+		Links:     authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:      authsys.Mail{From: "noreply@example.com"},
+		Now:       rb.clock.Now,
+		Passwords: authsys.Passwords{Params: params},
+		Logger:    discardLogger(),
+		HTTP:      authsys.HTTP{TrustedProxies: []string{"127.0.0.1/32"}},
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -53,7 +59,7 @@ func newRLBench(b *testing.B, mutate func(*authsys.Config)) *rlBench {
 // addUser creates an active user whose hash has the Auth's params.
 func (rb *rlBench) addUser(b *testing.B, email string, params authsys.PasswordParams) {
 	b.Helper()
-	hash, err := password.NewHasher(params, 1).Hash(b.Context(), goodPassword)
+	hash, err := password.NewHasher(password.Params(params), 1).Hash(b.Context(), goodPassword)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,9 +127,9 @@ func BenchmarkLimiterCheck(b *testing.B) {
 //     (the flood's IP then gets 10 more guesses, each a hash, as it would
 //     in real time).
 func BenchmarkLoginFlood(b *testing.B) {
-	limits := map[string]string{authsys.LimitLogin: "10/min"}
+	limits := map[string]string{limitLogin: "10/min"}
 	b.Run("refused", func(b *testing.B) {
-		rb := newRLBench(b, func(c *authsys.Config) { c.RateLimits = limits })
+		rb := newRLBench(b, func(c *authsys.Config) { c.RateLimits = testLimits(limits) })
 		for range 10 {
 			rb.login("nobody@example.com", "wrong password", "203.0.113.66")
 		}
@@ -136,7 +142,7 @@ func BenchmarkLoginFlood(b *testing.B) {
 	})
 	for _, flood := range []bool{false, true} {
 		b.Run(map[bool]string{false: "legit_alone", true: "legit_under_flood"}[flood], func(b *testing.B) {
-			rb := newRLBench(b, func(c *authsys.Config) { c.RateLimits = limits })
+			rb := newRLBench(b, func(c *authsys.Config) { c.RateLimits = testLimits(limits) })
 			rb.addUser(b, rlVictim, cheapParams)
 			var (
 				stop    atomic.Bool
@@ -187,9 +193,9 @@ func BenchmarkLoginPeakHeap(b *testing.B) {
 	for _, n := range []int{50, 500} {
 		b.Run(fmt.Sprintf("concurrent=%d", n), func(b *testing.B) {
 			rb := newRLBench(b, func(c *authsys.Config) {
-				c.PasswordParams = &params
-				c.RequestTimeout = time.Hour
-				c.RateLimits = map[string]string{}
+				c.Passwords.Params = params
+				c.HTTP.RequestTimeout = time.Hour
+				c.RateLimits = testLimits(map[string]string{})
 			})
 			rb.addUser(b, rlVictim, params)
 			sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}

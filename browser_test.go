@@ -182,15 +182,15 @@ func TestBrowserSession(t *testing.T) {
 	outbox := &mail.Outbox{}
 	params := cheapParams
 	auth, err := authsys.New(authsys.Config{
-		SigningKey:     testKey,
-		Users:          mem,
-		Pending:        mem,
-		Mailer:         outbox,
-		FrontendURL:    "https://app.example.com",
-		FromEmail:      "noreply@example.com",
-		PasswordParams: &params,
-		RateLimits:     map[string]string{},
-		Logger:         discardLogger(),
+		Keys:       authsys.Keys{Signing: authsys.Key{Secret: testKey}},
+		Users:      mem,
+		Pending:    mem,
+		Mailer:     outbox,
+		Links:      authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:       authsys.Mail{From: "noreply@example.com"},
+		Passwords:  authsys.Passwords{Params: params},
+		RateLimits: authsys.RateLimits{Off: true},
+		Logger:     discardLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)

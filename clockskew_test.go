@@ -21,10 +21,10 @@ func TestClockSkewBetweenInstances(t *testing.T) {
 		{10 * time.Second, http.StatusUnauthorized},
 	} {
 		t.Run(tc.ahead.String(), func(t *testing.T) {
-			behind := newEnv(t, func(c *authsys.Config) { c.ClockSkew = 0 }) // the default
+			behind := newEnv(t, func(c *authsys.Config) { c.Sessions.ClockSkew = 0 }) // the default
 			ahead := newEnv(t, func(c *authsys.Config) {
 				c.Users, c.Pending = behind.store, behind.store
-				c.ClockSkew = 0
+				c.Sessions.ClockSkew = 0
 			})
 			ahead.clock.Advance(tc.ahead)
 			ahead.signupVerified("skew@example.com", goodPassword)

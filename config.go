@@ -1,6 +1,7 @@
 package authsys
 
 import (
+	"cmp"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -14,110 +15,142 @@ import (
 	"github.com/authsys-go/authsys/internal/clientip"
 	"github.com/authsys-go/authsys/internal/password"
 	"github.com/authsys-go/authsys/internal/ratelimit"
+	"github.com/authsys-go/authsys/internal/server"
 	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/tokens"
 	"github.com/authsys-go/authsys/totp"
 )
 
+// Config configures an Auth. Users, Pending, Mailer, Keys.Signing.Secret,
+// Links.FrontendURL and Mail.From are required; every other field is
+// optional, and its zero value means the default given at the end of its
+// comment. Settings are grouped by concern; each group fills in its own
+// defaults and validates itself, and New reports the first invalid field
+// as a *ConfigError.
+type Config struct {
+	// Keys sign and verify tokens and encrypt TOTP secrets. Keys.Signing is
+	// required.
+	Keys Keys
+	// Users stores accounts. Required: sqlite.Open, postgres.New,
+	// memory.New, or the application's own UserStore.
+	Users UserStore
+	// Pending stores short-lived state (2FA logins, revoked sessions, rate
+	// limits). Required: memory.New() on a single instance, Redis (or the
+	// SQL stores) when several run.
+	Pending PendingStore
+	// Mailer sends the library's emails. Required: mail.Console in
+	// development, an SMTP mailer (mail/smtp) in production.
+	Mailer Mailer
+	// Mail configures the emails: sender, application name, templates.
+	// Mail.From is required.
+	Mail Mail
+	// Links configures the frontend pages that email links open.
+	// Links.FrontendURL is required.
+	Links Links
+	// Sessions configures tokens and sessions: lifetimes, refresh-token
+	// rotation, revocation.
+	Sessions Sessions
+	// Cookies configures the two token cookies.
+	Cookies Cookies
+	// RateLimits configures the rate limits of the public endpoints.
+	// Default: the limits listed on RateLimits.
+	RateLimits RateLimits
+	// TwoFactor configures TOTP two-factor authentication.
+	TwoFactor TwoFactor
+	// Passwords configures password hashing.
+	Passwords Passwords
+	// HTTP configures what the library trusts of incoming requests:
+	// cross-origin callers, reverse proxies, deadlines.
+	HTTP HTTP
+	// Hooks let the application take part: who is an admin, security
+	// events, the rendering of errors.
+	Hooks Hooks
+	// Logger receives logs. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
 // Key is a secret identified by an ID, for rotation: a JWT's "kid", or the
 // key id stored with an encrypted TOTP secret.
 type Key struct {
-	// ID names the key; it appears in tokens and ciphertexts.
+	// ID names the key; it appears in tokens and ciphertexts: 1 to 64
+	// characters from A-Z a-z 0-9 - _. Default "k1" for Keys.Signing;
+	// required elsewhere.
 	ID string
 	// Secret is at least 32 random bytes.
 	Secret []byte
-	// Algorithm is the JWT algorithm of a VerificationKeys entry: "HS256"
-	// (the default when empty) or "EdDSA", as Config.SigningAlgorithm was
-	// when the key signed. TOTPKeys leave it empty.
+	// Algorithm is the JWT algorithm of a signing or verification key:
+	// "HS256" (HMAC-SHA256, only holders of the key verify) or "EdDSA"
+	// (Ed25519, with a key pair derived from Secret; the public key is
+	// served at GET /jwks.json so other services can verify access tokens
+	// without being able to sign them). Each kid is pinned to its
+	// algorithm. TOTP keys take none. Default "HS256".
 	Algorithm string
 }
 
-// Rate-limit names, the keys of Config.RateLimits.
-const (
-	LimitLogin         = "login"
-	LimitSignup        = "signup"
-	LimitPasswordReset = "password_reset"
-	LimitTwoFactor     = "2fa_verify"
-	// LimitTwoFactorDaily is a second, slower 2FA budget, per account
-	// only: LimitTwoFactor's 10/min alone would let someone who has the
-	// password try 14,400 codes a day (a few percent chance of guessing
-	// one); 50/day caps that near 0.03 %.
-	LimitTwoFactorDaily = "2fa_verify_daily"
-)
-
-// DefaultRateLimits returns the limits used when Config.RateLimits is nil:
-// login 10/min, signup 5/min, password reset 5/min, 2FA verify 10/min, each
-// counted per client IP and per account, and 2FA verify 50/day per account.
-func DefaultRateLimits() map[string]string {
-	return map[string]string{
-		LimitLogin: "10/min", LimitSignup: "5/min", LimitPasswordReset: "5/min",
-		LimitTwoFactor: "10/min", LimitTwoFactorDaily: "50/day",
-	}
+// Keys are the Auth's secrets.
+type Keys struct {
+	// Signing signs JWTs and one-time tokens. Its Secret is required.
+	Signing Key
+	// Verification are earlier signing keys still accepted, so keys rotate
+	// without logging everyone out. Default none.
+	Verification []Key
+	// TOTP encrypt TOTP secrets at rest (AES-256-GCM); the first encrypts,
+	// all decrypt. A secret under an older key is sealed again under the
+	// first whenever its account uses a code, and Auth.RotateTOTPSecrets
+	// re-seals all of them, after which the old key can go. Default: keys
+	// derived (HKDF) from Signing and from each Verification key, with
+	// their IDs, so TOTP keys rotate with the signing keys. Backup codes are
+	// keyed by each account's TOTP secret, so no key rotation affects them.
+	TOTP []Key
 }
 
-// Config configures an Auth. The zero value of every optional field means
-// its default, given at the end of the field's comment; defaults are filled
-// in one place (withDefaults) and New validates the result.
-type Config struct {
-	// SigningKey signs JWTs and one-time tokens: at least 32 random bytes.
-	// Required.
-	SigningKey []byte
-	// SigningKeyID is the "kid" of SigningKey. Default "k1".
-	SigningKeyID string
-	// SigningAlgorithm is the JWT algorithm of SigningKey: "HS256"
-	// (HMAC-SHA256, only holders of the key verify) or "EdDSA" (Ed25519,
-	// with a key pair derived from SigningKey; the public key is served at
-	// GET /jwks.json so other services can verify access tokens without
-	// being able to sign them). Each kid is pinned to its algorithm.
-	// Default "HS256".
-	SigningAlgorithm string
-	// VerificationKeys are earlier signing keys still accepted, so keys
-	// rotate without logging everyone out. Default none.
-	VerificationKeys []Key
-	// TOTPKeys encrypt TOTP secrets at rest (AES-256-GCM); the first
-	// encrypts, all decrypt. A secret under an older key is sealed again
-	// under the first whenever its account uses a code, and
-	// Auth.RotateTOTPSecrets re-seals all of them, after which the old key
-	// can go. Default: keys derived (HKDF) from SigningKey and from each
-	// VerificationKeys entry, with their IDs, so TOTP keys rotate with the
-	// signing keys; set TOTPKeys to rotate them separately. Backup codes are
-	// keyed by each account's TOTP secret, so no key rotation affects them.
-	TOTPKeys []Key
-
-	// Users stores accounts. Required.
-	Users UserStore
-	// Pending stores short-lived state (2FA sessions, denylist, counters,
-	// rate-limit state).
-	// Required: memory.New() on a single instance, Redis when several run.
-	Pending PendingStore
-	// Mailer sends the library's emails. Required: mail.Console in
-	// development, an SMTP mailer in production.
-	Mailer Mailer
+// Mail configures the library's emails.
+type Mail struct {
+	// From is the sender of every email: a plain address. Required.
+	From string
+	// AppName names the application in emails and, unless
+	// TwoFactor.Issuer is set, in authenticator apps. Default "AuthSystem".
+	AppName string
 	// Templates overrides the email templates. Default: the built-in ones.
 	Templates *mail.Templates
+	// Timeout bounds each background send. Default 30 seconds.
+	Timeout time.Duration
+}
 
+// Links configures the links in emails. They always point at FrontendURL,
+// never at the request's Host or X-Forwarded-Host.
+type Links struct {
 	// FrontendURL is the absolute http(s) URL of the application whose
-	// pages receive email links. Required. Links never come from the
-	// request's Host or X-Forwarded-Host.
+	// pages receive email links. Required.
 	FrontendURL string
-	// VerifyAccountPath is the frontend page that posts uid and token to
+	// VerifyAccountPath is the page that posts uid and token to
 	// /verify-account/. Default "/verify-account".
 	VerifyAccountPath string
-	// PasswordResetPath is the frontend page that posts uid, token and the
-	// new password to /password-reset-confirm/. Default "/reset-password".
+	// PasswordResetPath is the page that posts uid, token and the new
+	// password to /password-reset-confirm/. Default "/reset-password".
 	PasswordResetPath string
-	// EmailChangePath is the frontend page that posts the token to
+	// EmailChangePath is the page that posts the token to
 	// /change-email-confirm/. Default "/confirm-email-change".
 	EmailChangePath string
-	// FromEmail is the sender of every email. Required.
-	FromEmail string
-	// AppName appears in emails. Default "AuthSystem".
-	AppName string
+	// VerifyAccountTTL is the life of an email verification link. Default
+	// 3 days.
+	VerifyAccountTTL time.Duration
+	// PasswordResetTTL is the life of a password reset link. Default 1 hour.
+	PasswordResetTTL time.Duration
+	// EmailChangeTTL is how long a requested email change (and its link)
+	// waits for confirmation. Default 1 hour.
+	EmailChangeTTL time.Duration
+}
 
-	// AccessTokenTTL is the life of an access token. Default 15 minutes.
-	AccessTokenTTL time.Duration
-	// RefreshTokenTTL is the life of a refresh token. Default 7 days.
-	RefreshTokenTTL time.Duration
+// Sessions configures tokens and sessions. A session is one login: an
+// access token and a refresh token that rotates on every use.
+type Sessions struct {
+	// AccessTTL is the life of an access token. Default 15 minutes.
+	AccessTTL time.Duration
+	// RefreshTTL is the life of a refresh token. Default 7 days.
+	RefreshTTL time.Duration
 	// RefreshReuseGrace is how long a rotated refresh token keeps giving
 	// the same successor (two tabs refreshing at once stay logged in);
 	// after it, a reuse revokes the session. Negative disables the grace.
@@ -130,59 +163,144 @@ type Config struct {
 	ClockSkew time.Duration
 	// Issuer and Audience are the JWT "iss" and "aud". Default "authsys".
 	Issuer, Audience string
-	// VerificationTokenTTL is the life of an email verification link.
-	// Default 3 days.
-	VerificationTokenTTL time.Duration
-	// PasswordResetTokenTTL is the life of a password reset link. Default
-	// 1 hour.
-	PasswordResetTokenTTL time.Duration
-	// PendingEmailTTL is how long a requested email change waits for
-	// confirmation. Default 3600 seconds.
-	PendingEmailTTL time.Duration
-	// PendingSessionTTL is the life of a 2FA pending login session.
-	// Default 300 seconds.
-	PendingSessionTTL time.Duration
-	// PendingSessionPrefix prefixes pending 2FA session keys in Pending.
-	// Default "auth:pending:".
-	PendingSessionPrefix string
-	// KeyPrefix prefixes every other key the library puts in Pending.
-	// Default "auth:".
-	KeyPrefix string
-
-	// AccessCookieName is the access token cookie. Default "access_token".
-	AccessCookieName string
-	// RefreshCookieName is the refresh token cookie. Default
-	// "refresh_token".
-	RefreshCookieName string
-	// RefreshCookiePath scopes the refresh cookie: the path the Handler is
-	// mounted at. Default "/api/auth/".
-	RefreshCookiePath string
-	// CookieDomain is the cookies' Domain attribute. Default none
-	// (host-only cookies).
-	CookieDomain string
-	// InsecureCookies drops the Secure attribute, for plain-HTTP
-	// development only. Default false: cookies are Secure.
-	InsecureCookies bool
-	// SameSite is the cookies' SameSite mode. Default http.SameSiteLaxMode.
-	SameSite http.SameSite
 	// AllowBearer also accepts "Authorization: Bearer <access token>", for
 	// native clients. Default false.
 	AllowBearer bool
-	// UpdateSessionAuthHash keeps the client that changed its password
-	// logged in with fresh cookies (every other session still dies); false
-	// logs it out too. Default true.
-	UpdateSessionAuthHash *bool
-	// CheckRevokedSessions makes Middleware and the authenticated
-	// endpoints refuse an access token whose session has ended: logged out,
-	// or revoked because its refresh token was replayed. It costs one
-	// PendingStore read per authenticated request, and ties those requests
-	// to the PendingStore's availability (503 while it is down). False
-	// leaves access tokens valid until they expire (AccessTokenTTL) after a
-	// logout, as in SimpleJWT; logout-all, password and email changes and
-	// deactivation end them at once either way (the token version).
-	// Default true.
-	CheckRevokedSessions *bool
+	// LogoutOnPasswordChange logs out the client that changed its password
+	// too; every other session of the account dies either way. Default
+	// false: that client gets fresh cookies and stays logged in.
+	LogoutOnPasswordChange bool
+	// StatelessAccessTokens skips the check that an access token's session
+	// has not ended (logged out, or revoked because its refresh token was
+	// replayed), saving one Pending read per authenticated request and the
+	// tie of those requests to Pending's availability; an access token
+	// then stays valid until it expires after a logout, as in SimpleJWT.
+	// Logout-all, password and email changes and deactivation end tokens
+	// at once either way (the token version). Default false: checked.
+	StatelessAccessTokens bool
+	// KeyPrefix prefixes every key the library puts in Pending. Default
+	// "auth:".
+	KeyPrefix string
+}
 
+// Cookies configures the access and refresh token cookies. Both are
+// HttpOnly.
+type Cookies struct {
+	// AccessName names the access token cookie. Default "access_token".
+	AccessName string
+	// RefreshName names the refresh token cookie. Default "refresh_token".
+	RefreshName string
+	// RefreshPath scopes the refresh cookie: the path Handler is mounted
+	// at. Default "/api/auth/".
+	RefreshPath string
+	// Domain is the cookies' Domain attribute. Default none (host-only
+	// cookies).
+	Domain string
+	// Insecure drops the Secure attribute, for plain-HTTP development only.
+	// Default false: cookies are Secure.
+	Insecure bool
+	// SameSite is the cookies' SameSite mode. Default http.SameSiteLaxMode.
+	SameSite http.SameSite
+}
+
+// Rate is a rate limit: a burst of N requests at once, then one request
+// every Per/N. The zero Rate means the limit's default.
+type Rate struct {
+	// N is how many requests are allowed at once, and per Per on average.
+	N int
+	// Per is the period over which N requests are allowed.
+	Per time.Duration
+	// Off disables the limit (N and Per must then be zero).
+	Off bool
+}
+
+// String writes r as N/Per, e.g. "10/1m0s", or "off".
+func (r Rate) String() string {
+	if r.Off {
+		return "off"
+	}
+	return fmt.Sprintf("%d/%v", r.N, r.Per)
+}
+
+// RateLimits are the rate limits of the public endpoints. Each applies per
+// client IP (IPv6 by /64) and per account (the normalized email; the user
+// for 2FA), except TwoFactorDaily, per account only. A rate is enforced by
+// GCRA (generic cell rate algorithm): a burst of N, then one request every
+// Per/N; a refused request (429 with Retry-After, the seconds until one
+// would be allowed) spends nothing. The state is kept in Pending, in one
+// atomic round trip per check, so that instances sharing it share each
+// budget; a Pending that does not implement store.RateStore gets fixed
+// windows of Per on IncrPending counters instead.
+type RateLimits struct {
+	// Login limits POST /login/. Default 10 per minute.
+	Login Rate
+	// Signup limits POST /signup/ and verification resends. Default 5 per
+	// minute.
+	Signup Rate
+	// PasswordReset limits POST /password-reset/. Default 5 per minute.
+	PasswordReset Rate
+	// TwoFactor limits 2FA code attempts. Default 10 per minute.
+	TwoFactor Rate
+	// TwoFactorDaily is a second, slower 2FA budget, per account only:
+	// TwoFactor's 10/min alone would let someone who has the password try
+	// 14,400 codes a day (a few percent chance of guessing one); 50/day
+	// caps that near 0.03 %. Default 50 per day.
+	TwoFactorDaily Rate
+	// Off disables every limit, for tests or a deployment that limits
+	// upstream. Default false.
+	Off bool
+}
+
+// TwoFactor configures TOTP two-factor authentication.
+type TwoFactor struct {
+	// Issuer names the service in authenticator apps. Default Mail.AppName.
+	Issuer string
+	// BackupCodes is how many backup codes are issued, 1 to 100. Default
+	// 10.
+	BackupCodes int
+	// PendingLoginTTL is the life of the pending login between a correct
+	// password and the 2FA code. Default 5 minutes.
+	PendingLoginTTL time.Duration
+	// Rand is the source of randomness of TOTP secrets and backup codes.
+	// Default crypto/rand.Reader.
+	Rand io.Reader
+}
+
+// PasswordParams are argon2id cost parameters. A zero field means OWASP's
+// value, given at its end.
+type PasswordParams struct {
+	// Memory is the memory cost in KiB, at least 8 × Parallelism and at
+	// most 1 GiB. Default 19456 (19 MiB).
+	Memory uint32
+	// Iterations is the time cost (passes over memory), at most 256, with
+	// Memory × Iterations at most 4 GiB·passes. Default 2.
+	Iterations uint32
+	// Parallelism is the number of lanes (and goroutines) per hash.
+	// Default 1.
+	Parallelism uint8
+	// SaltLength is the length of the random salt in bytes, 8 to 1024.
+	// Default 16.
+	SaltLength uint32
+	// KeyLength is the length of the derived key in bytes, 4 to 1024.
+	// Default 32.
+	KeyLength uint32
+}
+
+// Passwords configures password hashing. New hashes are argon2id; bcrypt
+// and Django's formats are verified too and rehashed on login.
+type Passwords struct {
+	// Params are the argon2id parameters of new hashes. Default OWASP's:
+	// 19 MiB, 2 iterations, 1 lane.
+	Params PasswordParams
+	// MaxConcurrentHashes bounds password hashes computed at once; others
+	// wait within the request deadline, then get 503. Each running argon2id
+	// hash holds Params.Memory, so this also bounds the memory a login
+	// flood can take. Default GOMAXPROCS.
+	MaxConcurrentHashes int
+}
+
+// HTTP configures what the library trusts of incoming requests.
+type HTTP struct {
 	// TrustedOrigins are origins ("https://app.example.com") allowed to
 	// make cross-origin unsafe requests (an SPA on another origin). Default
 	// none: same-origin only.
@@ -193,167 +311,40 @@ type Config struct {
 	// one of them has its X-Forwarded-For read, right to left, skipping
 	// trusted hops. The entry "unix" trusts a proxy connected over a Unix
 	// socket (a peer without an IP address). Default none: the
-	// connection's address is the client's and X-Forwarded-For is ignored.
-	// IP budgets count IPv4 addresses one by one and IPv6 addresses by
-	// /64; a request without a client IP (an untrusted Unix-socket peer)
-	// has only the account budget.
+	// connection's address is the client's. A request without a client IP
+	// (an untrusted Unix-socket peer) has only the account budgets.
 	TrustedProxies []string
-	// RateLimits maps LimitLogin, LimitSignup, LimitPasswordReset and
-	// LimitTwoFactor to rates such as "10/min" or "5/hour"; each applies
-	// per client IP and per account (the normalized email; the user for
-	// 2FA). LimitTwoFactorDaily applies per account only, on top of
-	// LimitTwoFactor. A rate N/Per is enforced by GCRA (generic cell rate
-	// algorithm): a burst of N requests at once, then one request every
-	// Per/N; a refused request (429 with Retry-After, the seconds until
-	// one would be allowed) spends nothing. The state is kept in Pending,
-	// in one atomic round trip per check, so that instances sharing it
-	// share each budget; a Pending that does not implement
-	// store.RateStore gets fixed windows of Per on IncrPending counters
-	// instead (refused requests included). A missing or empty entry
-	// disables that limit, so start from DefaultRateLimits() to change
-	// one. Default (nil map): DefaultRateLimits().
-	RateLimits map[string]string
-
-	// PasswordParams are the argon2id parameters of new hashes. Default
-	// OWASP's: 19 MiB, 2 iterations, 1 lane.
-	PasswordParams *PasswordParams
-	// MaxConcurrentHashes bounds password hashes computed at once; others
-	// wait within the request deadline, then get 503. Each running argon2id
-	// hash holds PasswordParams.Memory, so this also bounds the memory a
-	// login flood can take. Default GOMAXPROCS.
-	MaxConcurrentHashes int
-
-	// TOTPIssuer names the service in authenticator apps. Default
-	// "AuthSystem".
-	TOTPIssuer string
-	// BackupCodesCount is how many 2FA backup codes are issued. Default 10.
-	BackupCodesCount int
-
-	// IsAdmin decides who may use AdminHandler. Default: User.IsStaff.
-	IsAdmin func(User) bool
-	// OnEvent receives every security event (also logged). Default none.
-	// It is called synchronously and must be fast and safe for concurrent
-	// use.
-	OnEvent func(Event)
-	// RenderProblem, when set, writes every error response of Handler,
-	// AdminHandler and Middleware instead of the default
-	// application/problem+json body, for an application with an error
-	// format of its own. The status, the stable Code, the field Errors
-	// and the Retry-After header (already set on w) are the contract; it
-	// must write the status it is given and must not show p.Err, the
-	// internal cause. Default: RFC 9457 problem details.
-	RenderProblem func(w http.ResponseWriter, r *http.Request, p *Problem)
-	// Logger receives logs. Default slog.Default().
-	Logger *slog.Logger
 	// RequestTimeout bounds each request's store and hashing work, so a
 	// hung dependency cannot pin goroutines. Default 10 seconds.
 	RequestTimeout time.Duration
-	// MailTimeout bounds each background email send. Default 30 seconds.
-	MailTimeout time.Duration
-
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
-	// Rand is the source of randomness for TOTP secrets and backup codes.
-	// Default crypto/rand.Reader.
-	Rand io.Reader
 }
 
-// PasswordParams are argon2id parameters.
-type PasswordParams = password.Params
-
-// DefaultPasswordParams returns OWASP's argon2id parameters.
-func DefaultPasswordParams() PasswordParams { return password.DefaultParams() }
-
-// Bool returns a pointer to b, for Config.UpdateSessionAuthHash and
-// Config.CheckRevokedSessions.
-func Bool(b bool) *bool { return &b }
-
-// withDefaults returns c with every unset optional field at its default.
-func (c Config) withDefaults() Config {
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = v
-		}
-	}
-	dur := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	def(&c.SigningKeyID, "k1")
-	def(&c.SigningAlgorithm, tokens.HS256)
-	def(&c.VerifyAccountPath, "/verify-account")
-	def(&c.PasswordResetPath, "/reset-password")
-	def(&c.EmailChangePath, "/confirm-email-change")
-	def(&c.AppName, "AuthSystem")
-	def(&c.Issuer, "authsys")
-	def(&c.Audience, "authsys")
-	def(&c.PendingSessionPrefix, "auth:pending:")
-	def(&c.KeyPrefix, "auth:")
-	def(&c.AccessCookieName, "access_token")
-	def(&c.RefreshCookieName, "refresh_token")
-	def(&c.RefreshCookiePath, "/api/auth/")
-	def(&c.TOTPIssuer, "AuthSystem")
-	dur(&c.AccessTokenTTL, 15*time.Minute)
-	dur(&c.RefreshTokenTTL, 7*24*time.Hour)
-	dur(&c.RefreshReuseGrace, 10*time.Second)
-	dur(&c.ClockSkew, 5*time.Second)
-	if c.ClockSkew < 0 {
-		c.ClockSkew = 0
-	}
-	if c.RefreshReuseGrace < 0 {
-		c.RefreshReuseGrace = 0
-	}
-	dur(&c.VerificationTokenTTL, 72*time.Hour)
-	dur(&c.PasswordResetTokenTTL, time.Hour)
-	dur(&c.PendingEmailTTL, time.Hour)
-	dur(&c.PendingSessionTTL, 5*time.Minute)
-	dur(&c.RequestTimeout, 10*time.Second)
-	dur(&c.MailTimeout, 30*time.Second)
-	if c.SameSite == 0 {
-		c.SameSite = http.SameSiteLaxMode
-	}
-	if c.CheckRevokedSessions == nil {
-		c.CheckRevokedSessions = Bool(true)
-	}
-	if c.UpdateSessionAuthHash == nil {
-		c.UpdateSessionAuthHash = Bool(true)
-	}
-	if c.RateLimits == nil {
-		c.RateLimits = DefaultRateLimits()
-	}
-	if c.PasswordParams == nil {
-		p := password.DefaultParams()
-		c.PasswordParams = &p
-	}
-	if c.MaxConcurrentHashes == 0 {
-		c.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
-	}
-	if c.BackupCodesCount == 0 {
-		c.BackupCodesCount = 10
-	}
-	if c.IsAdmin == nil {
-		c.IsAdmin = func(u User) bool { return u.IsStaff }
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Rand == nil {
-		c.Rand = rand.Reader
-	}
-	if c.Templates == nil {
-		c.Templates = &mail.Templates{}
-	}
-	return c
+// Hooks let the application take part in what the library does. Each is
+// called synchronously and must be safe for concurrent use.
+type Hooks struct {
+	// IsAdmin decides who may use AdminHandler. Default: User.IsStaff.
+	IsAdmin func(User) bool
+	// OnEvent receives every security event (also logged). It must be
+	// fast. Default none.
+	OnEvent func(Event)
+	// RenderProblem, when set, writes every error response of Handler,
+	// AdminHandler and the middlewares instead of the default
+	// application/problem+json body, for an application with an error
+	// format of its own. The status, the stable Code, the field Errors and
+	// the Retry-After header (already set on w) are the contract; it must
+	// write the status it is given and must not show p.Err, the internal
+	// cause. Default: RFC 9457 problem details.
+	RenderProblem func(w http.ResponseWriter, r *http.Request, p *Problem)
 }
+
+// DefaultPasswordParams returns OWASP's argon2id parameters, the ones a zero
+// PasswordParams means.
+func DefaultPasswordParams() PasswordParams { return PasswordParams(password.DefaultParams()) }
 
 // ConfigError reports an invalid Config field. It never quotes a secret.
 type ConfigError struct {
-	// Field names the field, with an index or key when it is one element
-	// ("VerificationKeys[1]", "RateLimits[login]").
+	// Field names the field by its path, with an index when it is one
+	// element ("Keys.Verification[1]", "RateLimits.Login").
 	Field string
 	// Reason says what is wrong.
 	Reason string
@@ -365,175 +356,362 @@ func (e *ConfigError) Error() string { return "authsys: Config." + e.Field + ": 
 // *ConfigError. It checks exactly what New checks, so a deployment can
 // validate its configuration without starting anything.
 func (c Config) Validate() error {
-	c = c.withDefaults()
-	_, err := c.validate()
+	_, err := c.build()
 	return err
 }
 
-// parsedConfig is what validate builds from a valid Config, so that New
-// and Validate check exactly the same things.
-type parsedConfig struct {
-	frontend *url.URL
-	limits   map[string]ratelimit.Rate
-	ips      *clientip.Resolver
-	tokens   *tokens.Manager
-	cipher   *totp.Cipher
-	csrf     *http.CrossOriginProtection
+// bad returns a *ConfigError for field.
+func bad(field, reason string) error { return &ConfigError{Field: field, Reason: reason} }
+
+// defaultDuration sets *d to v when it is zero.
+func defaultDuration(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
 }
 
-func (c Config) validate() (parsedConfig, error) {
-	var p parsedConfig
-	bad := func(field, reason string) error { return &ConfigError{Field: field, Reason: reason} }
+// build fills in c's defaults, validates every group and returns what the
+// server needs, so that New and Validate check exactly the same things.
+func (c Config) build() (server.Deps, error) {
+	var d server.Deps
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.Sessions.defaults()
+	if err := c.Sessions.validate(); err != nil {
+		return d, err
+	}
+	var err error
+	if d.Tokens, d.TOTPCipher, err = c.Keys.build(c.Sessions, c.Now); err != nil {
+		return d, err
+	}
 	switch {
-	case len(c.SigningKey) == 0:
-		return p, bad("SigningKey", "required (at least 32 random bytes)")
-	case len(c.SigningKey) < 32:
-		return p, bad("SigningKey", fmt.Sprintf("%d bytes is too short; use at least 32 random bytes", len(c.SigningKey)))
 	case c.Users == nil:
-		return p, bad("Users", "required")
+		return d, bad("Users", "required")
 	case c.Pending == nil:
-		return p, bad("Pending", "required (memory.New() on one instance, Redis when several run)")
+		return d, bad("Pending", "required (memory.New() on one instance, Redis when several run)")
 	case c.Mailer == nil:
-		return p, bad("Mailer", "required (mail.Console in development)")
-	case c.FromEmail == "" || !strings.Contains(c.FromEmail, "@") || strings.ContainsAny(c.FromEmail, "\r\n"):
-		return p, bad("FromEmail", "required: a plain email address")
+		return d, bad("Mailer", "required (mail.Console in development)")
 	}
-	if !validAlgorithm(c.SigningAlgorithm) {
-		return p, bad("SigningAlgorithm", fmt.Sprintf("%q: want HS256 or EdDSA", c.SigningAlgorithm))
+	c.Mail.defaults()
+	c.Links.defaults()
+	c.Cookies.defaults()
+	c.TwoFactor.defaults(c.Mail.AppName)
+	c.Passwords.defaults()
+	c.HTTP.defaults()
+	if c.Hooks.IsAdmin == nil {
+		c.Hooks.IsAdmin = func(u User) bool { return u.IsStaff }
 	}
-	if !validKeyID(c.SigningKeyID) {
-		return p, bad("SigningKeyID", fmt.Sprintf("%q is not 1 to 64 characters from A-Z a-z 0-9 - _", c.SigningKeyID))
+	if err := c.Mail.validate(); err != nil {
+		return d, err
 	}
-	seen := map[string]bool{c.SigningKeyID: true}
-	for i, k := range c.VerificationKeys {
-		field := fmt.Sprintf("VerificationKeys[%d]", i)
+	if d.FrontendURL, err = c.Links.build(); err != nil {
+		return d, err
+	}
+	if err := c.Cookies.validate(); err != nil {
+		return d, err
+	}
+	if d.Limits, err = c.RateLimits.build(); err != nil {
+		return d, err
+	}
+	if err := c.TwoFactor.validate(); err != nil {
+		return d, err
+	}
+	if err := c.Passwords.validate(); err != nil {
+		return d, err
+	}
+	if d.ClientIP, d.CSRF, err = c.HTTP.build(); err != nil {
+		return d, err
+	}
+	d.Users, d.Pending, d.Mailer = c.Users, c.Pending, c.Mailer
+	d.Logger, d.Now = c.Logger, c.Now
+	d.Hasher = password.NewHasher(password.Params(c.Passwords.Params), c.Passwords.MaxConcurrentHashes)
+	d.Limiter = ratelimit.New(c.Pending, c.Sessions.KeyPrefix+"rl:")
+	d.Mail = server.Mail(c.Mail)
+	d.Links = server.Links(c.Links)
+	d.Sessions = server.Sessions(c.Sessions)
+	d.Cookies = server.Cookies(c.Cookies)
+	d.TwoFactor = server.TwoFactor(c.TwoFactor)
+	d.HTTP = server.HTTP(c.HTTP)
+	d.Hooks = server.Hooks(c.Hooks)
+	return d, nil
+}
+
+// derive returns a 32-byte key for purpose derived from secret (HKDF-SHA256).
+func derive(secret []byte, purpose string) []byte {
+	k, err := hkdfKey(secret, purpose)
+	if err != nil {
+		panic(fmt.Sprintf("authsys: hkdf: %v", err)) // unreachable: 32 bytes is within HKDF's limit
+	}
+	return k
+}
+
+func (k Keys) build(s Sessions, now func() time.Time) (*tokens.Manager, *totp.Cipher, error) {
+	k.Signing.ID = cmp.Or(k.Signing.ID, "k1")
+	k.Signing.Algorithm = cmp.Or(k.Signing.Algorithm, tokens.HS256)
+	switch {
+	case len(k.Signing.Secret) == 0:
+		return nil, nil, bad("Keys.Signing.Secret", "required (at least 32 random bytes)")
+	case len(k.Signing.Secret) < 32:
+		return nil, nil, bad("Keys.Signing.Secret", fmt.Sprintf("%d bytes is too short; use at least 32 random bytes", len(k.Signing.Secret)))
+	case !validAlgorithm(k.Signing.Algorithm):
+		return nil, nil, bad("Keys.Signing.Algorithm", fmt.Sprintf("%q: want HS256 or EdDSA", k.Signing.Algorithm))
+	case !validKeyID(k.Signing.ID):
+		return nil, nil, bad("Keys.Signing.ID", fmt.Sprintf("%q is not 1 to 64 characters from A-Z a-z 0-9 - _", k.Signing.ID))
+	}
+	seen := map[string]bool{k.Signing.ID: true}
+	for i, v := range k.Verification {
+		field := fmt.Sprintf("Keys.Verification[%d]", i)
 		switch {
-		case !validKeyID(k.ID) || len(k.Secret) < 32:
-			return p, bad(field, "needs an ID of 1 to 64 characters from A-Z a-z 0-9 - _ and at least 32 bytes")
-		case seen[k.ID]:
-			return p, bad(field, fmt.Sprintf("ID %q is used twice (SigningKeyID included)", k.ID))
-		case !validAlgorithm(k.Algorithm):
-			return p, bad(field, fmt.Sprintf("algorithm %q: want HS256 or EdDSA", k.Algorithm))
+		case !validKeyID(v.ID) || len(v.Secret) < 32:
+			return nil, nil, bad(field, "needs an ID of 1 to 64 characters from A-Z a-z 0-9 - _ and at least 32 bytes")
+		case seen[v.ID]:
+			return nil, nil, bad(field, fmt.Sprintf("ID %q is used twice (Keys.Signing included)", v.ID))
+		case !validAlgorithm(v.Algorithm):
+			return nil, nil, bad(field, fmt.Sprintf("algorithm %q: want HS256 or EdDSA", v.Algorithm))
 		}
-		seen[k.ID] = true
+		seen[v.ID] = true
 	}
-	for i, k := range c.TOTPKeys {
-		if k.ID == "" || len(k.Secret) < 32 {
-			return p, bad(fmt.Sprintf("TOTPKeys[%d]", i), "needs an ID and at least 32 bytes")
+	for i, v := range k.TOTP {
+		field := fmt.Sprintf("Keys.TOTP[%d]", i)
+		if v.ID == "" || len(v.Secret) < 32 {
+			return nil, nil, bad(field, "needs an ID and at least 32 bytes")
 		}
-		if k.Algorithm != "" {
-			return p, bad(fmt.Sprintf("TOTPKeys[%d]", i), "has an Algorithm; TOTP keys are AES keys and take none")
+		if v.Algorithm != "" {
+			return nil, nil, bad(field, "has an Algorithm; TOTP keys are AES keys and take none")
 		}
 	}
-	u, err := url.Parse(c.FrontendURL)
-	if c.FrontendURL == "" {
-		return p, bad("FrontendURL", "required: the absolute URL of the application")
+	signing := append([]Key{k.Signing}, k.Verification...)
+	tk := make([]tokens.Key, 0, len(signing))
+	for _, v := range signing {
+		tk = append(tk, tokens.Key{ID: v.ID, Secret: v.Secret, Algorithm: v.Algorithm})
 	}
+	tm, err := tokens.NewManager(tokens.Options{
+		Keys: tk, Issuer: s.Issuer, Audience: s.Audience,
+		AccessTTL: s.AccessTTL, RefreshTTL: s.RefreshTTL, Now: now, Leeway: s.ClockSkew,
+	})
+	if err != nil {
+		return nil, nil, bad("Keys.Signing", err.Error())
+	}
+	totpKeys := make([]totp.Key, 0, len(k.TOTP))
+	for _, v := range k.TOTP {
+		totpKeys = append(totpKeys, totp.Key{ID: v.ID, Secret: v.Secret})
+	}
+	if len(totpKeys) == 0 {
+		for _, v := range signing {
+			totpKeys = append(totpKeys, totp.Key{ID: v.ID, Secret: derive(v.Secret, "authsys totp key")})
+		}
+	}
+	cipher, err := totp.NewCipher(totpKeys)
+	if err != nil {
+		return nil, nil, bad("Keys.TOTP", err.Error())
+	}
+	return tm, cipher, nil
+}
+
+func (m *Mail) defaults() {
+	m.AppName = cmp.Or(m.AppName, "AuthSystem")
+	defaultDuration(&m.Timeout, 30*time.Second)
+	if m.Templates == nil {
+		m.Templates = &mail.Templates{}
+	}
+}
+
+func (m Mail) validate() error {
+	switch {
+	case m.From == "" || !strings.Contains(m.From, "@") || strings.ContainsAny(m.From, "\r\n"):
+		return bad("Mail.From", "required: a plain email address")
+	case m.Timeout < 0:
+		return bad("Mail.Timeout", "must not be negative")
+	}
+	if err := m.Templates.Validate(); err != nil {
+		return bad("Mail.Templates", err.Error())
+	}
+	return nil
+}
+
+func (l *Links) defaults() {
+	l.VerifyAccountPath = cmp.Or(l.VerifyAccountPath, "/verify-account")
+	l.PasswordResetPath = cmp.Or(l.PasswordResetPath, "/reset-password")
+	l.EmailChangePath = cmp.Or(l.EmailChangePath, "/confirm-email-change")
+	defaultDuration(&l.VerifyAccountTTL, 72*time.Hour)
+	defaultDuration(&l.PasswordResetTTL, time.Hour)
+	defaultDuration(&l.EmailChangeTTL, time.Hour)
+}
+
+func (l Links) build() (*url.URL, error) {
+	if l.FrontendURL == "" {
+		return nil, bad("Links.FrontendURL", "required: the absolute URL of the application")
+	}
+	u, err := url.Parse(l.FrontendURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		shown := c.FrontendURL
+		shown := l.FrontendURL
 		if err != nil || u.User != nil {
 			shown = "the value" // it may carry a password
 		}
-		return p, bad("FrontendURL", fmt.Sprintf("%s is not an absolute http(s) URL without user, query or fragment", shown))
+		return nil, bad("Links.FrontendURL", fmt.Sprintf("%s is not an absolute http(s) URL without user, query or fragment", shown))
 	}
-	p.frontend = u
-	for name, v := range map[string]time.Duration{
-		"AccessTokenTTL": c.AccessTokenTTL, "RefreshTokenTTL": c.RefreshTokenTTL,
-		"VerificationTokenTTL": c.VerificationTokenTTL, "PasswordResetTokenTTL": c.PasswordResetTokenTTL,
-		"PendingEmailTTL": c.PendingEmailTTL, "PendingSessionTTL": c.PendingSessionTTL,
-		"RequestTimeout": c.RequestTimeout, "MailTimeout": c.MailTimeout,
-	} {
-		if v < 0 {
-			return p, bad(name, "must not be negative")
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"VerifyAccountTTL", l.VerifyAccountTTL}, {"PasswordResetTTL", l.PasswordResetTTL}, {"EmailChangeTTL", l.EmailChangeTTL}} {
+		if f.v < 0 {
+			return nil, bad("Links."+f.name, "must not be negative")
 		}
 	}
-	if c.AccessTokenTTL >= c.RefreshTokenTTL {
-		return p, bad("AccessTokenTTL", "must be shorter than RefreshTokenTTL")
+	return u, nil
+}
+
+func (s *Sessions) defaults() {
+	defaultDuration(&s.AccessTTL, 15*time.Minute)
+	defaultDuration(&s.RefreshTTL, 7*24*time.Hour)
+	defaultDuration(&s.RefreshReuseGrace, 10*time.Second)
+	defaultDuration(&s.ClockSkew, 5*time.Second)
+	s.RefreshReuseGrace = max(s.RefreshReuseGrace, 0)
+	s.ClockSkew = max(s.ClockSkew, 0)
+	s.Issuer = cmp.Or(s.Issuer, "authsys")
+	s.Audience = cmp.Or(s.Audience, "authsys")
+	s.KeyPrefix = cmp.Or(s.KeyPrefix, "auth:")
+}
+
+func (s Sessions) validate() error {
+	switch {
+	case s.AccessTTL < 0:
+		return bad("Sessions.AccessTTL", "must not be negative")
+	case s.RefreshTTL < 0:
+		return bad("Sessions.RefreshTTL", "must not be negative")
+	case s.AccessTTL >= s.RefreshTTL:
+		return bad("Sessions.AccessTTL", "must be shorter than RefreshTTL")
 	}
-	if c.SameSite == http.SameSiteNoneMode && c.InsecureCookies {
-		return p, bad("SameSite", "SameSite=None requires Secure cookies")
+	return nil
+}
+
+func (c *Cookies) defaults() {
+	c.AccessName = cmp.Or(c.AccessName, "access_token")
+	c.RefreshName = cmp.Or(c.RefreshName, "refresh_token")
+	c.RefreshPath = cmp.Or(c.RefreshPath, "/api/auth/")
+	c.SameSite = cmp.Or(c.SameSite, http.SameSiteLaxMode)
+}
+
+func (c Cookies) validate() error {
+	if c.SameSite == http.SameSiteNoneMode && c.Insecure {
+		return bad("Cookies.SameSite", "SameSite=None requires Secure cookies")
 	}
-	if c.BackupCodesCount < 1 || c.BackupCodesCount > 100 {
-		return p, bad("BackupCodesCount", "must be between 1 and 100")
-	}
-	if !strings.HasPrefix(c.RefreshCookiePath, "/") || (&http.Cookie{Name: "x", Path: c.RefreshCookiePath}).Valid() != nil {
-		return p, bad("RefreshCookiePath", fmt.Sprintf("%q is not a cookie path starting with /", c.RefreshCookiePath))
+	if !strings.HasPrefix(c.RefreshPath, "/") || (&http.Cookie{Name: "x", Path: c.RefreshPath}).Valid() != nil {
+		return bad("Cookies.RefreshPath", fmt.Sprintf("%q is not a cookie path starting with /", c.RefreshPath))
 	}
 	// An invalid name or domain would make net/http drop the cookie
 	// silently: every login would "succeed" without a session.
-	for field, name := range map[string]string{"AccessCookieName": c.AccessCookieName, "RefreshCookieName": c.RefreshCookieName} {
+	for field, name := range map[string]string{"AccessName": c.AccessName, "RefreshName": c.RefreshName} {
 		if (&http.Cookie{Name: name}).Valid() != nil {
-			return p, bad(field, fmt.Sprintf("%q is not a valid cookie name", name))
+			return bad("Cookies."+field, fmt.Sprintf("%q is not a valid cookie name", name))
 		}
 	}
-	if c.AccessCookieName == c.RefreshCookieName {
-		return p, bad("RefreshCookieName", "must differ from AccessCookieName")
+	if c.AccessName == c.RefreshName {
+		return bad("Cookies.RefreshName", "must differ from AccessName")
 	}
-	if c.CookieDomain != "" && (&http.Cookie{Name: "x", Domain: c.CookieDomain}).Valid() != nil {
-		return p, bad("CookieDomain", fmt.Sprintf("%q is not a valid cookie domain", c.CookieDomain))
+	if c.Domain != "" && (&http.Cookie{Name: "x", Domain: c.Domain}).Valid() != nil {
+		return bad("Cookies.Domain", fmt.Sprintf("%q is not a valid cookie domain", c.Domain))
 	}
-	p.limits = map[string]ratelimit.Rate{}
-	known := map[string]bool{LimitLogin: true, LimitSignup: true, LimitPasswordReset: true, LimitTwoFactor: true, LimitTwoFactorDaily: true}
-	for name, s := range c.RateLimits {
-		if !known[name] {
-			return p, bad("RateLimits", fmt.Sprintf("unknown limit %q (want login, signup, password_reset, 2fa_verify or 2fa_verify_daily)", name))
+	return nil
+}
+
+// build returns the limits in force: the defaults for zero rates, none for
+// Off ones.
+func (l RateLimits) build() (server.Limits, error) {
+	var out server.Limits
+	if l.Off {
+		return out, nil
+	}
+	for _, f := range []struct {
+		name string
+		r    Rate
+		def  Rate
+		dst  *ratelimit.Rate
+	}{
+		{"Login", l.Login, Rate{N: 10, Per: time.Minute}, &out.Login},
+		{"Signup", l.Signup, Rate{N: 5, Per: time.Minute}, &out.Signup},
+		{"PasswordReset", l.PasswordReset, Rate{N: 5, Per: time.Minute}, &out.PasswordReset},
+		{"TwoFactor", l.TwoFactor, Rate{N: 10, Per: time.Minute}, &out.TwoFactor},
+		{"TwoFactorDaily", l.TwoFactorDaily, Rate{N: 50, Per: 24 * time.Hour}, &out.TwoFactorDaily},
+	} {
+		switch r := f.r; {
+		case r.Off && (r.N != 0 || r.Per != 0):
+			return out, bad("RateLimits."+f.name, "is Off but has N or Per")
+		case r.Off:
+			continue
+		case r == Rate{}:
+			r = f.def
+			*f.dst = ratelimit.Rate{N: r.N, Per: r.Per}
+		case r.N <= 0 || r.Per <= 0:
+			return out, bad("RateLimits."+f.name, fmt.Sprintf("%v: N and Per must both be positive (or Off set)", r))
+		default:
+			*f.dst = ratelimit.Rate{N: r.N, Per: r.Per}
 		}
-		r, err := ratelimit.ParseRate(s)
-		if err != nil {
-			return p, bad("RateLimits["+name+"]", err.Error())
-		}
-		p.limits[name] = r
 	}
-	ips, err := clientip.New(c.TrustedProxies)
+	return out, nil
+}
+
+func (t *TwoFactor) defaults(appName string) {
+	t.Issuer = cmp.Or(t.Issuer, appName)
+	t.BackupCodes = cmp.Or(t.BackupCodes, 10)
+	defaultDuration(&t.PendingLoginTTL, 5*time.Minute)
+	if t.Rand == nil {
+		t.Rand = rand.Reader
+	}
+}
+
+func (t TwoFactor) validate() error {
+	switch {
+	case t.BackupCodes < 1 || t.BackupCodes > 100:
+		return bad("TwoFactor.BackupCodes", "must be between 1 and 100")
+	case t.PendingLoginTTL < 0:
+		return bad("TwoFactor.PendingLoginTTL", "must not be negative")
+	}
+	return nil
+}
+
+func (p *Passwords) defaults() {
+	p.MaxConcurrentHashes = cmp.Or(p.MaxConcurrentHashes, runtime.GOMAXPROCS(0))
+	d := DefaultPasswordParams()
+	p.Params.Memory = cmp.Or(p.Params.Memory, d.Memory)
+	p.Params.Iterations = cmp.Or(p.Params.Iterations, d.Iterations)
+	p.Params.Parallelism = cmp.Or(p.Params.Parallelism, d.Parallelism)
+	p.Params.SaltLength = cmp.Or(p.Params.SaltLength, d.SaltLength)
+	p.Params.KeyLength = cmp.Or(p.Params.KeyLength, d.KeyLength)
+}
+
+func (p Passwords) validate() error {
+	if p.MaxConcurrentHashes < 0 {
+		return bad("Passwords.MaxConcurrentHashes", "must not be negative (0 means GOMAXPROCS)")
+	}
+	if err := password.Params(p.Params).Validate(); err != nil {
+		return bad("Passwords.Params", err.Error())
+	}
+	return nil
+}
+
+func (h *HTTP) defaults() { defaultDuration(&h.RequestTimeout, 10*time.Second) }
+
+func (h HTTP) build() (*clientip.Resolver, *http.CrossOriginProtection, error) {
+	if h.RequestTimeout < 0 {
+		return nil, nil, bad("HTTP.RequestTimeout", "must not be negative")
+	}
+	ips, err := clientip.New(h.TrustedProxies)
 	if err != nil {
-		return p, bad("TrustedProxies", err.Error())
+		return nil, nil, bad("HTTP.TrustedProxies", err.Error())
 	}
-	p.ips = ips
-	if c.MaxConcurrentHashes < 0 {
-		return p, bad("MaxConcurrentHashes", "must not be negative (0 means GOMAXPROCS)")
-	}
-	if err := c.PasswordParams.Validate(); err != nil {
-		return p, bad("PasswordParams", err.Error())
-	}
-	p.csrf = http.NewCrossOriginProtection()
-	for _, o := range c.TrustedOrigins {
+	csrf := http.NewCrossOriginProtection()
+	for _, o := range h.TrustedOrigins {
 		if _, err := url.Parse(o); err != nil || !strings.Contains(o, "://") {
-			return p, bad("TrustedOrigins", fmt.Sprintf("%q is not an origin like https://app.example.com", o))
+			return nil, nil, bad("HTTP.TrustedOrigins", fmt.Sprintf("%q is not an origin like https://app.example.com", o))
 		}
-		if err := p.csrf.AddTrustedOrigin(o); err != nil {
-			return p, bad("TrustedOrigins", err.Error())
-		}
-	}
-	if err := c.Templates.Validate(); err != nil {
-		return p, bad("Templates", err.Error())
-	}
-	keys := []tokens.Key{{ID: c.SigningKeyID, Secret: c.SigningKey, Algorithm: c.SigningAlgorithm}}
-	for _, k := range c.VerificationKeys {
-		keys = append(keys, tokens.Key{ID: k.ID, Secret: k.Secret, Algorithm: k.Algorithm})
-	}
-	tm, err := tokens.NewManager(tokens.Options{
-		Keys: keys, Issuer: c.Issuer, Audience: c.Audience,
-		AccessTTL: c.AccessTokenTTL, RefreshTTL: c.RefreshTokenTTL, Now: c.Now,
-		Leeway: c.ClockSkew,
-	})
-	if err != nil {
-		return p, bad("SigningKey", err.Error())
-	}
-	p.tokens = tm
-	totpKeys := make([]totp.Key, 0, len(c.TOTPKeys))
-	for _, k := range c.TOTPKeys {
-		totpKeys = append(totpKeys, totp.Key{ID: k.ID, Secret: k.Secret})
-	}
-	if len(totpKeys) == 0 {
-		totpKeys = append(totpKeys, totp.Key{ID: c.SigningKeyID, Secret: derive(c.SigningKey, "authsys totp key")})
-		for _, k := range c.VerificationKeys {
-			totpKeys = append(totpKeys, totp.Key{ID: k.ID, Secret: derive(k.Secret, "authsys totp key")})
+		if err := csrf.AddTrustedOrigin(o); err != nil {
+			return nil, nil, bad("HTTP.TrustedOrigins", err.Error())
 		}
 	}
-	if p.cipher, err = totp.NewCipher(totpKeys); err != nil {
-		return p, bad("TOTPKeys", err.Error())
-	}
-	return p, nil
+	return ips, csrf, nil
 }
 
 // validAlgorithm reports whether alg is a JWT algorithm tokens supports;

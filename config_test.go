@@ -16,12 +16,12 @@ import (
 func coreValidConfig() authsys.Config {
 	s := memory.New()
 	return authsys.Config{
-		SigningKey:  testKey,
-		Users:       s,
-		Pending:     s,
-		Mailer:      &mail.Outbox{},
-		FrontendURL: "https://app.example.com",
-		FromEmail:   "noreply@example.com",
+		Keys:    authsys.Keys{Signing: authsys.Key{Secret: testKey}},
+		Users:   s,
+		Pending: s,
+		Mailer:  &mail.Outbox{},
+		Links:   authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:    authsys.Mail{From: "noreply@example.com"},
 	}
 }
 
@@ -34,79 +34,79 @@ func TestConfigValidation(t *testing.T) {
 	}{
 		{"minimal", func(*authsys.Config) {}, ""},
 		{"every option", func(c *authsys.Config) {
-			c.SigningKeyID = "2026-03_a"
-			c.VerificationKeys = []authsys.Key{{ID: "old", Secret: key(32)}}
-			c.TOTPKeys = []authsys.Key{{ID: "t2", Secret: key(32)}, {ID: "t1", Secret: key(40)}}
-			c.FrontendURL = "http://localhost:3000/app"
-			c.RateLimits = map[string]string{authsys.LimitLogin: "3/min", authsys.LimitSignup: "100/hour", authsys.LimitPasswordReset: ""}
-			c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"}
-			c.TrustedOrigins = []string{"https://spa.example.com"}
-			c.CookieDomain = "example.com"
-			c.RefreshCookiePath = "/auth/refresh/"
-			c.SameSite = http.SameSiteNoneMode
-			c.RefreshReuseGrace = -1
-			c.UpdateSessionAuthHash = authsys.Bool(false)
-			c.MaxConcurrentHashes = 3
+			c.Keys.Signing.ID = "2026-03_a"
+			c.Keys.Verification = []authsys.Key{{ID: "old", Secret: key(32)}}
+			c.Keys.TOTP = []authsys.Key{{ID: "t2", Secret: key(32)}, {ID: "t1", Secret: key(40)}}
+			c.Links.FrontendURL = "http://localhost:3000/app"
+			c.RateLimits = testLimits(map[string]string{limitLogin: "3/min", limitSignup: "100/hour", limitPasswordReset: ""})
+			c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"}
+			c.HTTP.TrustedOrigins = []string{"https://spa.example.com"}
+			c.Cookies.Domain = "example.com"
+			c.Cookies.RefreshPath = "/auth/refresh/"
+			c.Cookies.SameSite = http.SameSiteNoneMode
+			c.Sessions.RefreshReuseGrace = -1
+			c.Sessions.LogoutOnPasswordChange = !false
+			c.Passwords.MaxConcurrentHashes = 3
 		}, ""},
-		{"signing key missing", func(c *authsys.Config) { c.SigningKey = nil }, "SigningKey"},
-		{"signing key short", func(c *authsys.Config) { c.SigningKey = key(31) }, "SigningKey"},
-		{"signing key id malformed", func(c *authsys.Config) { c.SigningKeyID = "k 1" }, "SigningKeyID"},
-		{"verification key short", func(c *authsys.Config) { c.VerificationKeys = []authsys.Key{{ID: "old", Secret: key(16)}} }, "VerificationKeys[0]"},
-		{"verification key without ID", func(c *authsys.Config) { c.VerificationKeys = []authsys.Key{{Secret: key(32)}} }, "VerificationKeys[0]"},
+		{"signing key missing", func(c *authsys.Config) { c.Keys.Signing.Secret = nil }, "Keys.Signing.Secret"},
+		{"signing key short", func(c *authsys.Config) { c.Keys.Signing.Secret = key(31) }, "Keys.Signing.Secret"},
+		{"signing key id malformed", func(c *authsys.Config) { c.Keys.Signing.ID = "k 1" }, "Keys.Signing.ID"},
+		{"verification key short", func(c *authsys.Config) { c.Keys.Verification = []authsys.Key{{ID: "old", Secret: key(16)}} }, "Keys.Verification[0]"},
+		{"verification key without ID", func(c *authsys.Config) { c.Keys.Verification = []authsys.Key{{Secret: key(32)}} }, "Keys.Verification[0]"},
 		{"verification key ID reused", func(c *authsys.Config) {
-			c.VerificationKeys = []authsys.Key{{ID: "old", Secret: key(32)}, {ID: "k1", Secret: key(33)}}
-		}, "VerificationKeys[1]"},
-		{"TOTP key short", func(c *authsys.Config) { c.TOTPKeys = []authsys.Key{{ID: "t1", Secret: key(8)}} }, "TOTPKeys[0]"},
+			c.Keys.Verification = []authsys.Key{{ID: "old", Secret: key(32)}, {ID: "k1", Secret: key(33)}}
+		}, "Keys.Verification[1]"},
+		{"TOTP key short", func(c *authsys.Config) { c.Keys.TOTP = []authsys.Key{{ID: "t1", Secret: key(8)}} }, "Keys.TOTP[0]"},
 		{"EdDSA with an HS256 verification key", func(c *authsys.Config) {
-			c.SigningAlgorithm = "EdDSA"
-			c.VerificationKeys = []authsys.Key{{ID: "old", Secret: key(32), Algorithm: "HS256"}}
+			c.Keys.Signing.Algorithm = "EdDSA"
+			c.Keys.Verification = []authsys.Key{{ID: "old", Secret: key(32), Algorithm: "HS256"}}
 		}, ""},
-		{"signing algorithm unknown", func(c *authsys.Config) { c.SigningAlgorithm = "RS256" }, "SigningAlgorithm"},
-		{"signing algorithm none", func(c *authsys.Config) { c.SigningAlgorithm = "none" }, "SigningAlgorithm"},
+		{"signing algorithm unknown", func(c *authsys.Config) { c.Keys.Signing.Algorithm = "RS256" }, "Keys.Signing.Algorithm"},
+		{"signing algorithm none", func(c *authsys.Config) { c.Keys.Signing.Algorithm = "none" }, "Keys.Signing.Algorithm"},
 		{"verification key algorithm unknown", func(c *authsys.Config) {
-			c.VerificationKeys = []authsys.Key{{ID: "old", Secret: key(32), Algorithm: "hs256"}}
-		}, "VerificationKeys[0]"},
-		{"TOTP key with an algorithm", func(c *authsys.Config) { c.TOTPKeys = []authsys.Key{{ID: "t1", Secret: key(32), Algorithm: "EdDSA"}} }, "TOTPKeys[0]"},
+			c.Keys.Verification = []authsys.Key{{ID: "old", Secret: key(32), Algorithm: "hs256"}}
+		}, "Keys.Verification[0]"},
+		{"TOTP key with an algorithm", func(c *authsys.Config) { c.Keys.TOTP = []authsys.Key{{ID: "t1", Secret: key(32), Algorithm: "EdDSA"}} }, "Keys.TOTP[0]"},
 		{"nil Users", func(c *authsys.Config) { c.Users = nil }, "Users"},
 		{"nil Pending", func(c *authsys.Config) { c.Pending = nil }, "Pending"},
 		{"nil Mailer", func(c *authsys.Config) { c.Mailer = nil }, "Mailer"},
-		{"FromEmail missing", func(c *authsys.Config) { c.FromEmail = "" }, "FromEmail"},
-		{"FromEmail header injection", func(c *authsys.Config) { c.FromEmail = "a@example.com\r\nBcc: b@example.com" }, "FromEmail"},
-		{"FrontendURL missing", func(c *authsys.Config) { c.FrontendURL = "" }, "FrontendURL"},
-		{"FrontendURL relative", func(c *authsys.Config) { c.FrontendURL = "/app" }, "FrontendURL"},
-		{"FrontendURL other scheme", func(c *authsys.Config) { c.FrontendURL = "javascript://app.example.com" }, "FrontendURL"},
-		{"FrontendURL no host", func(c *authsys.Config) { c.FrontendURL = "https://" }, "FrontendURL"},
-		{"FrontendURL with query", func(c *authsys.Config) { c.FrontendURL = "https://app.example.com/?next=x" }, "FrontendURL"},
-		{"FrontendURL with user", func(c *authsys.Config) { c.FrontendURL = "https://user@app.example.com" }, "FrontendURL"},
-		{"FrontendURL unparsable", func(c *authsys.Config) { c.FrontendURL = "https://app example.com/%zz" }, "FrontendURL"},
-		{"negative TTL", func(c *authsys.Config) { c.AccessTokenTTL = -time.Minute }, "AccessTokenTTL"},
-		{"access outlives refresh", func(c *authsys.Config) { c.AccessTokenTTL = 8 * 24 * time.Hour }, "AccessTokenTTL"},
-		{"negative request timeout", func(c *authsys.Config) { c.RequestTimeout = -time.Second }, "RequestTimeout"},
-		{"bad rate", func(c *authsys.Config) { c.RateLimits = map[string]string{authsys.LimitLogin: "ten per minute"} }, "RateLimits[login]"},
-		{"bad rate unit", func(c *authsys.Config) { c.RateLimits = map[string]string{authsys.LimitSignup: "5/fortnight"} }, "RateLimits[signup]"},
-		{"unknown limit", func(c *authsys.Config) { c.RateLimits = map[string]string{"logn": "5/min"} }, "RateLimits"},
-		{"bad trusted proxy", func(c *authsys.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.internal"} }, "TrustedProxies"},
-		{"bad trusted proxy CIDR", func(c *authsys.Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "TrustedProxies"},
-		{"bad trusted origin", func(c *authsys.Config) { c.TrustedOrigins = []string{"spa.example.com"} }, "TrustedOrigins"},
-		{"trusted origin with path", func(c *authsys.Config) { c.TrustedOrigins = []string{"https://spa.example.com/app"} }, "TrustedOrigins"},
+		{"FromEmail missing", func(c *authsys.Config) { c.Mail.From = "" }, "Mail.From"},
+		{"FromEmail header injection", func(c *authsys.Config) { c.Mail.From = "a@example.com\r\nBcc: b@example.com" }, "Mail.From"},
+		{"FrontendURL missing", func(c *authsys.Config) { c.Links.FrontendURL = "" }, "Links.FrontendURL"},
+		{"FrontendURL relative", func(c *authsys.Config) { c.Links.FrontendURL = "/app" }, "Links.FrontendURL"},
+		{"FrontendURL other scheme", func(c *authsys.Config) { c.Links.FrontendURL = "javascript://app.example.com" }, "Links.FrontendURL"},
+		{"FrontendURL no host", func(c *authsys.Config) { c.Links.FrontendURL = "https://" }, "Links.FrontendURL"},
+		{"FrontendURL with query", func(c *authsys.Config) { c.Links.FrontendURL = "https://app.example.com/?next=x" }, "Links.FrontendURL"},
+		{"FrontendURL with user", func(c *authsys.Config) { c.Links.FrontendURL = "https://user@app.example.com" }, "Links.FrontendURL"},
+		{"FrontendURL unparsable", func(c *authsys.Config) { c.Links.FrontendURL = "https://app example.com/%zz" }, "Links.FrontendURL"},
+		{"negative TTL", func(c *authsys.Config) { c.Sessions.AccessTTL = -time.Minute }, "Sessions.AccessTTL"},
+		{"access outlives refresh", func(c *authsys.Config) { c.Sessions.AccessTTL = 8 * 24 * time.Hour }, "Sessions.AccessTTL"},
+		{"negative request timeout", func(c *authsys.Config) { c.HTTP.RequestTimeout = -time.Second }, "HTTP.RequestTimeout"},
+		{"rate without period", func(c *authsys.Config) { c.RateLimits.Login = authsys.Rate{N: 10} }, "RateLimits.Login"},
+		{"negative rate", func(c *authsys.Config) { c.RateLimits.Signup = authsys.Rate{N: -5, Per: time.Minute} }, "RateLimits.Signup"},
+		{"rate off with a count", func(c *authsys.Config) { c.RateLimits.TwoFactor = authsys.Rate{N: 5, Per: time.Minute, Off: true} }, "RateLimits.TwoFactor"},
+		{"bad trusted proxy", func(c *authsys.Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "proxy.internal"} }, "HTTP.TrustedProxies"},
+		{"bad trusted proxy CIDR", func(c *authsys.Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/33"} }, "HTTP.TrustedProxies"},
+		{"bad trusted origin", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"spa.example.com"} }, "HTTP.TrustedOrigins"},
+		{"trusted origin with path", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"https://spa.example.com/app"} }, "HTTP.TrustedOrigins"},
 		{"SameSite None without Secure", func(c *authsys.Config) {
-			c.SameSite = http.SameSiteNoneMode
-			c.InsecureCookies = true
-		}, "SameSite"},
-		{"refresh cookie path relative", func(c *authsys.Config) { c.RefreshCookiePath = "api/auth/" }, "RefreshCookiePath"},
-		{"refresh cookie path with ;", func(c *authsys.Config) { c.RefreshCookiePath = "/api;auth/" }, "RefreshCookiePath"},
-		{"bad access cookie name", func(c *authsys.Config) { c.AccessCookieName = "access token" }, "AccessCookieName"},
-		{"bad refresh cookie name", func(c *authsys.Config) { c.RefreshCookieName = "r=t" }, "RefreshCookieName"},
-		{"same cookie names", func(c *authsys.Config) { c.RefreshCookieName = "access_token" }, "RefreshCookieName"},
-		{"bad cookie domain", func(c *authsys.Config) { c.CookieDomain = "exa mple.com" }, "CookieDomain"},
+			c.Cookies.SameSite = http.SameSiteNoneMode
+			c.Cookies.Insecure = true
+		}, "Cookies.SameSite"},
+		{"refresh cookie path relative", func(c *authsys.Config) { c.Cookies.RefreshPath = "api/auth/" }, "Cookies.RefreshPath"},
+		{"refresh cookie path with ;", func(c *authsys.Config) { c.Cookies.RefreshPath = "/api;auth/" }, "Cookies.RefreshPath"},
+		{"bad access cookie name", func(c *authsys.Config) { c.Cookies.AccessName = "access token" }, "Cookies.AccessName"},
+		{"bad refresh cookie name", func(c *authsys.Config) { c.Cookies.RefreshName = "r=t" }, "Cookies.RefreshName"},
+		{"same cookie names", func(c *authsys.Config) { c.Cookies.RefreshName = "access_token" }, "Cookies.RefreshName"},
+		{"bad cookie domain", func(c *authsys.Config) { c.Cookies.Domain = "exa mple.com" }, "Cookies.Domain"},
 		{"bad password params", func(c *authsys.Config) {
-			c.PasswordParams = &authsys.PasswordParams{Memory: 4, Iterations: 1, Parallelism: 1}
-		}, "PasswordParams"},
-		{"negative MaxConcurrentHashes", func(c *authsys.Config) { c.MaxConcurrentHashes = -1 }, "MaxConcurrentHashes"},
-		{"too many backup codes", func(c *authsys.Config) { c.BackupCodesCount = 1000 }, "BackupCodesCount"},
+			c.Passwords.Params = authsys.PasswordParams{Memory: 4, Iterations: 1, Parallelism: 1}
+		}, "Passwords.Params"},
+		{"negative MaxConcurrentHashes", func(c *authsys.Config) { c.Passwords.MaxConcurrentHashes = -1 }, "Passwords.MaxConcurrentHashes"},
+		{"too many backup codes", func(c *authsys.Config) { c.TwoFactor.BackupCodes = 1000 }, "TwoFactor.BackupCodes"},
 		{"bad template", func(c *authsys.Config) {
-			c.Templates = &mail.Templates{PasswordReset: mail.Template{Subject: "{{.Nope"}}
-		}, "Templates"},
+			c.Mail.Templates = &mail.Templates{PasswordReset: mail.Template{Subject: "{{.Nope"}}
+		}, "Mail.Templates"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := coreValidConfig()
@@ -144,11 +144,11 @@ func TestConfigValidation(t *testing.T) {
 func TestConfigErrorsLeakNoSecret(t *testing.T) {
 	secret := "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"
 	for _, mutate := range []func(*authsys.Config){
-		func(c *authsys.Config) { c.SigningKey = []byte(secret[:20]) },
-		func(c *authsys.Config) { c.VerificationKeys = []authsys.Key{{ID: "", Secret: []byte(secret)}} },
-		func(c *authsys.Config) { c.TOTPKeys = []authsys.Key{{ID: "t1", Secret: []byte(secret[:10])}} },
-		func(c *authsys.Config) { c.FrontendURL = "https://admin:" + secret + "@app.example.com" },
-		func(c *authsys.Config) { c.FrontendURL = "https://admin:" + secret + "@app example.com" },
+		func(c *authsys.Config) { c.Keys.Signing.Secret = []byte(secret[:20]) },
+		func(c *authsys.Config) { c.Keys.Verification = []authsys.Key{{ID: "", Secret: []byte(secret)}} },
+		func(c *authsys.Config) { c.Keys.TOTP = []authsys.Key{{ID: "t1", Secret: []byte(secret[:10])}} },
+		func(c *authsys.Config) { c.Links.FrontendURL = "https://admin:" + secret + "@app.example.com" },
+		func(c *authsys.Config) { c.Links.FrontendURL = "https://admin:" + secret + "@app example.com" },
 	} {
 		cfg := coreValidConfig()
 		mutate(&cfg)
@@ -163,14 +163,10 @@ func TestConfigErrorsLeakNoSecret(t *testing.T) {
 // the documented cookie names, refresh path and rate limits apply when
 // the fields are left zero.
 func TestConfigDefaultsDocumented(t *testing.T) {
-	if got := authsys.DefaultRateLimits(); got[authsys.LimitLogin] != "10/min" || got[authsys.LimitSignup] != "5/min" ||
-		got[authsys.LimitPasswordReset] != "5/min" || got[authsys.LimitTwoFactor] != "10/min" {
-		t.Errorf("got DefaultRateLimits %v, want login 10/min, signup 5/min, password_reset 5/min, 2fa_verify 10/min", got)
-	}
 	if p := authsys.DefaultPasswordParams(); p.Memory != 19456 || p.Iterations != 2 || p.Parallelism != 1 {
 		t.Errorf("got DefaultPasswordParams %+v, want OWASP's m=19456 t=2 p=1", p)
 	}
-	e := newEnv(t, func(c *authsys.Config) { c.RateLimits = nil })
+	e := newEnv(t, func(c *authsys.Config) { c.RateLimits = authsys.RateLimits{} })
 	e.signupVerified("user@example.com", goodPassword)
 	var last response
 	for range 11 {

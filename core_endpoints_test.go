@@ -430,7 +430,7 @@ func TestCoreChangePassword(t *testing.T) {
 	const newPassword = "a new long passphrase"
 	for _, keep := range []bool{true, false} {
 		t.Run(map[bool]string{true: "UpdateSessionAuthHash", false: "logged out"}[keep], func(t *testing.T) {
-			e := newEnv(t, func(c *authsys.Config) { c.UpdateSessionAuthHash = authsys.Bool(keep) })
+			e := newEnv(t, func(c *authsys.Config) { c.Sessions.LogoutOnPasswordChange = !keep })
 			e.signupVerified("user@example.com", goodPassword)
 			c := e.loggedIn("user@example.com", goodPassword)
 			other := e.loggedIn("user@example.com", goodPassword)

@@ -15,7 +15,7 @@ func TestCoreProductionPasswordParams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hashes with the production parameters (19 MiB, 2 passes)")
 	}
-	e := newEnv(t, func(c *authsys.Config) { c.PasswordParams = nil })
+	e := newEnv(t, func(c *authsys.Config) { c.Passwords.Params = authsys.PasswordParams{} })
 	e.signupVerified("prod@example.com", goodPassword)
 	want := "$argon2id$v=19$m=19456,t=2,p=1$"
 	if h := coreUser(e, "prod@example.com").PasswordHash; !strings.HasPrefix(h, want) {
@@ -31,7 +31,7 @@ func TestCoreProductionPasswordParams(t *testing.T) {
 // that the old password keeps working.
 func TestCoreRehashOnLogin(t *testing.T) {
 	old := authsys.PasswordParams{Memory: 32, Iterations: 1, Parallelism: 1}
-	e := newEnv(t, func(c *authsys.Config) { c.PasswordParams = &old })
+	e := newEnv(t, func(c *authsys.Config) { c.Passwords.Params = old })
 	e.signupVerified("user@example.com", goodPassword)
 	before := coreUser(e, "user@example.com").PasswordHash
 

@@ -121,7 +121,7 @@ func TestCoreRefreshReplayAfterGraceRace(t *testing.T) {
 }
 
 func TestCoreRefreshWithoutGrace(t *testing.T) {
-	e := newEnv(t, func(c *authsys.Config) { c.RefreshReuseGrace = -1 })
+	e := newEnv(t, func(c *authsys.Config) { c.Sessions.RefreshReuseGrace = -1 })
 	e.signupVerified("user@example.com", goodPassword)
 	c := e.loggedIn("user@example.com", goodPassword)
 	parent := c.refreshCookie()

@@ -97,8 +97,8 @@ func TestCoreNoEnumeration(t *testing.T) {
 // 503, while requests that hash nothing answer at once.
 func TestCoreLoginUnknownEmailWaitsForAHash(t *testing.T) {
 	e := newEnv(t, func(c *authsys.Config) {
-		c.MaxConcurrentHashes = 1
-		c.RequestTimeout = 100 * time.Millisecond
+		c.Passwords.MaxConcurrentHashes = 1
+		c.HTTP.RequestTimeout = 100 * time.Millisecond
 	})
 	e.signupVerified("known@example.com", goodPassword)
 	release, err := authsys.CoreHasher(e.auth).Reserve(t.Context())
@@ -138,7 +138,7 @@ func TestCoreLoginUnknownEmailWaitsForAHash(t *testing.T) {
 func TestCoreLoginUnknownEmailCostsAHash(t *testing.T) {
 	const memKiB = 8 << 10 // 8 MiB per hash: far above a request's other allocations
 	params := authsys.PasswordParams{Memory: memKiB, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-	e := newEnv(t, func(c *authsys.Config) { c.PasswordParams = &params })
+	e := newEnv(t, func(c *authsys.Config) { c.Passwords.Params = params })
 	e.signupVerified("known@example.com", goodPassword)
 	allocated := func(body map[string]string, status int) uint64 {
 		t.Helper()
@@ -204,7 +204,7 @@ func TestCoreCSRF(t *testing.T) {
 	expect(t, c.post("/refresh/", nil, "Origin", e.srv.URL), http.StatusOK, "")
 
 	t.Run("TrustedOrigins", func(t *testing.T) {
-		e := newEnv(t, func(c *authsys.Config) { c.TrustedOrigins = []string{"https://spa.example.com"} })
+		e := newEnv(t, func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"https://spa.example.com"} })
 		e.signupVerified("user@example.com", goodPassword)
 		c := e.client()
 		expect(t, c.post("/login/", map[string]string{"email": "user@example.com", "password": goodPassword},
@@ -347,8 +347,8 @@ func TestCoreLinksIgnoreHost(t *testing.T) {
 
 	t.Run("FrontendURL with a path", func(t *testing.T) {
 		e := newEnv(t, func(c *authsys.Config) {
-			c.FrontendURL = "https://example.com/app/"
-			c.VerifyAccountPath = "/account/verify"
+			c.Links.FrontendURL = "https://example.com/app/"
+			c.Links.VerifyAccountPath = "/account/verify"
 		})
 		expect(t, coreRaw(e, http.MethodPost, "/api/auth/signup/", map[string]string{"email": "new@example.com", "password": goodPassword}, hostile...), http.StatusCreated, "")
 		if l := coreLastMail(e, "new@example.com", mail.KindVerifyAccount).Links[0]; !strings.HasPrefix(l, "https://example.com/app/account/verify?") {
@@ -360,7 +360,7 @@ func TestCoreLinksIgnoreHost(t *testing.T) {
 func TestCoreBearer(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		t.Run(map[bool]string{false: "refused by default", true: "AllowBearer"}[allow], func(t *testing.T) {
-			e := newEnv(t, func(c *authsys.Config) { c.AllowBearer = allow })
+			e := newEnv(t, func(c *authsys.Config) { c.Sessions.AllowBearer = allow })
 			e.signupVerified("user@example.com", goodPassword)
 			c := e.loggedIn("user@example.com", goodPassword)
 			access, refresh := c.accessCookie(), c.refreshCookie()
@@ -394,12 +394,12 @@ func TestCoreCookieAttributes(t *testing.T) {
 		sameSite    http.SameSite
 	}{
 		{"defaults", func(*authsys.Config) {}, true, "/api/auth/", "", http.SameSiteLaxMode},
-		{"InsecureCookies", func(c *authsys.Config) { c.InsecureCookies = true }, false, "/api/auth/", "", http.SameSiteLaxMode},
+		{"InsecureCookies", func(c *authsys.Config) { c.Cookies.Insecure = true }, false, "/api/auth/", "", http.SameSiteLaxMode},
 		{"RefreshCookiePath and CookieDomain", func(c *authsys.Config) {
-			c.RefreshCookiePath = "/api/auth/refresh/"
-			c.CookieDomain = "example.com"
+			c.Cookies.RefreshPath = "/api/auth/refresh/"
+			c.Cookies.Domain = "example.com"
 		}, true, "/api/auth/refresh/", "example.com", http.SameSiteLaxMode},
-		{"SameSite strict", func(c *authsys.Config) { c.SameSite = http.SameSiteStrictMode }, true, "/api/auth/", "", http.SameSiteStrictMode},
+		{"SameSite strict", func(c *authsys.Config) { c.Cookies.SameSite = http.SameSiteStrictMode }, true, "/api/auth/", "", http.SameSiteStrictMode},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.mutate)

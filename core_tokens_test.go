@@ -240,8 +240,8 @@ func TestCoreForgedTokens(t *testing.T) {
 		old := testKey
 		newKey := []byte("the next signing key, at least 32 bytes long")
 		e2 := newEnv(t, func(c *authsys.Config) {
-			c.SigningKey, c.SigningKeyID = newKey, "k2"
-			c.VerificationKeys = []authsys.Key{{ID: "k1", Secret: old}}
+			c.Keys.Signing.Secret, c.Keys.Signing.ID = newKey, "k2"
+			c.Keys.Verification = []authsys.Key{{ID: "k1", Secret: old}}
 		})
 		e2.signupVerified("user@example.com", goodPassword)
 		u := coreUser(e2, "user@example.com")
@@ -249,7 +249,7 @@ func TestCoreForgedTokens(t *testing.T) {
 		x := e2.client()
 		x.setCookie("access_token", tok, "/")
 		expect(t, x.get("/me/"), http.StatusOK, "")
-		e3 := newEnv(t, func(c *authsys.Config) { c.SigningKey, c.SigningKeyID = newKey, "k2" })
+		e3 := newEnv(t, func(c *authsys.Config) { c.Keys.Signing.Secret, c.Keys.Signing.ID = newKey, "k2" })
 		e3.signupVerified("user@example.com", goodPassword)
 		u = coreUser(e3, "user@example.com")
 		y := e3.client()

@@ -31,12 +31,14 @@ func ExampleNew() {
 	mem := memory.New() // one instance; use store/redis when several run
 
 	auth, err := authsys.New(authsys.Config{
-		SigningKey:  key,
-		Users:       mem, // or postgres.New(pool), sqlite.Open(path), your own UserStore
-		Pending:     mem,
-		Mailer:      &mail.Console{W: io.Discard}, // in production: an SMTP mailer
-		FrontendURL: "https://app.example.com",
-		FromEmail:   "noreply@example.com",
+		Keys:  authsys.Keys{Signing: authsys.Key{Secret: key}},
+		Users: mem,
+		// or postgres.New(pool), sqlite.Open(path), your own UserStore
+		Pending: mem,
+		Mailer:  &mail.Console{W: io.Discard},
+		// in production: an SMTP mailer
+		Links: authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:  authsys.Mail{From: "noreply@example.com"},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -44,26 +46,28 @@ func ExampleNew() {
 	_ = auth
 
 	// A bad Config is refused with an error naming the field.
-	_, err = authsys.New(authsys.Config{SigningKey: []byte("too short")})
+	_, err = authsys.New(authsys.Config{
+		Keys: authsys.Keys{Signing: authsys.Key{Secret: []byte("too short")}},
+	})
 	var ce *authsys.ConfigError
 	if errors.As(err, &ce) {
 		fmt.Println(ce.Field)
 	}
 	// Output:
-	// SigningKey
+	// Keys.Signing.Secret
 }
 
 func ExampleAuth_Handler() {
 	mem := memory.New()
 	outbox := &mail.Outbox{}
 	auth, err := authsys.New(authsys.Config{
-		SigningKey:     []byte("an example signing key of 32+ bytes"),
-		Users:          mem,
-		Pending:        mem,
-		Mailer:         outbox,
-		FrontendURL:    "https://app.example.com",
-		FromEmail:      "noreply@example.com",
-		PasswordParams: &exampleParams,
+		Keys:      authsys.Keys{Signing: authsys.Key{Secret: []byte("an example signing key of 32+ bytes")}},
+		Users:     mem,
+		Pending:   mem,
+		Mailer:    outbox,
+		Links:     authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:      authsys.Mail{From: "noreply@example.com"},
+		Passwords: authsys.Passwords{Params: exampleParams},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -118,12 +122,12 @@ func ExampleAuth_Handler() {
 func ExampleAuth_Middleware() {
 	mem := memory.New()
 	auth, err := authsys.New(authsys.Config{
-		SigningKey:  []byte("an example signing key of 32+ bytes"),
-		Users:       mem,
-		Pending:     mem,
-		Mailer:      &mail.Outbox{},
-		FrontendURL: "https://app.example.com",
-		FromEmail:   "noreply@example.com",
+		Keys:    authsys.Keys{Signing: authsys.Key{Secret: []byte("an example signing key of 32+ bytes")}},
+		Users:   mem,
+		Pending: mem,
+		Mailer:  &mail.Outbox{},
+		Links:   authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:    authsys.Mail{From: "noreply@example.com"},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -148,13 +152,13 @@ func ExampleUserFromContext() {
 	mem := memory.New()
 	outbox := &mail.Outbox{}
 	auth, err := authsys.New(authsys.Config{
-		SigningKey:     []byte("an example signing key of 32+ bytes"),
-		Users:          mem,
-		Pending:        mem,
-		Mailer:         outbox,
-		FrontendURL:    "https://app.example.com",
-		FromEmail:      "noreply@example.com",
-		PasswordParams: &exampleParams,
+		Keys:      authsys.Keys{Signing: authsys.Key{Secret: []byte("an example signing key of 32+ bytes")}},
+		Users:     mem,
+		Pending:   mem,
+		Mailer:    outbox,
+		Links:     authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:      authsys.Mail{From: "noreply@example.com"},
+		Passwords: authsys.Passwords{Params: exampleParams},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -277,13 +281,15 @@ func (s *mapStore) UpdateUser(_ context.Context, id string, fn func(*store.User)
 func Example_customUserStore() {
 	users := &mapStore{}
 	auth, err := authsys.New(authsys.Config{
-		SigningKey:     []byte("an example signing key of 32+ bytes"),
-		Users:          users,        // the application's own accounts
-		Pending:        memory.New(), // short-lived state stays in a PendingStore
-		Mailer:         &mail.Outbox{},
-		FrontendURL:    "https://app.example.com",
-		FromEmail:      "noreply@example.com",
-		PasswordParams: &exampleParams,
+		Keys:  authsys.Keys{Signing: authsys.Key{Secret: []byte("an example signing key of 32+ bytes")}},
+		Users: users,
+		// the application's own accounts
+		Pending: memory.New(),
+		// short-lived state stays in a PendingStore
+		Mailer:    &mail.Outbox{},
+		Links:     authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:      authsys.Mail{From: "noreply@example.com"},
+		Passwords: authsys.Passwords{Params: exampleParams},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -135,7 +135,7 @@ func TestFaultsMailFailure(t *testing.T) {
 			logs := &testenv.Buffer{}
 			e := newEnv(t, func(c *authsys.Config) {
 				c.Mailer = m
-				c.MailTimeout = 5 * time.Second
+				c.Mail.Timeout = 5 * time.Second
 				c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			})
 			c := e.client()

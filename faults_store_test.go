@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/store/postgres"
 	"github.com/authsys-go/authsys/store/redis"
@@ -146,8 +147,8 @@ func TestFaultsDeadDependency(t *testing.T) {
 					c.Users = healthy.store
 					c.Pending = dead.(authsys.PendingStore)
 				}
-				c.RateLimits = nil // the defaults: limits touch the pending store
-				c.RequestTimeout = fltTimeout
+				c.RateLimits = authsys.RateLimits{} // the defaults: limits touch the pending store
+				c.HTTP.RequestTimeout = fltTimeout
 			})
 			c := sick.client()
 			c.setCookie("access_token", good.accessCookie(), "/")
@@ -189,8 +190,8 @@ func TestFaultsHungDependencyManyRequests(t *testing.T) {
 	sick := newEnv(t, func(c *authsys.Config) {
 		c.Users = fltDeadPostgres(t, bkSilentAddr(t))
 		c.Pending = fltDeadRedis(t, bkSilentAddr(t), false)
-		c.RateLimits = nil
-		c.RequestTimeout = fltTimeout
+		c.RateLimits = authsys.RateLimits{}
+		c.HTTP.RequestTimeout = fltTimeout
 	})
 	hc := &http.Client{Timeout: 30 * time.Second}
 	paths := []struct{ method, path, body string }{
@@ -264,11 +265,11 @@ func TestFaultsDependencyStopsAndReturns(t *testing.T) {
 			e := newEnv(t, func(c *authsys.Config) {
 				c.Users = users
 				c.Pending = pending
-				c.RateLimits = map[string]string{authsys.LimitLogin: "1000/min", authsys.LimitSignup: "1000/min", authsys.LimitPasswordReset: "1000/min"}
-				c.RequestTimeout = fltTimeout
+				c.RateLimits = testLimits(map[string]string{limitLogin: "1000/min", limitSignup: "1000/min", limitPasswordReset: "1000/min"})
+				c.HTTP.RequestTimeout = fltTimeout
 				// Without the revocation check, authenticated requests
 				// need the user store only and ride out a Redis outage.
-				c.CheckRevokedSessions = authsys.Bool(false)
+				c.Sessions.StatelessAccessTokens = !false
 			})
 			e.signupVerified("alice@example.com", goodPassword)
 			c := e.loggedIn("alice@example.com", goodPassword)
@@ -399,7 +400,7 @@ type fltDeadlineMailer struct {
 	limit time.Duration
 }
 
-func (m *fltDeadlineMailer) Send(ctx context.Context, msg authsys.Message) error {
+func (m *fltDeadlineMailer) Send(ctx context.Context, msg mail.Message) error {
 	m.d.check(ctx, "Mailer.Send", m.limit)
 	return m.next.Send(ctx, msg)
 }
@@ -415,8 +416,8 @@ func TestFaultsEveryCallHasADeadline(t *testing.T) {
 		s := &fltDeadlineStore{users: c.Users, pending: c.Pending, d: d, limit: requestTimeout}
 		c.Users, c.Pending = s, s
 		c.Mailer = &fltDeadlineMailer{next: c.Mailer, d: d, limit: mailTimeout}
-		c.RequestTimeout, c.MailTimeout = requestTimeout, mailTimeout
-		c.RateLimits = nil // the defaults, so that the limiter's calls count too
+		c.HTTP.RequestTimeout, c.Mail.Timeout = requestTimeout, mailTimeout
+		c.RateLimits = authsys.RateLimits{} // the defaults, so that the limiter's calls count too
 	})
 	const email = "alice@example.com"
 	e.signupVerified(email, goodPassword)

@@ -10,6 +10,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,20 +102,20 @@ func newEnv(t *testing.T, mutate ...func(*authsys.Config)) *env {
 	params := cheapParams
 	quiet := discardLogger()
 	e.cfg = authsys.Config{
-		SigningKey:     testKey,
-		Users:          e.store,
-		Pending:        e.store,
-		Mailer:         e.outbox,
-		FrontendURL:    "https://app.example.com",
-		FromEmail:      "noreply@example.com",
-		Now:            e.clock.Now,
-		PasswordParams: &params,
-		RateLimits:     map[string]string{},
+		Keys:       authsys.Keys{Signing: authsys.Key{Secret: testKey}},
+		Users:      e.store,
+		Pending:    e.store,
+		Mailer:     e.outbox,
+		Links:      authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:       authsys.Mail{From: "noreply@example.com"},
+		Now:        e.clock.Now,
+		Passwords:  authsys.Passwords{Params: params},
+		RateLimits: authsys.RateLimits{Off: true},
 		// Exact expiry boundaries: no clock-skew margin unless a test
 		// asks for one (TestClockSkewBetweenInstances).
-		ClockSkew: -1,
-		OnEvent:   e.events.add,
-		Logger:    quiet,
+		Sessions: authsys.Sessions{ClockSkew: -1},
+		Hooks:    authsys.Hooks{OnEvent: e.events.add},
+		Logger:   quiet,
 	}
 	for _, m := range mutate {
 		m(&e.cfg)
@@ -126,7 +128,7 @@ func newEnv(t *testing.T, mutate ...func(*authsys.Config)) *env {
 	} else {
 		e.cfg.Logger = e.capture.logger(e.cfg.Logger)
 	}
-	e.cfg.OnEvent = e.capture.onEvent(e.cfg.OnEvent)
+	e.cfg.Hooks.OnEvent = e.capture.onEvent(e.cfg.Hooks.OnEvent)
 	auth, err := authsys.New(e.cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -399,3 +401,49 @@ func (e *env) loggedIn(email, password string) *client {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Names of the rate limits, for testLimits.
+const (
+	limitLogin          = "login"
+	limitSignup         = "signup"
+	limitPasswordReset  = "password_reset"
+	limitTwoFactor      = "2fa_verify"
+	limitTwoFactorDaily = "2fa_verify_daily"
+)
+
+// testLimits returns RateLimits with the limits of m, written "N/period"
+// ("10/min", "3/1s"), and every other limit off: the tests switch on the
+// limits they are about.
+func testLimits(m map[string]string) authsys.RateLimits {
+	rate := func(name string) authsys.Rate {
+		s, ok := m[name]
+		if !ok || s == "" {
+			return authsys.Rate{Off: true}
+		}
+		n, per, _ := strings.Cut(s, "/")
+		units := map[string]time.Duration{"s": time.Second, "sec": time.Second, "min": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
+		d, ok := units[per]
+		if !ok {
+			var err error
+			if d, err = time.ParseDuration(per); err != nil {
+				panic("testLimits: bad period in " + s)
+			}
+		}
+		count, err := strconv.Atoi(n)
+		if err != nil {
+			panic("testLimits: bad count in " + s)
+		}
+		return authsys.Rate{N: count, Per: d}
+	}
+	for name := range m {
+		switch name {
+		case limitLogin, limitSignup, limitPasswordReset, limitTwoFactor, limitTwoFactorDaily:
+		default:
+			panic("testLimits: unknown limit " + name)
+		}
+	}
+	return authsys.RateLimits{
+		Login: rate(limitLogin), Signup: rate(limitSignup), PasswordReset: rate(limitPasswordReset),
+		TwoFactor: rate(limitTwoFactor), TwoFactorDaily: rate(limitTwoFactorDaily),
+	}
+}

@@ -16,7 +16,7 @@ import (
 // golang-jwt, without the signing key. The library's own middleware accepts
 // the same cookie.
 func TestJWKSEdDSA(t *testing.T) {
-	e := newEnv(t, func(c *authsys.Config) { c.SigningAlgorithm = "EdDSA" })
+	e := newEnv(t, func(c *authsys.Config) { c.Keys.Signing.Algorithm = "EdDSA" })
 	e.signupVerified("ed@example.com", goodPassword)
 	c := e.loggedIn("ed@example.com", goodPassword)
 	expect(t, c.do(http.MethodGet, "/api/private", nil), http.StatusOK, "")

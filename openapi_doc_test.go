@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys"
 )
 
 // openapiJSON is handlers/openapi.json decoded as plain JSON.
 func openapiJSON(t *testing.T) map[string]any {
 	t.Helper()
 	var doc map[string]any
-	if err := json.Unmarshal(handlers.OpenAPIDocument, &doc); err != nil {
+	if err := json.Unmarshal(authsys.OpenAPIDocument(), &doc); err != nil {
 		t.Fatalf("handlers/openapi.json: %v", err)
 	}
 	return doc
@@ -67,15 +67,15 @@ func openapiCodes(doc map[string]any, resp any) []string {
 }
 
 // TestOpenAPIProblemCodes checks the document's ProblemCode enum is exactly
-// handlers.ProblemCodes, and that every code a response lists is a known
+// authsys.ProblemCodes, and that every code a response lists is a known
 // code with the status the handlers give it.
 func TestOpenAPIProblemCodes(t *testing.T) {
 	doc := openapiJSON(t)
 	got := openapiStrings(openapiAt(doc, "components", "schemas", "ProblemCode", "enum"))
 	slices.Sort(got)
-	want := slices.Sorted(slices.Values(handlers.ProblemCodes))
+	want := slices.Sorted(slices.Values(authsys.ProblemCodes))
 	if !slices.Equal(got, want) {
-		t.Fatalf("components.schemas.ProblemCode enum:\ngot  %q\nwant %q (handlers.ProblemCodes)", got, want)
+		t.Fatalf("components.schemas.ProblemCode enum:\ngot  %q\nwant %q (authsys.ProblemCodes)", got, want)
 	}
 	// Codes that only ever come with one status.
 	statusOf := map[string]string{
@@ -111,7 +111,7 @@ func TestOpenAPIProblemCodes(t *testing.T) {
 			t.Errorf("%s %s: lists no problem codes", where, status)
 		}
 		for _, c := range codes {
-			if !slices.Contains(handlers.ProblemCodes, c) {
+			if !slices.Contains(authsys.ProblemCodes, c) {
 				t.Errorf("%s %s: unknown code %q", where, status, c)
 			}
 			if s, ok := statusOf[c]; ok && s != status {

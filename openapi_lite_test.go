@@ -21,7 +21,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys"
 )
 
 // openapiLiteOp is one documented operation.
@@ -37,7 +37,7 @@ type openapiLiteDoc struct {
 
 var openapiLiteLoad = sync.OnceValues(func() (*openapiLiteDoc, error) {
 	var doc map[string]any
-	if err := json.Unmarshal(handlers.OpenAPIDocument, &doc); err != nil {
+	if err := json.Unmarshal(authsys.OpenAPIDocument(), &doc); err != nil {
 		return nil, fmt.Errorf("handlers/openapi.json: %w", err)
 	}
 	d := &openapiLiteDoc{doc: doc}
@@ -119,9 +119,9 @@ func openapiLiteErrors(method, path string, status int, header http.Header, body
 			return d.checkResponse(op, status, header, code.Code)
 		}
 	}
-	want, wantCode := http.StatusNotFound, handlers.CodeNotFound
+	want, wantCode := http.StatusNotFound, authsys.CodeNotFound
 	if pathKnown {
-		want, wantCode = http.StatusMethodNotAllowed, handlers.CodeMethodNotAllowed
+		want, wantCode = http.StatusMethodNotAllowed, authsys.CodeMethodNotAllowed
 	}
 	if status != want || code.Code != wantCode || header.Get("Content-Type") != "application/problem+json" {
 		return []error{fmt.Errorf("undocumented operation answered %d %q (%s), want %d %s problem", status, code.Code, header.Get("Content-Type"), want, wantCode)}

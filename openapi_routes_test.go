@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/internal/server"
 )
 
 // openapiDocMethods are the operations an OpenAPI path item may hold that
@@ -30,7 +31,7 @@ func openapiDocRoutes(t *testing.T) []openapiRoute {
 		Servers []struct{ URL string }
 		Paths   map[string]map[string]json.RawMessage
 	}
-	if err := json.Unmarshal(handlers.OpenAPIDocument, &doc); err != nil {
+	if err := json.Unmarshal(authsys.OpenAPIDocument(), &doc); err != nil {
 		t.Fatalf("handlers/openapi.json: %v", err)
 	}
 	if len(doc.Servers) != 1 {
@@ -57,9 +58,9 @@ func openapiDocRoutes(t *testing.T) []openapiRoute {
 
 // openapiServedRoutes lists what the handlers register (handlers.Routes).
 func openapiServedRoutes() []openapiRoute {
-	api, admin := handlers.Routes()
+	api, admin := authsys.Routes()
 	var out []openapiRoute
-	for mount, rs := range map[string][]handlers.Route{"/api/auth": api, "/api/admin/auth": admin} {
+	for mount, rs := range map[string][]server.Route{"/api/auth": api, "/api/admin/auth": admin} {
 		for _, r := range rs {
 			for _, m := range r.Methods {
 				out = append(out, openapiRoute{mount, r.Path, m})
@@ -75,7 +76,7 @@ func openapiServedRoutes() []openapiRoute {
 func TestOpenAPICoversEveryRoute(t *testing.T) {
 	doc, served := openapiDocRoutes(t), openapiServedRoutes()
 	if len(served) < 20 {
-		t.Fatalf("handlers.Routes() lists %d operations; the API has more (is registration bypassing handle?)", len(served))
+		t.Fatalf("authsys.Routes() lists %d operations; the API has more (is registration bypassing handle?)", len(served))
 	}
 	has := func(rs []openapiRoute, r openapiRoute) bool { return slices.Contains(rs, r) }
 	for _, r := range served {
@@ -146,8 +147,8 @@ func TestOpenAPIServed(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("got Content-Type %q, want application/json", ct)
 	}
-	if string(r.body) != string(handlers.OpenAPIDocument) {
-		t.Fatalf("got %d bytes, want the %d bytes of handlers.OpenAPIDocument", len(r.body), len(handlers.OpenAPIDocument))
+	if string(r.body) != string(authsys.OpenAPIDocument()) {
+		t.Fatalf("got %d bytes, want the %d bytes of authsys.OpenAPIDocument()", len(r.body), len(authsys.OpenAPIDocument()))
 	}
 	if got := fmt.Sprint(r.json(t)["openapi"]); got != "3.1.0" {
 		t.Fatalf("got openapi %q, want 3.1.0", got)

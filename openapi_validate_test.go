@@ -32,7 +32,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys"
 )
 
 func init() {
@@ -52,10 +52,10 @@ type openapiSpec struct {
 	router routers.Router
 }
 
-// openapiLoad loads, validates and routes handlers.OpenAPIDocument once.
+// openapiLoad loads, validates and routes authsys.OpenAPIDocument() once.
 var openapiLoad = sync.OnceValues(func() (*openapiSpec, error) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(handlers.OpenAPIDocument)
+	doc, err := loader.LoadFromData(authsys.OpenAPIDocument())
 	if err != nil {
 		return nil, fmt.Errorf("loading handlers/openapi.json: %w", err)
 	}

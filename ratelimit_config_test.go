@@ -3,10 +3,10 @@ package authsys_test
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/mail"
@@ -18,9 +18,14 @@ func rlConfig() authsys.Config {
 	s := memory.New()
 	params := cheapParams
 	return authsys.Config{
-		SigningKey: testKey, Users: s, Pending: s, Mailer: &mail.Outbox{},
-		FrontendURL: "https://app.example.com", FromEmail: "noreply@example.com",
-		PasswordParams: &params, Logger: discardLogger(),
+		Keys:      authsys.Keys{Signing: authsys.Key{Secret: testKey}},
+		Users:     s,
+		Pending:   s,
+		Mailer:    &mail.Outbox{},
+		Links:     authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:      authsys.Mail{From: "noreply@example.com"},
+		Passwords: authsys.Passwords{Params: params},
+		Logger:    discardLogger(),
 	}
 }
 
@@ -31,21 +36,23 @@ func TestRateLimitConfigValidation(t *testing.T) {
 		field  string // "" = valid
 		names  string // the error names this
 	}{
-		{"nil limits", func(c *authsys.Config) { c.RateLimits = nil }, "", ""},
-		{"empty map", func(c *authsys.Config) { c.RateLimits = map[string]string{} }, "", ""},
-		{"empty rate", func(c *authsys.Config) { c.RateLimits = map[string]string{authsys.LimitLogin: ""} }, "", ""},
-		{"all four", func(c *authsys.Config) {
-			c.RateLimits = map[string]string{"login": "10/min", "signup": "5/hour", "password_reset": "100/day", "2fa_verify": "3/1s"}
+		{"zero limits", func(c *authsys.Config) { c.RateLimits = authsys.RateLimits{} }, "", ""},
+		{"all off", func(c *authsys.Config) { c.RateLimits = authsys.RateLimits{Off: true} }, "", ""},
+		{"one off", func(c *authsys.Config) { c.RateLimits.Login = authsys.Rate{Off: true} }, "", ""},
+		{"all five", func(c *authsys.Config) {
+			c.RateLimits = testLimits(map[string]string{"login": "10/min", "signup": "5/hour", "password_reset": "100/day", "2fa_verify": "3/1s", "2fa_verify_daily": "20/day"})
 		}, "", ""},
-		{"rate without period", func(c *authsys.Config) { c.RateLimits = map[string]string{"login": "10"} }, "RateLimits[login]", `"10"`},
-		{"zero count", func(c *authsys.Config) { c.RateLimits = map[string]string{"signup": "0/min"} }, "RateLimits[signup]", `"0/min"`},
-		{"unknown unit", func(c *authsys.Config) { c.RateLimits = map[string]string{"2fa_verify": "5/week"} }, "RateLimits[2fa_verify]", `"5/week"`},
-		{"unknown limit", func(c *authsys.Config) { c.RateLimits = map[string]string{"logins": "10/min"} }, "RateLimits", `"logins"`},
-		{"proxies", func(c *authsys.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", " 2001:db8::/32 "} }, "", ""},
-		{"bad CIDR", func(c *authsys.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "10.0.0.0/33"} }, "TrustedProxies", `"10.0.0.0/33"`},
-		{"host name as proxy", func(c *authsys.Config) { c.TrustedProxies = []string{"proxy.internal"} }, "TrustedProxies", `"proxy.internal"`},
-		{"default hash bound", func(c *authsys.Config) { c.MaxConcurrentHashes = 0 }, "", ""},
-		{"negative hash bound", func(c *authsys.Config) { c.MaxConcurrentHashes = -1 }, "MaxConcurrentHashes", "negative"},
+		{"rate without period", func(c *authsys.Config) { c.RateLimits.Login = authsys.Rate{N: 10} }, "RateLimits.Login", "positive"},
+		{"zero count", func(c *authsys.Config) { c.RateLimits.Signup = authsys.Rate{Per: time.Minute} }, "RateLimits.Signup", "0/1m0s"},
+		{"negative period", func(c *authsys.Config) { c.RateLimits.TwoFactor = authsys.Rate{N: 5, Per: -time.Minute} }, "RateLimits.TwoFactor", "5/-1m0s"},
+		{"off with a rate", func(c *authsys.Config) { c.RateLimits.TwoFactorDaily = authsys.Rate{N: 5, Per: time.Hour, Off: true} }, "RateLimits.TwoFactorDaily", "Off"},
+		{"proxies", func(c *authsys.Config) {
+			c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", " 2001:db8::/32 "}
+		}, "", ""},
+		{"bad CIDR", func(c *authsys.Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "10.0.0.0/33"} }, "HTTP.TrustedProxies", `"10.0.0.0/33"`},
+		{"host name as proxy", func(c *authsys.Config) { c.HTTP.TrustedProxies = []string{"proxy.internal"} }, "HTTP.TrustedProxies", `"proxy.internal"`},
+		{"default hash bound", func(c *authsys.Config) { c.Passwords.MaxConcurrentHashes = 0 }, "", ""},
+		{"negative hash bound", func(c *authsys.Config) { c.Passwords.MaxConcurrentHashes = -1 }, "Passwords.MaxConcurrentHashes", "negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,16 +78,12 @@ func TestRateLimitConfigValidation(t *testing.T) {
 	}
 }
 
-// TestRateLimitDefaults checks that a nil Config.RateLimits means the
+// TestRateLimitDefaults checks that a zero Config.RateLimits means the
 // seed's limits (login and 2FA 10/min, signup and password reset 5/min,
 // plus 2FA 50/day per account),
-// and that the defaults are what DefaultRateLimits documents: the request
+// and that the defaults are what RateLimits documents: the request
 // after the burst is refused until one request comes back, Per/N later.
 func TestRateLimitDefaults(t *testing.T) {
-	want := map[string]string{"login": "10/min", "signup": "5/min", "password_reset": "5/min", "2fa_verify": "10/min", "2fa_verify_daily": "50/day"}
-	if got := authsys.DefaultRateLimits(); !maps.Equal(got, want) {
-		t.Fatalf("DefaultRateLimits() = %v, want %v", got, want)
-	}
 	tests := []struct {
 		path   string
 		body   func(i int) map[string]string
@@ -100,7 +103,7 @@ func TestRateLimitDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Trim(tt.path, "/"), func(t *testing.T) {
-			e := newEnv(t, func(c *authsys.Config) { c.RateLimits = nil })
+			e := newEnv(t, func(c *authsys.Config) { c.RateLimits = authsys.RateLimits{} })
 			c := e.client()
 			for i := range tt.budget {
 				if r := c.post(tt.path, tt.body(i)); r.StatusCode == http.StatusTooManyRequests {
@@ -112,20 +115,20 @@ func TestRateLimitDefaults(t *testing.T) {
 	}
 }
 
-// TestRateLimitDisabled checks the ways to turn limits off: an empty map
-// turns off all, an empty rate one, and a non-nil map without a name turns
-// that one off too (it does not fall back to the default).
+// TestRateLimitDisabled checks the ways to turn limits off: RateLimits.Off
+// turns off all, Rate.Off one, and a zero Rate is the default, not off.
 func TestRateLimitDisabled(t *testing.T) {
+	minute := func(n int) authsys.Rate { return authsys.Rate{N: n, Per: time.Minute} }
+	off := authsys.Rate{Off: true}
 	tests := []struct {
 		name      string
-		limits    map[string]string
+		limits    authsys.RateLimits
 		loginOff  bool
 		resetTrip bool
 	}{
-		{"empty map", map[string]string{}, true, false},
-		{"empty rate", map[string]string{authsys.LimitLogin: "", authsys.LimitPasswordReset: "1/min"}, true, true},
-		{"missing name", map[string]string{authsys.LimitPasswordReset: "1/min"}, true, true},
-		{"only login", map[string]string{authsys.LimitLogin: "1/min"}, false, false},
+		{"all off", authsys.RateLimits{Off: true, Login: minute(1), PasswordReset: minute(1)}, true, false},
+		{"login off", authsys.RateLimits{Login: off, PasswordReset: minute(1)}, true, true},
+		{"only login", authsys.RateLimits{Login: minute(1), PasswordReset: off}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

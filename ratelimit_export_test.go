@@ -4,7 +4,7 @@ import "context"
 
 // RLHashStats reports how many password hashes a is computing now and the
 // most it ever computed at once (its Config.MaxConcurrentHashes bound).
-func RLHashStats(a *Auth) (inFlight, peak int) { return a.hasher.Stats() }
+func RLHashStats(a *Auth) (inFlight, peak int) { return a.deps.Hasher.Stats() }
 
 // RLHoldHashSlots takes n of a's hashing slots, as n running hashes would,
 // and returns the function that gives them back.
@@ -16,7 +16,7 @@ func RLHoldHashSlots(ctx context.Context, a *Auth, n int) (release func(), err e
 		}
 	}
 	for range n {
-		r, err := a.hasher.Reserve(ctx)
+		r, err := a.deps.Hasher.Reserve(ctx)
 		if err != nil {
 			release()
 			return nil, err

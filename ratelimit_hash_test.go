@@ -31,7 +31,7 @@ func rlLoginMix(i int) map[string]string {
 func TestRateLimitHashConcurrencyBounded(t *testing.T) {
 	for _, n := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("MaxConcurrentHashes=%d", n), func(t *testing.T) {
-			e := newEnv(t, func(c *authsys.Config) { c.MaxConcurrentHashes = n })
+			e := newEnv(t, func(c *authsys.Config) { c.Passwords.MaxConcurrentHashes = n })
 			rlAddUser(t, e.store, rlVictim, goodPassword)
 			const logins = 200
 			results := make([]rlResult, logins)
@@ -73,8 +73,8 @@ func TestRateLimitHashConcurrencyBounded(t *testing.T) {
 // signup refused so creates no user. Once the slots free, logins work.
 func TestRateLimitHashBusy(t *testing.T) {
 	e := newEnv(t, func(c *authsys.Config) {
-		c.MaxConcurrentHashes = 2
-		c.RequestTimeout = 300 * time.Millisecond
+		c.Passwords.MaxConcurrentHashes = 2
+		c.HTTP.RequestTimeout = 300 * time.Millisecond
 	})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
 	release, err := authsys.RLHoldHashSlots(t.Context(), e.auth, 2)

@@ -30,8 +30,8 @@ const rlVictim = "victim@example.com"
 func rlEnv(t *testing.T, limits map[string]string, mutate ...func(*authsys.Config)) *env {
 	t.Helper()
 	return newEnv(t, append([]func(*authsys.Config){func(c *authsys.Config) {
-		c.RateLimits = limits
-		c.TrustedProxies = []string{"127.0.0.1/32"}
+		c.RateLimits = testLimits(limits)
+		c.HTTP.TrustedProxies = []string{"127.0.0.1/32"}
 	}}, mutate...)...)
 }
 
@@ -52,7 +52,7 @@ func rlVariant(i int) string {
 // request, so that no budget is spent.
 func rlAddUser(t testing.TB, us store.UserStore, email, pw string) authsys.User {
 	t.Helper()
-	hash, err := password.NewHasher(cheapParams, 1).Hash(t.Context(), pw)
+	hash, err := password.NewHasher(password.Params(cheapParams), 1).Hash(t.Context(), pw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,11 +51,11 @@ func rlEmailEndpoint(name, limit, path string, status int, withPassword bool) rl
 // rlEndpoints are the four limited flows (resend shares the signup budget).
 func rlEndpoints() []rlEndpoint {
 	return []rlEndpoint{
-		rlEmailEndpoint("login", authsys.LimitLogin, "/login/", http.StatusUnauthorized, true),
-		rlEmailEndpoint("signup", authsys.LimitSignup, "/signup/", http.StatusCreated, true),
-		rlEmailEndpoint("resend", authsys.LimitSignup, "/verify-account/resend/", http.StatusOK, false),
-		rlEmailEndpoint("password_reset", authsys.LimitPasswordReset, "/password-reset/", http.StatusOK, false),
-		{name: "2fa_verify", limit: authsys.LimitTwoFactor, setup: func(e *env) (rlReq, rlReq) {
+		rlEmailEndpoint("login", limitLogin, "/login/", http.StatusUnauthorized, true),
+		rlEmailEndpoint("signup", limitSignup, "/signup/", http.StatusCreated, true),
+		rlEmailEndpoint("resend", limitSignup, "/verify-account/resend/", http.StatusOK, false),
+		rlEmailEndpoint("password_reset", limitPasswordReset, "/password-reset/", http.StatusOK, false),
+		{name: "2fa_verify", limit: limitTwoFactor, setup: func(e *env) (rlReq, rlReq) {
 			rlAddUser(e.t, e.store, rlVictim, goodPassword)
 			secret := rlEnable2FA(e, rlVictim)
 			// By IP: made-up session tokens, refused before any lookup once
@@ -135,7 +135,7 @@ func TestRateLimitTripsAndRecovers(t *testing.T) {
 // refuses even the right password until budget comes back, and leaves each
 // IP's own budget alone.
 func TestRateLimitAccountAcrossProxyIPs(t *testing.T) {
-	e := rlEnv(t, map[string]string{authsys.LimitLogin: "10/min"})
+	e := rlEnv(t, map[string]string{limitLogin: "10/min"})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
 	rlAddUser(t, e.store, "bystander@example.com", goodPassword)
 	for i := range 20 {
@@ -184,8 +184,8 @@ func TestRateLimitForwardedFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, func(c *authsys.Config) {
-				c.RateLimits = map[string]string{authsys.LimitLogin: "3/min"}
-				c.TrustedProxies = tt.trusted
+				c.RateLimits = testLimits(map[string]string{limitLogin: "3/min"})
+				c.HTTP.TrustedProxies = tt.trusted
 			})
 			for i := range 6 {
 				r := e.client().post("/login/", map[string]string{"email": fmt.Sprintf("u%d@example.com", i), "password": "not the password"},
@@ -206,7 +206,7 @@ func TestRateLimitForwardedFor(t *testing.T) {
 // IP: the budget follows the account, so the right code, in that session
 // or a fresh one, is refused until budget comes back.
 func TestRateLimitTwoFactorBudgetAcrossSessions(t *testing.T) {
-	e := rlEnv(t, map[string]string{authsys.LimitTwoFactor: "6/min"})
+	e := rlEnv(t, map[string]string{limitTwoFactor: "6/min"})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
 	secret := rlEnable2FA(e, rlVictim)
 	verify := func(tok, code string, i int) response {
@@ -238,8 +238,8 @@ func TestRateLimitTwoFactorBudgetAcrossSessions(t *testing.T) {
 			continue
 		}
 		n++
-		if ev.Reason != authsys.LimitTwoFactor || ev.UserID != victim.ID {
-			t.Errorf("got event %+v, want reason %s and user %s", ev, authsys.LimitTwoFactor, victim.ID)
+		if ev.Reason != limitTwoFactor || ev.UserID != victim.ID {
+			t.Errorf("got event %+v, want reason %s and user %s", ev, limitTwoFactor, victim.ID)
 		}
 	}
 	e.events.mu.Unlock()
@@ -269,8 +269,8 @@ func TestRateLimitRefusedRequestLeavesNoTrace(t *testing.T) {
 			t.Run(ep.name+"/by_"+by, func(t *testing.T) {
 				var spy *rlSpy
 				e := rlEnv(t, map[string]string{ep.limit: "2/min"}, rlSpyOn(&spy), func(c *authsys.Config) {
-					c.MaxConcurrentHashes = 2
-					c.RequestTimeout = 3 * time.Second
+					c.Passwords.MaxConcurrentHashes = 2
+					c.HTTP.RequestTimeout = 3 * time.Second
 				})
 				byIP, byAccount := ep.setup(e)
 				req, ip := byIP, func(int) string { return "203.0.113.7" }
@@ -368,7 +368,7 @@ func TestRateLimitRefusedRequestLeavesNoTrace(t *testing.T) {
 // (change-password, change-email) spends the account's login budget, so a
 // stolen session cannot guess the password without limit.
 func TestRateLimitReauthentication(t *testing.T) {
-	e := rlEnv(t, map[string]string{authsys.LimitLogin: "3/min"})
+	e := rlEnv(t, map[string]string{limitLogin: "3/min"})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
 	c := e.loggedIn(rlVictim, goodPassword) // 1 of 3
 	expect(t, c.post("/change-password/", map[string]string{"current_password": "guess one", "new_password": "a brand new passphrase"}, rlFrom(rlIP(1))...), http.StatusBadRequest, "")
@@ -383,7 +383,7 @@ func TestRateLimitReauthentication(t *testing.T) {
 // account from 60 IPs at once: the limiter check is atomic, so exactly 10
 // (the burst) get past the limiter.
 func TestRateLimitConcurrentBurst(t *testing.T) {
-	e := rlEnv(t, map[string]string{authsys.LimitLogin: "10/min"})
+	e := rlEnv(t, map[string]string{limitLogin: "10/min"})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
 	rlBurst(t, 60, 10, func(i int) (rlResult, error) {
 		return rlPost(t.Context(), e.srv.Client(), e.srv.URL, "/login/", map[string]string{"email": rlVariant(i), "password": "wrong password guess"}, rlIP(i))
@@ -435,7 +435,7 @@ type rlPlainPending struct{ store.PendingStore }
 // back to fixed windows on IncrPending counters, opened by the first
 // request, in which refused requests count too.
 func TestRateLimitFixedWindowFallback(t *testing.T) {
-	e := rlEnv(t, map[string]string{authsys.LimitLogin: "3/min"}, func(c *authsys.Config) {
+	e := rlEnv(t, map[string]string{limitLogin: "3/min"}, func(c *authsys.Config) {
 		c.Pending = rlPlainPending{c.Pending}
 	})
 	login := func() response {
@@ -459,7 +459,7 @@ func TestRateLimitFixedWindowFallback(t *testing.T) {
 // code, even the right one, is refused with a Retry-After of hours and an
 // event naming the limit and the user, until the budget comes back.
 func TestRateLimitTwoFactorDaily(t *testing.T) {
-	e := rlEnv(t, map[string]string{authsys.LimitTwoFactorDaily: "3/day"})
+	e := rlEnv(t, map[string]string{limitTwoFactorDaily: "3/day"})
 	rlAddUser(t, e.store, rlVictim, goodPassword)
 	secret := rlEnable2FA(e, rlVictim) // enabling spends one
 	verify := func(tok, code string, i int) response {
@@ -481,13 +481,13 @@ func TestRateLimitTwoFactorDaily(t *testing.T) {
 	found := false
 	e.events.mu.Lock()
 	for _, ev := range e.events.ev {
-		if ev.Kind == "throttled" && ev.Reason == authsys.LimitTwoFactorDaily && ev.UserID == victim.ID {
+		if ev.Kind == "throttled" && ev.Reason == limitTwoFactorDaily && ev.UserID == victim.ID {
 			found = true
 		}
 	}
 	e.events.mu.Unlock()
 	if !found {
-		t.Errorf("no throttled event with reason %s for the user", authsys.LimitTwoFactorDaily)
+		t.Errorf("no throttled event with reason %s for the user", limitTwoFactorDaily)
 	}
 	e.clock.Advance(8 * time.Hour)
 	expect(t, verify(rlSession(e, rlVictim), rlCode(e, secret), 4), http.StatusOK, "")

@@ -42,7 +42,7 @@ func rlRedisEnvs(t *testing.T, n int, limits map[string]string) ([]*env, store.U
 func TestRateLimitRedisSharedBudget(t *testing.T) {
 	for _, by := range []string{"ip", "account"} {
 		t.Run("by_"+by, func(t *testing.T) {
-			envs, users := rlRedisEnvs(t, 2, map[string]string{authsys.LimitLogin: "10/min"})
+			envs, users := rlRedisEnvs(t, 2, map[string]string{limitLogin: "10/min"})
 			rlAddUser(t, users, rlVictim, goodPassword)
 			login := func(e *env, i int) response {
 				email, ip := fmt.Sprintf("nobody%d@example.com", i), "203.0.113.7"
@@ -69,7 +69,7 @@ func TestRateLimitRedisSharedBudget(t *testing.T) {
 // TestRateLimitRedisConcurrentBurst races 40 logins to one account across
 // two instances: exactly the budget of 10 gets through.
 func TestRateLimitRedisConcurrentBurst(t *testing.T) {
-	envs, users := rlRedisEnvs(t, 2, map[string]string{authsys.LimitLogin: "10/min"})
+	envs, users := rlRedisEnvs(t, 2, map[string]string{limitLogin: "10/min"})
 	rlAddUser(t, users, rlVictim, goodPassword)
 	rlBurst(t, 40, 10, func(i int) (rlResult, error) {
 		e := envs[i%2]
@@ -83,7 +83,7 @@ func TestRateLimitRedisConcurrentBurst(t *testing.T) {
 // before the 4th request, budget legitimately came back; the attempt is
 // then repeated rather than failed.
 func TestRateLimitRedisRecovers(t *testing.T) {
-	envs, _ := rlRedisEnvs(t, 1, map[string]string{authsys.LimitLogin: "3/3s"})
+	envs, _ := rlRedisEnvs(t, 1, map[string]string{limitLogin: "3/3s"})
 	e := envs[0]
 	for attempt := 0; ; attempt++ {
 		ip, email := rlIP(attempt), fmt.Sprintf("attempt%d@example.com", attempt)

@@ -31,8 +31,8 @@ func TestRateLimitUnixSocketProxy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(c *authsys.Config) {
-				c.RateLimits = map[string]string{authsys.LimitLogin: "3/min"}
-				c.TrustedProxies = tc.trusted
+				c.RateLimits = testLimits(map[string]string{limitLogin: "3/min"})
+				c.HTTP.TrustedProxies = tc.trusted
 			})
 			sock := filepath.Join(t.TempDir(), "auth.sock")
 			ln, err := net.Listen("unix", sock)

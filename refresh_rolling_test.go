@@ -18,12 +18,12 @@ import (
 func TestRefreshGraceDuringRollingKeyRotation(t *testing.T) {
 	key2 := []byte("the second signing key, 32 bytes or more")
 	a := newEnv(t, func(c *authsys.Config) {
-		c.VerificationKeys = []authsys.Key{{ID: "k2", Secret: key2}}
+		c.Keys.Verification = []authsys.Key{{ID: "k2", Secret: key2}}
 	})
 	b := newEnv(t, func(c *authsys.Config) {
 		c.Users, c.Pending, c.Now = a.store, a.store, a.clock.Now
-		c.SigningKey, c.SigningKeyID = key2, "k2"
-		c.VerificationKeys = []authsys.Key{{ID: "k1", Secret: testKey}}
+		c.Keys.Signing.Secret, c.Keys.Signing.ID = key2, "k2"
+		c.Keys.Verification = []authsys.Key{{ID: "k1", Secret: testKey}}
 	})
 	a.signupVerified("roll@example.com", goodPassword)
 	login := a.loggedIn("roll@example.com", goodPassword)

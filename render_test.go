@@ -18,8 +18,8 @@ import (
 // field errors but never has to show the internal cause.
 func TestRenderProblem(t *testing.T) {
 	e := newEnv(t, func(c *authsys.Config) {
-		c.RateLimits = map[string]string{authsys.LimitPasswordReset: "1/min"}
-		c.RenderProblem = func(w http.ResponseWriter, r *http.Request, p *authsys.Problem) {
+		c.RateLimits = testLimits(map[string]string{limitPasswordReset: "1/min"})
+		c.Hooks.RenderProblem = func(w http.ResponseWriter, r *http.Request, p *authsys.Problem) {
 			w.Header().Set("Content-Type", "application/vnd.app.error+json")
 			w.WriteHeader(p.Status)
 			fields := make([]string, 0, len(p.Errors))

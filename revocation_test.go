@@ -41,7 +41,7 @@ func TestLogoutEndsAccessTokens(t *testing.T) {
 		expect(t, c.get("/me/"), http.StatusUnauthorized, "invalid_token")
 	})
 	t.Run("check off", func(t *testing.T) {
-		e := newEnv(t, func(c *authsys.Config) { c.CheckRevokedSessions = authsys.Bool(false) })
+		e := newEnv(t, func(c *authsys.Config) { c.Sessions.StatelessAccessTokens = !false })
 		e.signupVerified("lax@example.com", goodPassword)
 		c := e.loggedIn("lax@example.com", goodPassword)
 		stolen := c.accessCookie()

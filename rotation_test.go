@@ -39,8 +39,8 @@ func TestKeyRotationKeepsTwoFactor(t *testing.T) {
 	}
 	// During the rotation the new key signs and the old one verifies.
 	during := newEnv(t, onStore(func(c *authsys.Config) {
-		c.SigningKey, c.SigningKeyID = newKey, "k2"
-		c.VerificationKeys = []authsys.Key{{ID: "k1", Secret: testKey}}
+		c.Keys.Signing.Secret, c.Keys.Signing.ID = newKey, "k2"
+		c.Keys.Verification = []authsys.Key{{ID: "k1", Secret: testKey}}
 	}))
 	login := func(e *env, u *tfaUser, code string) {
 		t.Helper()
@@ -67,7 +67,7 @@ func TestKeyRotationKeepsTwoFactor(t *testing.T) {
 	}
 
 	// The old key is gone: every second factor still works.
-	after := newEnv(t, onStore(func(c *authsys.Config) { c.SigningKey, c.SigningKeyID = newKey, "k2" }))
+	after := newEnv(t, onStore(func(c *authsys.Config) { c.Keys.Signing.Secret, c.Keys.Signing.ID = newKey, "k2" }))
 	login(after, bob, a.tfaFreshCode(bob.secret))
 	login(after, bob, bob.backup[0])
 	login(after, alice, a.tfaFreshCode(alice.secret))

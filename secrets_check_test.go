@@ -85,7 +85,7 @@ func TestSecretsCaptureCatchesLeak(t *testing.T) {
 			log.WithGroup("req").Warn("refresh", slog.Group("cookie", "value", refresh))
 		}},
 		{"password in WithAttrs", goodPassword, func() { log.With("body", []byte(`{"password":"`+goodPassword+`"}`)).Debug("decoded") }},
-		{"token in an event", access, func() { e.cfg.OnEvent(authsys.Event{Kind: "login_succeeded", Reason: access}) }},
+		{"token in an event", access, func() { e.cfg.Hooks.OnEvent(authsys.Event{Kind: "login_succeeded", Reason: access}) }},
 	}
 	for _, l := range leaks {
 		t.Run(l.name, func(t *testing.T) {

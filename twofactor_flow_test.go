@@ -21,7 +21,7 @@ import (
 // TestTwoFactorSetup checks what setup returns: a base32 secret, its
 // otpauth URI, and a PNG QR code that decodes back to that URI.
 func TestTwoFactorSetup(t *testing.T) {
-	e := newEnv(t, func(c *authsys.Config) { c.TOTPIssuer = "ACME Co" })
+	e := newEnv(t, func(c *authsys.Config) { c.TwoFactor.Issuer = "ACME Co" })
 	e.signupVerified("qr@example.com", goodPassword)
 	c := e.loggedIn("qr@example.com", goodPassword)
 	r := c.post("/2fa/setup/", nil)

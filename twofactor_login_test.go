@@ -57,11 +57,11 @@ func TestTwoFactorLoginHandoff(t *testing.T) {
 // TestTwoFactorSessionToken checks that the session token is an opaque
 // 128-bit random value, not a JWT, and that the PendingStore never sees it
 // raw: its key is derived from the token's hash, under
-// PendingSessionPrefix.
+// Sessions.KeyPrefix + "pending:".
 func TestTwoFactorSessionToken(t *testing.T) {
 	rec := &tfaRecordingPending{}
 	e := newEnv(t, func(c *authsys.Config) {
-		c.PendingSessionPrefix = "custom:2fa:"
+		c.Sessions.KeyPrefix = "custom:"
 		rec.PendingStore = c.Pending
 		c.Pending = rec
 	})
@@ -89,7 +89,7 @@ func TestTwoFactorSessionToken(t *testing.T) {
 				t.Errorf("PendingStore write %q = %q holds the raw token %q", k.key, k.value, tok)
 			}
 		}
-		if strings.HasPrefix(k.key, "custom:2fa:") && strings.Contains(string(k.value), `"uid"`) {
+		if strings.HasPrefix(k.key, "custom:pending:") && strings.Contains(string(k.value), `"uid"`) {
 			sessions++
 			if k.ttl != 5*time.Minute {
 				t.Errorf("session %q stored for %v, want 5m", k.key, k.ttl)
@@ -97,10 +97,10 @@ func TestTwoFactorSessionToken(t *testing.T) {
 		}
 	}
 	if sessions != 5 {
-		t.Errorf("got %d session records under custom:2fa:, want 5; writes %v", sessions, keys)
+		t.Errorf("got %d session records under custom:pending:, want 5; writes %v", sessions, keys)
 	}
 	for tok := range tokens {
-		for _, k := range []string{tok, "custom:2fa:" + tok, "auth:pending:" + tok} {
+		for _, k := range []string{tok, "custom:pending:" + tok, "auth:pending:" + tok} {
 			if _, err := rec.GetPending(t.Context(), k); err != store.ErrNotFound {
 				t.Errorf("GetPending(%q): got %v, want ErrNotFound", k, err)
 			}
@@ -257,7 +257,7 @@ func TestTwoFactorSessionExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, func(c *authsys.Config) { c.PendingSessionTTL = tt.ttl })
+			e := newEnv(t, func(c *authsys.Config) { c.TwoFactor.PendingLoginTTL = tt.ttl })
 			u := e.tfaEnabled("ttl@example.com")
 			c, token := e.tfaLogin(u.email)
 			e.clock.Advance(tt.elapsed)
@@ -392,7 +392,7 @@ func TestTwoFactorSessionLimit(t *testing.T) {
 // TestTwoFactorVerifyThrottled checks the 2fa_verify rate limit on
 // verify-login, counted per account across sessions.
 func TestTwoFactorVerifyThrottled(t *testing.T) {
-	e := newEnv(t, func(c *authsys.Config) { c.RateLimits = map[string]string{authsys.LimitTwoFactor: "3/min"} })
+	e := newEnv(t, func(c *authsys.Config) { c.RateLimits = testLimits(map[string]string{limitTwoFactor: "3/min"}) })
 	u := e.tfaEnabled("throttle@example.com") // enable counts one attempt
 	c, token := e.tfaLogin(u.email)
 	expect(t, c.tfaVerify(token, e.tfaWrongCode(u.secret)), http.StatusBadRequest, "invalid_code")
@@ -413,8 +413,8 @@ func TestTwoFactorVerifyThrottled(t *testing.T) {
 		}
 	}
 	e.events.mu.Unlock()
-	if len(throttled) != 1 || throttled[0].Reason != authsys.LimitTwoFactor {
-		t.Errorf("got throttled events %+v, want one with reason %s", throttled, authsys.LimitTwoFactor)
+	if len(throttled) != 1 || throttled[0].Reason != limitTwoFactor {
+		t.Errorf("got throttled events %+v, want one with reason %s", throttled, limitTwoFactor)
 	}
 	e.clock.Advance(time.Minute)
 	expect(t, c.tfaVerify(token2, u.backup[0]), http.StatusOK, "")

@@ -1,9 +1,11 @@
-// Package handlers implements the authsys HTTP API: one file per flow
-// (signup and verification, login and sessions, password, email, two-factor,
-// admin), strict JSON decoding, and one writer that renders every error as
-// an RFC 9457 problem detail with a stable code.
+// Package handlers is the vocabulary of the HTTP API that authsys serves:
+// the problem details its errors are rendered as and their stable codes, the
+// security events it emits and their kinds, the admin actions, and the
+// OpenAPI document that describes every endpoint.
 //
-// Applications use it through the root package (authsys.New, Handler,
-// Middleware); the handlers receive their collaborators in Deps, never the
-// root Config.
+// Applications need not import it: the root package re-exports every name
+// here (authsys.Problem, authsys.CodeThrottled, authsys.Event,
+// authsys.EventLoginFailed, authsys.AdminDeactivate,
+// authsys.OpenAPIDocument). The endpoints themselves are served by
+// authsys.Auth's Handler and AdminHandler.
 package handlers

@@ -1,13 +1,8 @@
 package handlers
 
-import (
-	"context"
-	"log/slog"
-	"net/http"
-	"time"
-)
+import "time"
 
-// Event kinds emitted as structured log records and to Deps.OnEvent.
+// Event kinds, the Kind of an Event.
 const (
 	EventSignup               = "signup"
 	EventSignupExisting       = "signup_existing_email"
@@ -34,19 +29,9 @@ const (
 	EventAdminDenied          = "admin_access_denied"
 )
 
-// EventKinds lists every event kind, for documentation and tests.
-var EventKinds = []string{
-	EventSignup, EventSignupExisting, EventAccountVerified, EventLoginSucceeded,
-	EventLoginFailed, EventLogout, EventLogoutAll, EventRefreshReuse,
-	EventPasswordResetRequest, EventPasswordReset, EventPasswordChanged,
-	EventEmailChangeRequested, EventEmailChanged, EventTwoFactorEnabled,
-	EventTwoFactorDisabled, EventTwoFactorUsed, EventTwoFactorFailed,
-	EventBackupCodeUsed, EventBackupCodesRenewed, EventThrottled, EventMailFailed,
-	EventAdminAction, EventAdminDenied,
-}
-
-// Event is one security-relevant happening. It never carries a secret,
-// token, code or password.
+// Event is one security-relevant happening, logged and passed to
+// authsys.Hooks.OnEvent. It never carries a secret, token, code or
+// password.
 type Event struct {
 	// Kind is one of the Event* constants.
 	Kind string
@@ -56,42 +41,11 @@ type Event struct {
 	// ActorID is the admin who acted, for admin actions.
 	ActorID string
 	// Reason qualifies the event (e.g. "wrong_password", "disable_2fa").
-	Reason    string
-	IP        string
+	Reason string
+	// IP is the client's address as the rate limits see it.
+	IP string
+	// UserAgent is the request's User-Agent header.
 	UserAgent string
-	Time      time.Time
-}
-
-// emit logs e and passes it to the OnEvent hook.
-func (h *Handlers) emit(r *http.Request, e Event) {
-	e.Time = h.now()
-	if r != nil {
-		e.IP = h.clientIP(r)
-		e.UserAgent = r.UserAgent()
-	}
-	ctx := context.Background()
-	if r != nil {
-		ctx = r.Context()
-	}
-	attrs := []slog.Attr{slog.String("event", e.Kind)}
-	for _, a := range [][2]string{{"user_id", e.UserID}, {"actor_id", e.ActorID}, {"reason", e.Reason}, {"ip", e.IP}} {
-		if a[1] != "" {
-			attrs = append(attrs, slog.String(a[0], a[1]))
-		}
-	}
-	h.log.LogAttrs(ctx, slog.LevelInfo, "authsys: security event", attrs...)
-	if h.deps.OnEvent != nil {
-		h.deps.OnEvent(e)
-	}
-}
-
-func (h *Handlers) clientIP(r *http.Request) string {
-	if h.deps.ClientIP == nil {
-		return ""
-	}
-	ip := h.deps.ClientIP.ClientIP(r)
-	if !ip.IsValid() {
-		return ""
-	}
-	return ip.String()
+	// Time is when it happened, by the Auth's clock.
+	Time time.Time
 }

@@ -2,24 +2,12 @@ package handlers
 
 import (
 	_ "embed"
-	"net/http"
+	"slices"
 )
 
-// OpenAPIDocument is the OpenAPI document of the public and admin APIs,
-// embedded in the binary.
-//
 //go:embed openapi.json
-var OpenAPIDocument []byte
+var openAPIDocument []byte
 
-func (h *Handlers) openAPI(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(OpenAPIDocument)
-	return err
-}
-
-// jwks serves the public keys of the EdDSA signing and verification keys as
-// a JSON Web Key Set, so that other services can verify access tokens. It is
-// an empty set with HS256, whose keys are secret.
-func (h *Handlers) jwks(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, h.deps.Tokens.JWKS())
-}
+// OpenAPIDocument returns the OpenAPI 3.1 document of the public and admin
+// APIs (a copy; Handler serves the same bytes at GET /openapi.json).
+func OpenAPIDocument() []byte { return slices.Clone(openAPIDocument) }

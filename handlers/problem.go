@@ -1,18 +1,8 @@
 package handlers
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
-	"math"
-	"net/http"
-	"strconv"
 	"time"
-
-	"github.com/authsys-go/authsys/internal/password"
-	"github.com/authsys-go/authsys/store"
 )
 
 // Stable error codes carried by every problem response in its "code" member.
@@ -47,30 +37,26 @@ const (
 	CodeInternalError           = "internal_error"
 )
 
-// ProblemCodes lists every code a problem response may carry, for
-// documentation and tests.
-var ProblemCodes = []string{
-	CodeValidationFailed, CodeInvalidJSON, CodeUnsupportedMediaType, CodeRequestTooLarge,
-	CodeMethodNotAllowed, CodeNotFound, CodeCSRFFailed, CodeNotAuthenticated,
-	CodeInvalidCredentials, CodeAccountInactive, CodeInvalidToken, CodeTokenExpired,
-	CodeTokenReused, CodeInvalidPassword, CodeEmailTaken, CodeThrottled, CodeInvalidCode,
-	CodeTwoFactorAlreadyEnabled, CodeTwoFactorNotEnabled,
-	CodeTwoFactorNotSetUp, CodeSessionExpired, CodeForbidden, CodeConflict,
-	CodeAlreadyVerified, CodeNotImplemented,
-	CodeServiceUnavailable, CodeInternalError,
-}
-
-// Problem is an RFC 9457 problem detail. Handlers return it as an error;
-// one writer renders it. Err, when set, is the internal cause: it is logged,
-// never sent.
+// Problem is an RFC 9457 problem detail: what every error response of the
+// API carries, as application/problem+json unless the application renders
+// it itself (authsys.Hooks.RenderProblem).
 type Problem struct {
-	Status     int                 `json:"status"`
-	Code       string              `json:"code"`
-	Title      string              `json:"title"`
-	Detail     string              `json:"detail,omitempty"`
-	Errors     map[string][]string `json:"errors,omitempty"`
-	RetryAfter time.Duration       `json:"-"`
-	Err        error               `json:"-"`
+	// Status is the HTTP status code.
+	Status int `json:"status"`
+	// Code is one of the Code* constants.
+	Code string `json:"code"`
+	// Title is the status text.
+	Title string `json:"title"`
+	// Detail is an English sentence for people; clients branch on Code.
+	Detail string `json:"detail,omitempty"`
+	// Errors maps a request field to what is wrong with it, for
+	// CodeValidationFailed.
+	Errors map[string][]string `json:"errors,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header (429 and
+	// 503).
+	RetryAfter time.Duration `json:"-"`
+	// Err is the internal cause: it is logged, never sent to the client.
+	Err error `json:"-"`
 }
 
 // Error implements error.
@@ -83,70 +69,3 @@ func (p *Problem) Error() string {
 
 // Unwrap returns the internal cause.
 func (p *Problem) Unwrap() error { return p.Err }
-
-func problem(status int, code, detail string) *Problem {
-	return &Problem{Status: status, Code: code, Title: http.StatusText(status), Detail: detail}
-}
-
-func fieldProblem(errs map[string][]string) *Problem {
-	p := problem(http.StatusBadRequest, CodeValidationFailed, "The request has invalid fields.")
-	p.Errors = errs
-	return p
-}
-
-func unavailable(err error) *Problem {
-	p := problem(http.StatusServiceUnavailable, CodeServiceUnavailable, "The service is temporarily unavailable; try again shortly.")
-	p.RetryAfter = 5 * time.Second
-	p.Err = err
-	return p
-}
-
-// toProblem turns any handler error into the problem to render. Errors that
-// are not problems become 503 when a dependency is unavailable or the
-// request ran out of time, and 500 otherwise; neither leaks the cause.
-func toProblem(err error) *Problem {
-	var p *Problem
-	switch {
-	case errors.As(err, &p):
-		return p
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, password.ErrBusy),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		// Canceled: the client went away; nobody reads the answer, and
-		// it is no server fault to log as one.
-		return unavailable(err)
-	default:
-		q := problem(http.StatusInternalServerError, CodeInternalError, "An internal error occurred.")
-		q.Err = err
-		return q
-	}
-}
-
-// writeProblem renders p as application/problem+json.
-func (h *Handlers) writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
-	if p.Err != nil || p.Status >= 500 {
-		level := slog.LevelWarn
-		if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
-			level = slog.LevelError
-		}
-		h.log.LogAttrs(r.Context(), level, "authsys: request failed",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", p.Status), slog.String("code", p.Code), slog.Any("error", p.Err))
-	}
-	if p.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(p.RetryAfter.Seconds()))))
-	}
-	if p.Title == "" {
-		p.Title = http.StatusText(p.Status)
-	}
-	if h.deps.RenderProblem != nil {
-		h.deps.RenderProblem(w, r, p)
-		return
-	}
-	body := struct {
-		Type string `json:"type"`
-		*Problem
-	}{Type: "about:blank", Problem: p}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(body)
-}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/authsys-go/authsys"
-	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/store"
 )
 
@@ -33,13 +32,12 @@ A user is named by email when the argument contains "@", by id otherwise.`
 var errUsage = errors.New(adminUsage)
 
 // adminActions maps the commands that change a user to the admin API's
-// actions; those the admin API has too go through
-// handlers.ApplyAdminAction, shared with it.
+// actions, carried out by Auth.AdminAction, or to the CLI's own.
 var adminActions = map[string]struct{ action, done string }{
-	"disable-2fa": {handlers.AdminDisable2FA, "two-factor authentication disabled"},
-	"revoke":      {handlers.AdminRevokeSessions, "every session revoked"},
-	"activate":    {handlers.AdminActivate, "account activated"},
-	"deactivate":  {handlers.AdminDeactivate, "account deactivated and every session revoked"},
+	"disable-2fa": {authsys.AdminDisable2FA, "two-factor authentication disabled"},
+	"revoke":      {authsys.AdminRevokeSessions, "every session revoked"},
+	"activate":    {authsys.AdminActivate, "account activated"},
+	"deactivate":  {authsys.AdminDeactivate, "account deactivated and every session revoked"},
 	"staff":       {actionStaff, "now staff"},
 	"unstaff":     {actionUnstaff, "no longer staff"},
 }
@@ -51,27 +49,41 @@ const (
 	actionUnstaff = "revoke_staff"
 )
 
-// applyCLIAction carries out action on the user id: the CLI's own actions
-// here, the admin API's through handlers.ApplyAdminAction.
-func applyCLIAction(ctx context.Context, users authsys.UserStore, id, action string) (store.User, error) {
+// applyCLIAction carries out action on the user id: the admin API's
+// actions through Auth.AdminAction, which logs an admin_action security
+// event whose actor is the operator, and the CLI's own on the store, logged
+// alike here.
+func applyCLIAction(ctx context.Context, auth *authsys.Auth, users authsys.UserStore, log *slog.Logger, id, action string) (authsys.User, error) {
 	staff := action == actionStaff
 	if !staff && action != actionUnstaff {
-		return handlers.ApplyAdminAction(ctx, users, id, action)
+		return auth.AdminAction(ctx, cliActor(), id, action)
 	}
-	return users.UpdateUser(ctx, id, func(x *store.User) error {
+	u, err := users.UpdateUser(ctx, id, func(x *authsys.User) error {
 		x.IsStaff = staff
 		return nil
 	})
+	if err == nil {
+		log.LogAttrs(ctx, slog.LevelInfo, "authsys: security event",
+			slog.String("event", authsys.EventAdminAction), slog.String("user_id", u.ID),
+			slog.String("actor_id", cliActor()), slog.String("reason", action))
+	}
+	return u, err
+}
+
+// cliActor names the operator of an admin command in its event.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	return "cli"
 }
 
 // listPage is how many users list reads from the store at once.
 const listPage = 100
 
-// runAdmin carries out an operator command directly on the user store. It
-// needs neither the signing key nor the other backends. Every change is
-// logged to log as the admin API logs it: an admin_action security event
-// whose actor is "cli:" and the operator's OS user name.
-func runAdmin(ctx context.Context, users authsys.UserStore, args []string, out io.Writer, log *slog.Logger) error {
+// runAdmin carries out an operator command. The admin API's actions go
+// through auth, which logs each as an admin_action security event.
+func runAdmin(ctx context.Context, auth *authsys.Auth, users authsys.UserStore, args []string, out io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
 		return errUsage
 	}
@@ -104,28 +116,17 @@ func runAdmin(ctx context.Context, users authsys.UserStore, args []string, out i
 		return showUser(u, out)
 	}
 	a := adminActions[cmd]
-	updated, err := applyCLIAction(ctx, users, u.ID, a.action)
+	updated, err := applyCLIAction(ctx, auth, users, log, u.ID, a.action)
 	switch {
-	case errors.Is(err, handlers.ErrTwoFactorNotEnabled):
+	case errors.Is(err, authsys.ErrTwoFactorNotEnabled):
 		return fmt.Errorf("%s: two-factor authentication is not enabled", u.Email)
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("%s: no such user", args[0])
 	case err != nil:
 		return err
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "authsys: security event",
-		slog.String("event", handlers.EventAdminAction), slog.String("user_id", updated.ID),
-		slog.String("actor_id", cliActor()), slog.String("reason", a.action))
 	_, err = fmt.Fprintf(out, "%s (id %s): %s\n", updated.Email, updated.ID, a.done)
 	return err
-}
-
-// cliActor names the operator of an admin command in its event.
-func cliActor() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return "cli:" + u.Username
-	}
-	return "cli"
 }
 
 // lookupUser finds the user named by email or id.

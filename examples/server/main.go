@@ -128,8 +128,10 @@ func (b *backends) close() {
 	}
 }
 
-// openBackends opens the user store and, unless usersOnly (the admin
-// commands), the pending store and the mailer.
+// openBackends opens the user store, the pending store and the mailer. The
+// admin commands (usersOnly) work on the user store alone, so that they
+// work while Redis or SMTP is down: they get an in-memory pending store and
+// a mailer that discards (no admin command mails).
 func openBackends(ctx context.Context, o options, stdout io.Writer, usersOnly bool) (*backends, error) {
 	b := &backends{}
 	mem := memory.New()
@@ -159,6 +161,7 @@ func openBackends(ctx context.Context, o options, stdout io.Writer, usersOnly bo
 		b.desc = append(b.desc, "users: SQLite "+o.db)
 	}
 	if usersOnly {
+		b.pending, b.mailer = mem, &mail.Console{W: io.Discard}
 		return b, nil
 	}
 	if o.redisURL != "" {
@@ -207,20 +210,25 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	admin := len(rest) > 0 && rest[0] == "admin"
+	if len(rest) > 0 && !admin {
+		return fmt.Errorf("unknown command %q (want no command, or admin)", rest[0])
+	}
 	b, err := openBackends(ctx, o, stdout, admin)
 	defer b.close()
 	if err != nil {
 		return err
 	}
-	if admin {
-		return runAdmin(ctx, b.users, rest[1:], stdout, slog.New(slog.NewTextHandler(stderr, nil)))
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("unknown command %q (want no command, or admin)", rest[0])
-	}
 	key, err := signingKey(o.keyFile)
 	if err != nil {
 		return fmt.Errorf("signing key: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if admin {
+		auth, err := authsys.New(authConfig(o, b, key, "http://"+o.addr, logger))
+		if err != nil {
+			return err
+		}
+		return runAdmin(ctx, auth, b.users, rest[1:], stdout, logger)
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -231,36 +239,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	if _, port, err := net.SplitHostPort(o.addr); err == nil && port == "0" {
 		addr = ln.Addr().String() // the port the system picked
 	}
-	frontend := o.frontend
-	if frontend == "" {
-		frontend = "http://" + addr
-	}
-	cfg := authsys.Config{
-		SigningKey: key, Users: b.users, Pending: b.pending, Mailer: b.mailer,
-		FrontendURL: frontend, FromEmail: o.from,
-		// The example's links go straight to the API's GET endpoints, and
-		// to a small page of its own for the password reset form.
-		VerifyAccountPath: "/api/auth/verify-account/",
-		EmailChangePath:   "/api/auth/change-email-confirm/",
-		PasswordResetPath: "/reset-password",
-		InsecureCookies:   o.insecureCookies,
-		RefreshReuseGrace: o.grace,
-		SigningAlgorithm:  o.signingAlgorithm,
-		Logger:            slog.New(slog.NewTextHandler(stderr, nil)),
-	}
-	if o.grace == 0 {
-		cfg.RefreshReuseGrace = -1
-	}
-	if o.noRateLimits {
-		cfg.RateLimits = map[string]string{}
-	}
-	if o.trustedProxies != "" {
-		cfg.TrustedProxies = splitList(o.trustedProxies)
-	}
-	if o.trustedOrigins != "" {
-		cfg.TrustedOrigins = splitList(o.trustedOrigins)
-	}
-	auth, err := authsys.New(cfg)
+	auth, err := authsys.New(authConfig(o, b, key, "http://"+addr, logger))
 	if err != nil {
 		return err
 	}
@@ -293,6 +272,39 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 		return err
 	}
 	return auth.Shutdown(shutdownCtx)
+}
+
+// authConfig is the Auth's configuration for the options o and backends b;
+// frontend is the default frontend URL, the server's own address.
+func authConfig(o options, b *backends, key []byte, frontend string, logger *slog.Logger) authsys.Config {
+	if o.frontend != "" {
+		frontend = o.frontend
+	}
+	cfg := authsys.Config{
+		Keys:  authsys.Keys{Signing: authsys.Key{Secret: key, Algorithm: o.signingAlgorithm}},
+		Users: b.users, Pending: b.pending, Mailer: b.mailer,
+		Mail: authsys.Mail{From: o.from},
+		// The example's links go straight to the API's GET endpoints, and
+		// to a small page of its own for the password reset form.
+		Links: authsys.Links{
+			FrontendURL:       frontend,
+			VerifyAccountPath: "/api/auth/verify-account/",
+			EmailChangePath:   "/api/auth/change-email-confirm/",
+			PasswordResetPath: "/reset-password",
+		},
+		Sessions:   authsys.Sessions{RefreshReuseGrace: o.grace},
+		Cookies:    authsys.Cookies{Insecure: o.insecureCookies},
+		RateLimits: authsys.RateLimits{Off: o.noRateLimits},
+		HTTP: authsys.HTTP{
+			TrustedProxies: splitList(o.trustedProxies),
+			TrustedOrigins: splitList(o.trustedOrigins),
+		},
+		Logger: logger,
+	}
+	if o.grace == 0 {
+		cfg.Sessions.RefreshReuseGrace = -1 // none
+	}
+	return cfg
 }
 
 // newMux mounts the auth API, the admin API, a protected example route and

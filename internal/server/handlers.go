@@ -1,10 +1,11 @@
-package handlers
+package server
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"io"
 	"log/slog"
 	"mime"
@@ -27,70 +28,31 @@ import (
 // MaxBodyBytes is the largest request body the handlers read.
 const MaxBodyBytes = 64 << 10
 
-// Limits are the rate limits of the public endpoints; a zero Rate disables
-// one.
-type Limits struct {
-	Login, Signup, PasswordReset, TwoFactor ratelimit.Rate
-	// TwoFactorDaily is a second 2FA budget, per account only.
-	TwoFactorDaily ratelimit.Rate
-}
-
-// Cookies configures the two token cookies.
-type Cookies struct {
-	AccessName, RefreshName string
-	Domain                  string
-	Secure                  bool
-	SameSite                http.SameSite
-	// RefreshPath scopes the refresh cookie to the auth mount.
-	RefreshPath string
-}
-
-// Deps are the collaborators and settings of the handlers. The root package
-// builds them from its Config; every field is required unless its comment
-// says otherwise.
+// Deps are the collaborators and settings of the handlers, built by the
+// root package from its Config (defaults filled in, validated).
 type Deps struct {
-	Users     store.UserStore
-	Pending   store.PendingStore
-	Mailer    mail.Mailer
-	Templates *mail.Templates
-	Tokens    *tokens.Manager
-	Hasher    *password.Hasher
-	Limiter   *ratelimit.Limiter
+	Users    store.UserStore
+	Pending  store.PendingStore
+	Mailer   mail.Mailer
+	Tokens   *tokens.Manager
+	Hasher   *password.Hasher
+	Limiter  *ratelimit.Limiter
+	ClientIP *clientip.Resolver
+	CSRF     *http.CrossOriginProtection
+	// FrontendURL is Links.FrontendURL, parsed.
+	FrontendURL *url.URL
+	TOTPCipher  *totp.Cipher
+	Logger      *slog.Logger
+	Now         func() time.Time
+
 	Limits    Limits
-	ClientIP  *clientip.Resolver
-	CSRF      *http.CrossOriginProtection
-	Logger    *slog.Logger
-	Now       func() time.Time
-	Rand      io.Reader
-
-	Cookies     Cookies
-	AllowBearer bool
-
-	FrontendURL                                           *url.URL
-	VerifyAccountPath, PasswordResetPath, EmailChangePath string
-	FromEmail, AppName                                    string
-
-	VerificationTTL, PasswordResetTTL, PendingEmailTTL time.Duration
-	PendingSessionTTL                                  time.Duration
-	RefreshReuseGrace                                  time.Duration
-	// KeyPrefix prefixes every PendingStore key but pending 2FA sessions.
-	KeyPrefix string
-	// PendingSessionPrefix prefixes the keys of pending 2FA sessions.
-	PendingSessionPrefix  string
-	UpdateSessionAuthHash bool
-	// CheckRevokedSessions refuses access tokens of ended sessions (one
-	// PendingStore read per authenticated request).
-	CheckRevokedSessions bool
-	RequestTimeout       time.Duration
-	MailTimeout          time.Duration
-
-	TOTPIssuer       string
-	TOTPCipher       *totp.Cipher
-	BackupCodesCount int
-
-	IsAdmin       func(store.User) bool
-	OnEvent       func(Event)
-	RenderProblem func(http.ResponseWriter, *http.Request, *Problem)
+	Mail      Mail
+	Links     Links
+	Sessions  Sessions
+	Cookies   Cookies
+	TwoFactor TwoFactor
+	HTTP      HTTP
+	Hooks     Hooks
 }
 
 // Handlers serves the auth API. It is safe for concurrent use.
@@ -181,7 +143,7 @@ func (h *Handlers) handle(mux *http.ServeMux, path string, ms methods) {
 		if !ok {
 			h.securityHeaders(w)
 			w.Header().Set("Allow", allow)
-			h.writeProblem(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "This method is not allowed here; see the Allow header."))
+			h.writeProblem(w, r, problem(http.StatusMethodNotAllowed, handlers.CodeMethodNotAllowed, "This method is not allowed here; see the Allow header."))
 			return
 		}
 		h.serve(w, r, fn)
@@ -208,11 +170,11 @@ func (h *Handlers) securityHeaders(w http.ResponseWriter) {
 func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc) {
 	h.securityHeaders(w)
 	if err := h.deps.CSRF.Check(r); err != nil {
-		h.writeProblem(w, r, problem(http.StatusForbidden, CodeCSRFFailed, "Cross-origin request refused."))
+		h.writeProblem(w, r, problem(http.StatusForbidden, handlers.CodeCSRFFailed, "Cross-origin request refused."))
 		return
 	}
-	if h.deps.RequestTimeout > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), h.deps.RequestTimeout)
+	if h.deps.HTTP.RequestTimeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), h.deps.HTTP.RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
@@ -223,7 +185,7 @@ func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc)
 
 func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request) {
 	h.securityHeaders(w)
-	h.writeProblem(w, r, problem(http.StatusNotFound, CodeNotFound, "No such endpoint."))
+	h.writeProblem(w, r, problem(http.StatusNotFound, handlers.CodeNotFound, "No such endpoint."))
 }
 
 // decode reads a JSON body into dst strictly: JSON content type, at most
@@ -231,18 +193,18 @@ func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request) {
 func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "The body must be application/json.")
+		return problem(http.StatusUnsupportedMediaType, handlers.CodeUnsupportedMediaType, "The body must be application/json.")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return problem(http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "The body exceeds 64 KiB.")
+			return problem(http.StatusRequestEntityTooLarge, handlers.CodeRequestTooLarge, "The body exceeds 64 KiB.")
 		}
-		return problem(http.StatusBadRequest, CodeInvalidJSON, "The body could not be read.")
+		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "The body could not be read.")
 	}
 	if !utf8.Valid(body) {
-		return problem(http.StatusBadRequest, CodeInvalidJSON, "The body is not valid UTF-8.")
+		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "The body is not valid UTF-8.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -251,10 +213,10 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			detail = "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
 		}
-		return problem(http.StatusBadRequest, CodeInvalidJSON, detail)
+		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, detail)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return problem(http.StatusBadRequest, CodeInvalidJSON, "The body must hold a single JSON object.")
+		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "The body must hold a single JSON object.")
 	}
 	return nil
 }
@@ -307,8 +269,8 @@ func (h *Handlers) now() time.Time { return h.deps.Now() }
 // claim on a pending 2FA session, a contested signup's background check):
 // Config.RequestTimeout, or 10 seconds without one.
 func (h *Handlers) workTimeout() time.Duration {
-	if h.deps.RequestTimeout > 0 {
-		return h.deps.RequestTimeout
+	if h.deps.HTTP.RequestTimeout > 0 {
+		return h.deps.HTTP.RequestTimeout
 	}
 	return 10 * time.Second
 }

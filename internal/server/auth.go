@@ -1,8 +1,9 @@
-package handlers
+package server
 
 import (
 	"context"
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"strings"
 	"time"
@@ -24,7 +25,7 @@ func (h *Handlers) setCookie(w http.ResponseWriter, name, value, path string, ma
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: path, Domain: c.Domain,
-		MaxAge: secs, Secure: c.Secure, HttpOnly: true, SameSite: c.SameSite,
+		MaxAge: secs, Secure: !c.Insecure, HttpOnly: true, SameSite: c.SameSite,
 	})
 }
 
@@ -68,7 +69,7 @@ func (h *Handlers) accessToken(r *http.Request) (string, error) {
 	if c, err := r.Cookie(h.deps.Cookies.AccessName); err == nil && c.Value != "" {
 		return c.Value, nil
 	}
-	if h.deps.AllowBearer {
+	if h.deps.Sessions.AllowBearer {
 		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 			return strings.TrimSpace(a[7:]), nil
 		}
@@ -84,42 +85,42 @@ func (h *Handlers) accessToken(r *http.Request) (string, error) {
 func (h *Handlers) Authenticate(r *http.Request) (store.User, tokens.Claims, error) {
 	raw, err := h.accessToken(r)
 	if err != nil {
-		return store.User{}, tokens.Claims{}, problem(http.StatusUnauthorized, CodeNotAuthenticated, "Authentication credentials were not provided.")
+		return store.User{}, tokens.Claims{}, problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "Authentication credentials were not provided.")
 	}
 	claims, err := h.deps.Tokens.Parse(raw, tokens.TypeAccess)
 	if err != nil {
 		return store.User{}, claims, tokenProblem(err)
 	}
-	if h.deps.CheckRevokedSessions {
+	if !h.deps.Sessions.StatelessAccessTokens {
 		_, err := h.deps.Pending.GetPending(r.Context(), h.key("rt", "family", claims.SessionID))
 		switch {
 		case err == nil:
-			return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The session has ended.")
+			return store.User{}, claims, problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The session has ended.")
 		case !errors.Is(err, store.ErrNotFound):
 			return store.User{}, claims, err
 		}
 	}
 	u, err := h.deps.Users.UserByID(r.Context(), claims.Subject)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The token is invalid.")
+		return store.User{}, claims, problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token is invalid.")
 	}
 	if err != nil {
 		return store.User{}, claims, err
 	}
 	if u.TokenVersion != claims.TokenVersion {
-		return store.User{}, claims, problem(http.StatusUnauthorized, CodeInvalidToken, "The token has been revoked.")
+		return store.User{}, claims, problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token has been revoked.")
 	}
 	if !u.IsActive {
-		return store.User{}, claims, problem(http.StatusUnauthorized, CodeAccountInactive, "The account is inactive.")
+		return store.User{}, claims, problem(http.StatusUnauthorized, handlers.CodeAccountInactive, "The account is inactive.")
 	}
 	return u, claims, nil
 }
 
 func tokenProblem(err error) *Problem {
 	if errors.Is(err, tokens.ErrExpired) {
-		return problem(http.StatusUnauthorized, CodeTokenExpired, "The token has expired.")
+		return problem(http.StatusUnauthorized, handlers.CodeTokenExpired, "The token has expired.")
 	}
-	return &Problem{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Title: http.StatusText(http.StatusUnauthorized), Detail: "The token is invalid."}
+	return &Problem{Status: http.StatusUnauthorized, Code: handlers.CodeInvalidToken, Title: http.StatusText(http.StatusUnauthorized), Detail: "The token is invalid."}
 }
 
 type ctxKey struct{}
@@ -149,22 +150,27 @@ func claimsFromContext(ctx context.Context) tokens.Claims {
 
 // Middleware lets through only requests with a valid access token, with the
 // user in the request context. Failures are 401 problem+json; an unavailable
-// store is 503 and keeps the cookies (an outage is not a logout).
-func (h *Handlers) Middleware(next http.Handler) http.Handler {
+// store is 503 and keeps the cookies (an outage is not a logout). With
+// optional, every request passes, with the user in its context only when
+// it is authenticated.
+func (h *Handlers) Middleware(next http.Handler, optional bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if h.deps.RequestTimeout > 0 {
+		if h.deps.HTTP.RequestTimeout > 0 {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, h.deps.RequestTimeout)
+			ctx, cancel = context.WithTimeout(ctx, h.deps.HTTP.RequestTimeout)
 			defer cancel()
 		}
 		u, claims, err := h.Authenticate(r.WithContext(ctx))
-		if err != nil {
+		switch {
+		case err == nil:
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims}))
+		case !optional:
 			h.securityHeaders(w)
 			h.writeProblem(w, r, toProblem(err))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims})))
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -1,8 +1,9 @@
-package handlers
+package server
 
 import (
 	"context"
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,9 +26,9 @@ func verifyState(u store.User) string {
 }
 
 func (h *Handlers) sendVerification(r *http.Request, u store.User) {
-	token := h.deps.Tokens.SignOneTime(purposeVerify, u.ID, verifyState(u), h.deps.VerificationTTL)
-	link := h.link(h.deps.VerifyAccountPath, url.Values{"uid": {u.ID}, "token": {token}})
-	h.sendMail(r, authmail.KindVerifyAccount, u.Email, u.ID, authmail.Data{Email: u.Email, Link: link, ExpiresIn: humanDuration(h.deps.VerificationTTL)})
+	token := h.deps.Tokens.SignOneTime(purposeVerify, u.ID, verifyState(u), h.deps.Links.VerifyAccountTTL)
+	link := h.link(h.deps.Links.VerifyAccountPath, url.Values{"uid": {u.ID}, "token": {token}})
+	h.sendMail(r, authmail.KindVerifyAccount, u.Email, u.ID, authmail.Data{Email: u.Email, Link: link, ExpiresIn: humanDuration(h.deps.Links.VerifyAccountTTL)})
 }
 
 const signupAnswer = "Check your email to verify your account."
@@ -64,7 +65,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 	})
 	switch {
 	case err == nil:
-		h.emit(r, Event{Kind: EventSignup, UserID: u.ID})
+		h.emit(r, Event{Kind: handlers.EventSignup, UserID: u.ID})
 		h.sendVerification(r, u)
 	case errors.Is(err, store.ErrEmailTaken):
 		existing, err := h.deps.Users.UserByEmail(r.Context(), email)
@@ -72,12 +73,12 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err == nil {
-			h.emit(r, Event{Kind: EventSignupExisting, UserID: existing.ID})
+			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: existing.ID})
 			switch {
 			case existing.Disabled:
 				// Deactivated by an administrator: no link could help.
 			case existing.EmailVerified:
-				link := h.link(h.deps.PasswordResetPath, nil)
+				link := h.link(h.deps.Links.PasswordResetPath, nil)
 				h.sendMail(r, authmail.KindSignupAttempt, existing.Email, existing.ID, authmail.Data{Email: existing.Email, Link: link})
 			default:
 				h.contestSignup(r, existing, in.Password)
@@ -135,7 +136,7 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 				h.log.ErrorContext(ctx, "authsys: discarding the password of a contested signup failed", "user_id", existing.ID, "error", err)
 				return
 			}
-			h.emit(r, Event{Kind: EventSignupExisting, UserID: u.ID, Reason: "password_discarded"})
+			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: u.ID, Reason: "password_discarded"})
 		}
 		h.sendVerification(r.WithContext(ctx), u)
 	}()
@@ -165,12 +166,12 @@ func readUIDToken(w http.ResponseWriter, r *http.Request) (uidToken, error) {
 	return in, f.err()
 }
 
-var errInvalidLink = problem(http.StatusBadRequest, CodeInvalidToken, "The link is invalid or has already been used.")
+var errInvalidLink = problem(http.StatusBadRequest, handlers.CodeInvalidToken, "The link is invalid or has already been used.")
 
 // oneTimeProblem maps a one-time token failure to its problem.
 func oneTimeProblem(err error) error {
 	if errors.Is(err, tokens.ErrExpired) {
-		return problem(http.StatusBadRequest, CodeTokenExpired, "The link has expired; ask for a new one.")
+		return problem(http.StatusBadRequest, handlers.CodeTokenExpired, "The link has expired; ask for a new one.")
 	}
 	if errors.Is(err, tokens.ErrInvalid) {
 		return errInvalidLink
@@ -235,7 +236,7 @@ func (h *Handlers) verifyAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.emit(r, Event{Kind: EventAccountVerified, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID})
 	if u.PasswordHash == "" {
 		// A contested signup kept no password: the owner of the address,
 		// who has just proved it, chooses one.

@@ -1,6 +1,7 @@
-package handlers
+package server
 
 import (
+	"github.com/authsys-go/authsys/handlers"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -81,8 +82,8 @@ func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, 
 		return err
 	}
 	if !ok {
-		h.emit(r, Event{Kind: EventThrottled, UserID: userID, Reason: scope})
-		p := problem(http.StatusTooManyRequests, CodeThrottled, "Too many requests; try again later.")
+		h.emit(r, Event{Kind: handlers.EventThrottled, UserID: userID, Reason: scope})
+		p := problem(http.StatusTooManyRequests, handlers.CodeThrottled, "Too many requests; try again later.")
 		p.RetryAfter = retry
 		return p
 	}

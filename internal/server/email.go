@@ -1,10 +1,11 @@
-package handlers
+package server
 
 import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"net/url"
 
@@ -63,12 +64,12 @@ func (h *Handlers) changeEmail(w http.ResponseWriter, r *http.Request, u store.U
 	case errors.Is(err, store.ErrNotFound):
 		token := tokens.NewID() + tokens.NewID()
 		rec, _ := json.Marshal(pendingEmail{UserID: u.ID, NewEmail: email, TokenVersion: u.TokenVersion, OldEmail: u.Email})
-		if err := h.deps.Pending.PutPending(r.Context(), h.key("email", hashToken(token)), rec, h.deps.PendingEmailTTL); err != nil {
+		if err := h.deps.Pending.PutPending(r.Context(), h.key("email", hashToken(token)), rec, h.deps.Links.EmailChangeTTL); err != nil {
 			return err
 		}
-		link := h.link(h.deps.EmailChangePath, url.Values{"token": {token}})
-		h.sendMail(r, authmail.KindEmailChangeConfirm, email, u.ID, authmail.Data{Email: u.Email, NewEmail: email, Link: link, ExpiresIn: humanDuration(h.deps.PendingEmailTTL)})
-		h.emit(r, Event{Kind: EventEmailChangeRequested, UserID: u.ID})
+		link := h.link(h.deps.Links.EmailChangePath, url.Values{"token": {token}})
+		h.sendMail(r, authmail.KindEmailChangeConfirm, email, u.ID, authmail.Data{Email: u.Email, NewEmail: email, Link: link, ExpiresIn: humanDuration(h.deps.Links.EmailChangeTTL)})
+		h.emit(r, Event{Kind: handlers.EventEmailChangeRequested, UserID: u.ID})
 	case err != nil:
 		return err
 	}
@@ -120,7 +121,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 		return errInvalidLink
 	case errors.Is(err, store.ErrEmailTaken):
 		_ = h.deps.Pending.DeletePending(ctx, key)
-		return problem(http.StatusConflict, CodeEmailTaken, "This email address is already in use.")
+		return problem(http.StatusConflict, handlers.CodeEmailTaken, "This email address is already in use.")
 	case err != nil:
 		return err
 	}
@@ -129,6 +130,6 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	}
 	h.clearCookies(w)
 	h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, u.ID, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
-	h.emit(r, Event{Kind: EventEmailChanged, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventEmailChanged, UserID: u.ID})
 	return writeMessage(w, "Your email address has been changed; log in again.")
 }

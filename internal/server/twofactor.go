@@ -1,9 +1,10 @@
-package handlers
+package server
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"strings"
 	"time"
@@ -55,15 +56,15 @@ type pendingSession struct {
 // sessionKey is the PendingStore key of a pending session: the prefix and
 // the SHA-256 of the token, so that a store dump reveals no usable token.
 func (h *Handlers) sessionKey(token string) string {
-	return h.deps.PendingSessionPrefix + hashToken(token)
+	return h.deps.Sessions.KeyPrefix + "pending:" + hashToken(token)
 }
 
 func (h *Handlers) sessionSeqKey(userID string) string {
-	return h.deps.PendingSessionPrefix + "seq:" + userID
+	return h.deps.Sessions.KeyPrefix + "pending:" + "seq:" + userID
 }
 
 func (h *Handlers) sessionIndexKey(userID string, seq int64) string {
-	return h.deps.PendingSessionPrefix + "idx:" + userID + ":" + itoa(seq)
+	return h.deps.Sessions.KeyPrefix + "pending:" + "idx:" + userID + ":" + itoa(seq)
 }
 
 // startPendingSession opens a pending 2FA session for u and returns its
@@ -74,7 +75,7 @@ func (h *Handlers) sessionIndexKey(userID string, seq int64) string {
 // by its evictor, whichever comes first, so a session that loses the race
 // against a newer one's eviction dies instead of outliving it.
 func (h *Handlers) startPendingSession(ctx context.Context, u store.User) (string, error) {
-	ttl := h.deps.PendingSessionTTL
+	ttl := h.deps.TwoFactor.PendingLoginTTL
 	seq, _, err := h.deps.Pending.IncrPending(ctx, h.sessionSeqKey(u.ID), pendingSeqTTL)
 	if err != nil {
 		return "", err
@@ -109,7 +110,7 @@ func (h *Handlers) startPendingSession(ctx context.Context, u store.User) (strin
 // its slot so that it dies as soon as it is opened.
 func (h *Handlers) evictPendingSession(ctx context.Context, userID string, seq int64) error {
 	slot := h.sessionIndexKey(userID, seq)
-	marked, err := h.deps.Pending.AddPendingIfAbsent(ctx, slot, []byte(evicted), h.deps.PendingSessionTTL)
+	marked, err := h.deps.Pending.AddPendingIfAbsent(ctx, slot, []byte(evicted), h.deps.TwoFactor.PendingLoginTTL)
 	if err != nil || marked {
 		return err
 	}
@@ -126,9 +127,9 @@ func (h *Handlers) evictPendingSession(ctx context.Context, userID string, seq i
 }
 
 var (
-	errSessionExpired = problem(http.StatusUnauthorized, CodeSessionExpired, "The login session has expired; log in again.")
-	errSessionBusy    = problem(http.StatusConflict, CodeConflict, "Another code for this login is being checked; try again.")
-	errInvalidCode    = problem(http.StatusBadRequest, CodeInvalidCode, "The code is invalid.")
+	errSessionExpired = problem(http.StatusUnauthorized, handlers.CodeSessionExpired, "The login session has expired; log in again.")
+	errSessionBusy    = problem(http.StatusConflict, handlers.CodeConflict, "Another code for this login is being checked; try again.")
+	errInvalidCode    = problem(http.StatusBadRequest, handlers.CodeInvalidCode, "The code is invalid.")
 	errCodeRequired   = fieldProblem(fields{"code": {"This field is required."}})
 	// errStaleSession is returned inside UpdateUser when the account no
 	// longer matches the pending session.
@@ -239,9 +240,9 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	_ = h.deps.Pending.DeletePending(ctx, key+":fails")
 	if method == methodBackupCode {
-		h.emit(r, Event{Kind: EventBackupCodeUsed, UserID: u.ID})
+		h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID})
 	}
-	h.emit(r, Event{Kind: EventTwoFactorUsed, UserID: u.ID, Reason: method})
+	h.emit(r, Event{Kind: handlers.EventTwoFactorUsed, UserID: u.ID, Reason: method})
 	return h.finishLogin(w, r, u, "2fa_"+method)
 }
 
@@ -250,8 +251,8 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 // returns perr.
 func (h *Handlers) sessionFailure(r *http.Request, key, userID string, perr error) error {
 	ctx := r.Context()
-	h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: userID, Reason: "login"})
-	n, _, err := h.deps.Pending.IncrPending(ctx, key+":fails", h.deps.PendingSessionTTL)
+	h.emit(r, Event{Kind: handlers.EventTwoFactorFailed, UserID: userID, Reason: "login"})
+	n, _, err := h.deps.Pending.IncrPending(ctx, key+":fails", h.deps.TwoFactor.PendingLoginTTL)
 	if err != nil {
 		return err
 	}
@@ -259,7 +260,7 @@ func (h *Handlers) sessionFailure(r *http.Request, key, userID string, perr erro
 		if err := h.deps.Pending.DeletePending(ctx, key); err != nil {
 			return err
 		}
-		h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: userID, Reason: "login_session_destroyed"})
+		h.emit(r, Event{Kind: handlers.EventTwoFactorFailed, UserID: userID, Reason: "login_session_destroyed"})
 	}
 	return perr
 }

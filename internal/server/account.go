@@ -1,8 +1,9 @@
-package handlers
+package server
 
 import (
 	"context"
 	"fmt"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -43,16 +44,16 @@ func (h *Handlers) link(path string, q url.Values) string {
 // emitted. Shutdown waits for sends in flight.
 func (h *Handlers) sendMail(r *http.Request, kind, to, userID string, data authmail.Data) {
 	if data.AppName == "" {
-		data.AppName = h.deps.AppName
+		data.AppName = h.deps.Mail.AppName
 	}
-	msg, err := h.deps.Templates.Render(kind, h.deps.FromEmail, to, data)
+	msg, err := h.deps.Mail.Templates.Render(kind, h.deps.Mail.From, to, data)
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "authsys: rendering mail failed", "kind", kind, "error", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.deps.MailTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.deps.Mail.Timeout)
 	// The request is over when a send fails: its client is noted now.
-	failed := Event{Kind: EventMailFailed, UserID: userID, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
+	failed := Event{Kind: handlers.EventMailFailed, UserID: userID, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
 	h.mailWG.Add(1)
 	go func() {
 		defer h.mailWG.Done()

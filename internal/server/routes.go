@@ -1,6 +1,9 @@
-package handlers
+package server
 
-import "net/http"
+import (
+	"github.com/authsys-go/authsys/handlers"
+	"net/http"
+)
 
 // routes registers the public API; paths answer with and without their
 // trailing slash.
@@ -33,11 +36,11 @@ func (h *Handlers) adminRoutes() {
 	h.handle(m, "/users/", methods{http.MethodGet: h.adminOnly(h.listUsers)})
 	h.handle(m, "/users/{id}/", methods{http.MethodGet: h.adminOnly(h.showUser)})
 	for _, a := range []struct{ path, action string }{
-		{"/users/{id}/disable-2fa/", AdminDisable2FA},
-		{"/users/{id}/revoke-sessions/", AdminRevokeSessions},
-		{"/users/{id}/activate/", AdminActivate},
-		{"/users/{id}/deactivate/", AdminDeactivate},
-		{"/users/{id}/resend-verification/", AdminResendVerification},
+		{"/users/{id}/disable-2fa/", handlers.AdminDisable2FA},
+		{"/users/{id}/revoke-sessions/", handlers.AdminRevokeSessions},
+		{"/users/{id}/activate/", handlers.AdminActivate},
+		{"/users/{id}/deactivate/", handlers.AdminDeactivate},
+		{"/users/{id}/resend-verification/", handlers.AdminResendVerification},
 	} {
 		h.handle(m, a.path, methods{http.MethodPost: h.adminAction(a.action)})
 	}

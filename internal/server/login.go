@@ -1,7 +1,8 @@
-package handlers
+package server
 
 import (
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 
 	"github.com/authsys-go/authsys/internal/password"
@@ -19,7 +20,7 @@ type loginResponse struct {
 	SessionToken string    `json:"session_token,omitempty"`
 }
 
-var errInvalidCredentials = problem(http.StatusUnauthorized, CodeInvalidCredentials, "Invalid email or password.")
+var errInvalidCredentials = problem(http.StatusUnauthorized, handlers.CodeInvalidCredentials, "Invalid email or password.")
 
 func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	var in credentials
@@ -65,7 +66,7 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 		if err := h.deps.Hasher.DummyVerify(ctx, pw); err != nil {
 			return store.User{}, err
 		}
-		h.emit(r, Event{Kind: EventLoginFailed, Reason: "unknown_email"})
+		h.emit(r, Event{Kind: handlers.EventLoginFailed, Reason: "unknown_email"})
 		return store.User{}, errInvalidCredentials
 	}
 	if !validEmail(email) {
@@ -92,15 +93,15 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 		h.log.WarnContext(ctx, "authsys: verifying a stored password hash failed", "user_id", u.ID, "error", err)
 	}
 	if !ok {
-		h.emit(r, Event{Kind: EventLoginFailed, UserID: u.ID, Reason: "wrong_password"})
+		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Reason: "wrong_password"})
 		return store.User{}, errInvalidCredentials
 	}
 	if !u.IsActive {
-		h.emit(r, Event{Kind: EventLoginFailed, UserID: u.ID, Reason: "inactive"})
+		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Reason: "inactive"})
 		if u.Disabled {
-			return store.User{}, problem(http.StatusForbidden, CodeAccountInactive, "The account has been deactivated.")
+			return store.User{}, problem(http.StatusForbidden, handlers.CodeAccountInactive, "The account has been deactivated.")
 		}
-		return store.User{}, problem(http.StatusForbidden, CodeAccountInactive, "The account is not active; verify your email address first.")
+		return store.User{}, problem(http.StatusForbidden, handlers.CodeAccountInactive, "The account is not active; verify your email address first.")
 	}
 	if rehash {
 		if nh, err := h.deps.Hasher.Hash(ctx, pw); err == nil {
@@ -139,7 +140,7 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 		return nil
 	})
 	if errors.Is(err, errInvalidCredentials) {
-		h.emit(r, Event{Kind: EventLoginFailed, UserID: id, Reason: "account_changed"})
+		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: id, Reason: "account_changed"})
 	}
 	if err != nil {
 		return err
@@ -152,7 +153,7 @@ func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.U
 	if err := h.startSession(w, u); err != nil {
 		return err
 	}
-	h.emit(r, Event{Kind: EventLoginSucceeded, UserID: u.ID, Reason: method})
+	h.emit(r, Event{Kind: handlers.EventLoginSucceeded, UserID: u.ID, Reason: method})
 	pu := publicUser(u)
 	return writeJSON(w, http.StatusOK, loginResponse{User: &pu})
 }

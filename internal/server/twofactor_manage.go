@@ -1,7 +1,8 @@
-package handlers
+package server
 
 import (
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,14 +22,14 @@ type setupResponse struct {
 // The 2FA state conflicts: each is 409, as the request may succeed once the
 // account's 2FA state changes.
 var (
-	errAlreadyEnabled = problem(http.StatusConflict, CodeTwoFactorAlreadyEnabled, "Two-factor authentication is already enabled.")
-	errNotEnabled     = problem(http.StatusConflict, CodeTwoFactorNotEnabled, "Two-factor authentication is not enabled.")
-	errNotSetUp       = problem(http.StatusConflict, CodeTwoFactorNotSetUp, "No two-factor setup is pending; call setup first.")
-	errCodesChanged   = problem(http.StatusConflict, CodeConflict, "The backup codes were changed by another request; try again.")
+	errAlreadyEnabled = problem(http.StatusConflict, handlers.CodeTwoFactorAlreadyEnabled, "Two-factor authentication is already enabled.")
+	errNotEnabled     = problem(http.StatusConflict, handlers.CodeTwoFactorNotEnabled, "Two-factor authentication is not enabled.")
+	errNotSetUp       = problem(http.StatusConflict, handlers.CodeTwoFactorNotSetUp, "No two-factor setup is pending; call setup first.")
+	errCodesChanged   = problem(http.StatusConflict, handlers.CodeConflict, "The backup codes were changed by another request; try again.")
 	// errSessionEnded refuses a change whose checks (the password, the
 	// session) were made against an account that has changed since: a
 	// password change, reset or revocation committed in between.
-	errSessionEnded = problem(http.StatusUnauthorized, CodeInvalidToken, "The session has ended.")
+	errSessionEnded = problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The session has ended.")
 )
 
 // setup2FA creates a new unconfirmed secret, replacing any earlier one. The
@@ -40,7 +41,7 @@ func (h *Handlers) setup2FA(w http.ResponseWriter, r *http.Request, u store.User
 	if u.TOTPEnabled {
 		return errAlreadyEnabled
 	}
-	secret, err := totp.GenerateSecret(h.deps.Rand)
+	secret, err := totp.GenerateSecret(h.deps.TwoFactor.Rand)
 	if err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func (h *Handlers) setup2FA(w http.ResponseWriter, r *http.Request, u store.User
 	if err != nil {
 		return err
 	}
-	uri := totp.URI(h.deps.TOTPIssuer, u.Email, secret)
+	uri := totp.URI(h.deps.TwoFactor.Issuer, u.Email, secret)
 	qr, err := totp.QRDataURL(uri)
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func (h *Handlers) twoFactorAttempt(r *http.Request, u store.User) error {
 // codeFailed emits the failure event of an invalid code and returns err.
 func (h *Handlers) codeFailed(r *http.Request, userID, reason string, err error) error {
 	if errors.Is(err, errInvalidCode) {
-		h.emit(r, Event{Kind: EventTwoFactorFailed, UserID: userID, Reason: reason})
+		h.emit(r, Event{Kind: handlers.EventTwoFactorFailed, UserID: userID, Reason: reason})
 	}
 	return err
 }
@@ -139,7 +140,7 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 	if u.TOTPPendingSecret == "" {
 		return errNotSetUp
 	}
-	plain, err := totp.GenerateBackupCodes(h.deps.Rand, h.deps.BackupCodesCount)
+	plain, err := totp.GenerateBackupCodes(h.deps.TwoFactor.Rand, h.deps.TwoFactor.BackupCodes)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 	if err != nil {
 		return h.codeFailed(r, u.ID, "enable", err)
 	}
-	h.emit(r, Event{Kind: EventTwoFactorEnabled, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventTwoFactorEnabled, UserID: u.ID})
 	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
 }
 
@@ -212,7 +213,7 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 	if err != nil {
 		return h.codeFailed(r, u.ID, "disable", err)
 	}
-	h.emit(r, Event{Kind: EventTwoFactorDisabled, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventTwoFactorDisabled, UserID: u.ID})
 	return writeMessage(w, "Two-factor authentication is disabled.")
 }
 
@@ -286,7 +287,7 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 			return err
 		}
 	}
-	plain, err := totp.GenerateBackupCodes(h.deps.Rand, h.deps.BackupCodesCount)
+	plain, err := totp.GenerateBackupCodes(h.deps.TwoFactor.Rand, h.deps.TwoFactor.BackupCodes)
 	if err != nil {
 		return err
 	}
@@ -316,7 +317,7 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return h.codeFailed(r, u.ID, "regenerate", err)
 	}
-	h.emit(r, Event{Kind: EventBackupCodesRenewed, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventBackupCodesRenewed, UserID: u.ID})
 	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
 }
 

@@ -1,9 +1,10 @@
-package handlers
+package server
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +15,7 @@ import (
 )
 
 func (h *Handlers) key(parts ...string) string {
-	return h.deps.KeyPrefix + strings.Join(parts, ":")
+	return h.deps.Sessions.KeyPrefix + strings.Join(parts, ":")
 }
 
 // remaining is the time until t, at least one millisecond.
@@ -49,7 +50,7 @@ func (h *Handlers) logout(w http.ResponseWriter, r *http.Request, u store.User) 
 		return err
 	}
 	h.clearCookies(w)
-	h.emit(r, Event{Kind: EventLogout, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventLogout, UserID: u.ID})
 	return writeMessage(w, "Logged out.")
 }
 
@@ -61,7 +62,7 @@ func (h *Handlers) logoutAll(w http.ResponseWriter, r *http.Request, u store.Use
 		return err
 	}
 	h.clearCookies(w)
-	h.emit(r, Event{Kind: EventLogoutAll, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventLogoutAll, UserID: u.ID})
 	return writeMessage(w, "Logged out of every session.")
 }
 
@@ -82,7 +83,7 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := r.Cookie(h.deps.Cookies.RefreshName)
 	if err != nil || c.Value == "" {
-		return problem(http.StatusUnauthorized, CodeNotAuthenticated, "No refresh token was provided.")
+		return problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "No refresh token was provided.")
 	}
 	claims, err := h.deps.Tokens.Parse(c.Value, tokens.TypeRefresh)
 	if err != nil {
@@ -93,7 +94,7 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 		_, err := h.deps.Pending.GetPending(ctx, k)
 		if err == nil {
 			h.clearCookies(w)
-			return problem(http.StatusUnauthorized, CodeInvalidToken, "The token has been revoked.")
+			return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token has been revoked.")
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -102,18 +103,18 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 	u, err := h.deps.Users.UserByID(ctx, claims.Subject)
 	if errors.Is(err, store.ErrNotFound) {
 		h.clearCookies(w)
-		return problem(http.StatusUnauthorized, CodeInvalidToken, "The token is invalid.")
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token is invalid.")
 	}
 	if err != nil {
 		return err
 	}
 	if !u.IsActive {
 		h.clearCookies(w)
-		return problem(http.StatusUnauthorized, CodeAccountInactive, "The account is inactive.")
+		return problem(http.StatusUnauthorized, handlers.CodeAccountInactive, "The account is inactive.")
 	}
 	if u.TokenVersion != claims.TokenVersion {
 		h.clearCookies(w)
-		return problem(http.StatusUnauthorized, CodeInvalidToken, "The token has been revoked.")
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token has been revoked.")
 	}
 
 	now := h.now()
@@ -137,13 +138,13 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 		at, next = time.Unix(0, prev.At), prev.Next
 		// Without a grace every second use is a replay, even within the
 		// same clock tick.
-		if grace := h.deps.RefreshReuseGrace; grace <= 0 || now.Sub(at) > grace {
+		if grace := h.deps.Sessions.RefreshReuseGrace; grace <= 0 || now.Sub(at) > grace {
 			if err := h.revokeFamily(ctx, claims.SessionID); err != nil {
 				return err
 			}
 			h.clearCookies(w)
-			h.emit(r, Event{Kind: EventRefreshReuse, UserID: u.ID})
-			return problem(http.StatusUnauthorized, CodeTokenReused, "The token was already used; the session has been revoked.")
+			h.emit(r, Event{Kind: handlers.EventRefreshReuse, UserID: u.ID})
+			return problem(http.StatusUnauthorized, handlers.CodeTokenReused, "The token was already used; the session has been revoked.")
 		}
 	}
 	succ := tokens.Claims{

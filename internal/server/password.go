@@ -1,7 +1,8 @@
-package handlers
+package server
 
 import (
 	"errors"
+	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -27,9 +28,9 @@ func (h *Handlers) checkNewPassword(f fields, field, pw, email string) {
 }
 
 func (h *Handlers) sendReset(r *http.Request, u store.User) {
-	token := h.deps.Tokens.SignOneTime(purposeReset, u.ID, resetState(u), h.deps.PasswordResetTTL)
-	link := h.link(h.deps.PasswordResetPath, url.Values{"uid": {u.ID}, "token": {token}})
-	h.sendMail(r, authmail.KindPasswordReset, u.Email, u.ID, authmail.Data{Email: u.Email, Link: link, ExpiresIn: humanDuration(h.deps.PasswordResetTTL)})
+	token := h.deps.Tokens.SignOneTime(purposeReset, u.ID, resetState(u), h.deps.Links.PasswordResetTTL)
+	link := h.link(h.deps.Links.PasswordResetPath, url.Values{"uid": {u.ID}, "token": {token}})
+	h.sendMail(r, authmail.KindPasswordReset, u.Email, u.ID, authmail.Data{Email: u.Email, Link: link, ExpiresIn: humanDuration(h.deps.Links.PasswordResetTTL)})
 }
 
 const resetAnswer = "If an account uses this address, a password reset email is on its way."
@@ -46,7 +47,7 @@ func (h *Handlers) passwordReset(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case err == nil:
 		if u.IsActive {
-			h.emit(r, Event{Kind: EventPasswordResetRequest, UserID: u.ID})
+			h.emit(r, Event{Kind: handlers.EventPasswordResetRequest, UserID: u.ID})
 			h.sendReset(r, u)
 		}
 	case !errors.Is(err, store.ErrNotFound):
@@ -103,7 +104,7 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	h.clearCookies(w)
-	h.emit(r, Event{Kind: EventPasswordReset, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID})
 	return writeMessage(w, "Your password has been reset; log in with the new one.")
 }
 
@@ -112,7 +113,7 @@ type changePassword struct {
 	NewPassword     string `json:"new_password"`
 }
 
-var errWrongPassword = &Problem{Status: http.StatusBadRequest, Code: CodeInvalidPassword, Title: http.StatusText(http.StatusBadRequest),
+var errWrongPassword = &Problem{Status: http.StatusBadRequest, Code: handlers.CodeInvalidPassword, Title: http.StatusText(http.StatusBadRequest),
 	Detail: "The password is incorrect."}
 
 // verifyOwnPassword checks an authenticated user's password. Each check
@@ -155,7 +156,7 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 	old := u.PasswordHash
 	u, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.PasswordHash != old {
-			return problem(http.StatusConflict, CodeConflict, "The password was changed by another request; try again.")
+			return problem(http.StatusConflict, handlers.CodeConflict, "The password was changed by another request; try again.")
 		}
 		x.PasswordHash = hash
 		x.TokenVersion++
@@ -164,8 +165,8 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 	if err != nil {
 		return err
 	}
-	h.emit(r, Event{Kind: EventPasswordChanged, UserID: u.ID})
-	if h.deps.UpdateSessionAuthHash {
+	h.emit(r, Event{Kind: handlers.EventPasswordChanged, UserID: u.ID})
+	if !h.deps.Sessions.LogoutOnPasswordChange {
 		if err := h.startSession(w, u); err != nil {
 			return err
 		}

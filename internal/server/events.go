@@ -1,0 +1,53 @@
+package server
+
+import (
+	"context"
+	"github.com/authsys-go/authsys/handlers"
+	"log/slog"
+	"net/http"
+)
+
+// EventKinds lists every event kind, for documentation and tests.
+var EventKinds = []string{
+	handlers.EventSignup, handlers.EventSignupExisting, handlers.EventAccountVerified, handlers.EventLoginSucceeded,
+	handlers.EventLoginFailed, handlers.EventLogout, handlers.EventLogoutAll, handlers.EventRefreshReuse,
+	handlers.EventPasswordResetRequest, handlers.EventPasswordReset, handlers.EventPasswordChanged,
+	handlers.EventEmailChangeRequested, handlers.EventEmailChanged, handlers.EventTwoFactorEnabled,
+	handlers.EventTwoFactorDisabled, handlers.EventTwoFactorUsed, handlers.EventTwoFactorFailed,
+	handlers.EventBackupCodeUsed, handlers.EventBackupCodesRenewed, handlers.EventThrottled, handlers.EventMailFailed,
+	handlers.EventAdminAction, handlers.EventAdminDenied,
+}
+
+// emit logs e and passes it to the OnEvent hook.
+func (h *Handlers) emit(r *http.Request, e Event) {
+	e.Time = h.now()
+	if r != nil {
+		e.IP = h.clientIP(r)
+		e.UserAgent = r.UserAgent()
+	}
+	ctx := context.Background()
+	if r != nil {
+		ctx = r.Context()
+	}
+	attrs := []slog.Attr{slog.String("event", e.Kind)}
+	for _, a := range [][2]string{{"user_id", e.UserID}, {"actor_id", e.ActorID}, {"reason", e.Reason}, {"ip", e.IP}} {
+		if a[1] != "" {
+			attrs = append(attrs, slog.String(a[0], a[1]))
+		}
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "authsys: security event", attrs...)
+	if h.deps.Hooks.OnEvent != nil {
+		h.deps.Hooks.OnEvent(e)
+	}
+}
+
+func (h *Handlers) clientIP(r *http.Request) string {
+	if h.deps.ClientIP == nil {
+		return ""
+	}
+	ip := h.deps.ClientIP.ClientIP(r)
+	if !ip.IsValid() {
+		return ""
+	}
+	return ip.String()
+}

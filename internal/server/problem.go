@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"github.com/authsys-go/authsys/handlers"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/authsys-go/authsys/internal/password"
+	"github.com/authsys-go/authsys/store"
+)
+
+// ProblemCodes lists every code a problem response may carry, for
+// documentation and tests.
+var ProblemCodes = []string{
+	handlers.CodeValidationFailed, handlers.CodeInvalidJSON, handlers.CodeUnsupportedMediaType, handlers.CodeRequestTooLarge,
+	handlers.CodeMethodNotAllowed, handlers.CodeNotFound, handlers.CodeCSRFFailed, handlers.CodeNotAuthenticated,
+	handlers.CodeInvalidCredentials, handlers.CodeAccountInactive, handlers.CodeInvalidToken, handlers.CodeTokenExpired,
+	handlers.CodeTokenReused, handlers.CodeInvalidPassword, handlers.CodeEmailTaken, handlers.CodeThrottled, handlers.CodeInvalidCode,
+	handlers.CodeTwoFactorAlreadyEnabled, handlers.CodeTwoFactorNotEnabled,
+	handlers.CodeTwoFactorNotSetUp, handlers.CodeSessionExpired, handlers.CodeForbidden, handlers.CodeConflict,
+	handlers.CodeAlreadyVerified, handlers.CodeNotImplemented,
+	handlers.CodeServiceUnavailable, handlers.CodeInternalError,
+}
+
+func problem(status int, code, detail string) *Problem {
+	return &Problem{Status: status, Code: code, Title: http.StatusText(status), Detail: detail}
+}
+
+func fieldProblem(errs map[string][]string) *Problem {
+	p := problem(http.StatusBadRequest, handlers.CodeValidationFailed, "The request has invalid fields.")
+	p.Errors = errs
+	return p
+}
+
+func unavailable(err error) *Problem {
+	p := problem(http.StatusServiceUnavailable, handlers.CodeServiceUnavailable, "The service is temporarily unavailable; try again shortly.")
+	p.RetryAfter = 5 * time.Second
+	p.Err = err
+	return p
+}
+
+// toProblem turns any handler error into the problem to render. Errors that
+// are not problems become 503 when a dependency is unavailable or the
+// request ran out of time, and 500 otherwise; neither leaks the cause.
+func toProblem(err error) *Problem {
+	var p *Problem
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, password.ErrBusy),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// Canceled: the client went away; nobody reads the answer, and
+		// it is no server fault to log as one.
+		return unavailable(err)
+	default:
+		q := problem(http.StatusInternalServerError, handlers.CodeInternalError, "An internal error occurred.")
+		q.Err = err
+		return q
+	}
+}
+
+// writeProblem renders p as application/problem+json.
+func (h *Handlers) writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	if p.Err != nil || p.Status >= 500 {
+		level := slog.LevelWarn
+		if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+			level = slog.LevelError
+		}
+		h.log.LogAttrs(r.Context(), level, "authsys: request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", p.Status), slog.String("code", p.Code), slog.Any("error", p.Err))
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(p.RetryAfter.Seconds()))))
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	if h.deps.Hooks.RenderProblem != nil {
+		h.deps.Hooks.RenderProblem(w, r, p)
+		return
+	}
+	body := struct {
+		Type string `json:"type"`
+		*Problem
+	}{Type: "about:blank", Problem: p}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(body)
+}

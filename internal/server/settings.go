@@ -1,0 +1,79 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/authsys-go/authsys/internal/ratelimit"
+	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/store"
+)
+
+// The settings groups below have the fields of the root package's Config
+// groups of the same names, in the same order, so the root converts each
+// group as a whole (server.Cookies(cfg.Cookies)): a setting is added to its
+// group here and there, and the compiler finds a mismatch. The meaning of
+// every field is documented on the root's types.
+
+// Mail is authsys.Mail.
+type Mail struct {
+	From      string
+	AppName   string
+	Templates *mail.Templates
+	Timeout   time.Duration
+}
+
+// Links is authsys.Links.
+type Links struct {
+	FrontendURL                                           string
+	VerifyAccountPath, PasswordResetPath, EmailChangePath string
+	VerifyAccountTTL, PasswordResetTTL, EmailChangeTTL    time.Duration
+}
+
+// Sessions is authsys.Sessions.
+type Sessions struct {
+	AccessTTL, RefreshTTL  time.Duration
+	RefreshReuseGrace      time.Duration
+	ClockSkew              time.Duration
+	Issuer, Audience       string
+	AllowBearer            bool
+	LogoutOnPasswordChange bool
+	StatelessAccessTokens  bool
+	KeyPrefix              string
+}
+
+// Cookies is authsys.Cookies.
+type Cookies struct {
+	AccessName, RefreshName string
+	RefreshPath             string
+	Domain                  string
+	Insecure                bool
+	SameSite                http.SameSite
+}
+
+// TwoFactor is authsys.TwoFactor.
+type TwoFactor struct {
+	Issuer          string
+	BackupCodes     int
+	PendingLoginTTL time.Duration
+	Rand            io.Reader
+}
+
+// HTTP is authsys.HTTP.
+type HTTP struct {
+	TrustedOrigins, TrustedProxies []string
+	RequestTimeout                 time.Duration
+}
+
+// Hooks is authsys.Hooks.
+type Hooks struct {
+	IsAdmin       func(store.User) bool
+	OnEvent       func(Event)
+	RenderProblem func(http.ResponseWriter, *http.Request, *Problem)
+}
+
+// Limits are the rate limits in force; a zero Rate disables one.
+type Limits struct {
+	Login, Signup, PasswordReset, TwoFactor, TwoFactorDaily ratelimit.Rate
+}
