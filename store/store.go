@@ -93,13 +93,20 @@ func (u User) Clone() User {
 
 // UserStore keeps accounts. Implementations must be safe for concurrent use
 // by multiple goroutines. Every method honours ctx's deadline; a backend that
-// cannot answer returns an error wrapping ErrUnavailable.
+// cannot answer (unreachable, closed, or not answering before the deadline)
+// returns an error wrapping ErrUnavailable, never a bare driver error. A
+// call whose ctx has already ended, past its deadline or cancelled, returns
+// promptly an error wrapping both ErrUnavailable and ctx.Err()
+// (context.DeadlineExceeded or context.Canceled), and changes nothing.
 //
 // Run storetest.RunUserStore against an implementation to prove it.
 type UserStore interface {
 	// CreateUser stores a new user and returns it as stored, with ID
-	// assigned when u.ID is empty. It returns ErrEmailTaken when the
-	// normalized email already exists (whatever its case).
+	// assigned when u.ID is empty and kept otherwise. It returns
+	// ErrEmailTaken when the normalized email already exists (whatever its
+	// case). A non-empty u.ID that another user has is refused with an
+	// error that wraps neither ErrEmailTaken nor ErrUnavailable, and
+	// nothing is stored.
 	CreateUser(ctx context.Context, u User) (User, error)
 	// UserByID returns a copy of the user, or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
@@ -112,8 +119,10 @@ type UserStore interface {
 	// written. Concurrent UpdateUser calls on one user never lose an
 	// update; fn may be called more than once (on a retried transaction or
 	// compare-and-swap) and must not have side effects. fn must not change
-	// ID. It returns ErrNotFound for an unknown id and ErrEmailTaken when
-	// fn changes Email to one another user has.
+	// ID: if it does, UpdateUser returns an error (not wrapping
+	// ErrUnavailable) and writes nothing. It returns ErrNotFound for an
+	// unknown id and ErrEmailTaken when fn changes Email to one another
+	// user has.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
 }
 
@@ -134,7 +143,12 @@ type UserLister interface {
 // for concurrent use, must never return an expired entry, and must make
 // TakePending, AddPendingIfAbsent and IncrPending atomic, across processes
 // when the store is shared. Every method honours ctx's deadline; a backend
-// that cannot answer returns an error wrapping ErrUnavailable.
+// that cannot answer (unreachable, closed, or not answering before the
+// deadline) returns an error wrapping ErrUnavailable, never a bare driver
+// error. A call whose ctx has already ended, past its deadline or
+// cancelled, returns promptly an error wrapping both ErrUnavailable and
+// ctx.Err() (context.DeadlineExceeded or context.Canceled), and changes
+// nothing.
 //
 // Run storetest.RunPendingStore against an implementation to prove it.
 type PendingStore interface {
@@ -155,7 +169,8 @@ type PendingStore interface {
 	// IncrPending atomically adds one to the counter under key and returns
 	// the new count and the counter's remaining time to live. A missing or
 	// expired counter starts at 1 and lives for ttl; later increments do
-	// not extend its life (a fixed window).
+	// not extend its life (a fixed window). GetPending on a counter's key
+	// returns the count as a decimal string, such as "12".
 	IncrPending(ctx context.Context, key string, ttl time.Duration) (count int64, ttlLeft time.Duration, err error)
 }
 

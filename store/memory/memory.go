@@ -27,7 +27,9 @@ var (
 const minSweep = 64
 
 // Store keeps users and pending entries in memory. Create it with New; the
-// zero value is not usable. All methods are safe for concurrent use.
+// zero value is not usable. All methods are safe for concurrent use, and
+// each first checks its context: one that has ended gives an error
+// wrapping store.ErrUnavailable and the context's error.
 type Store struct {
 	now func() time.Time
 
@@ -84,11 +86,24 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// ended returns an error wrapping store.ErrUnavailable and ctx's error
+// when ctx has ended, and nil otherwise. Every method checks it first, so
+// that a memory store honours deadlines as the interfaces require.
+func ended(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return nil
+}
+
 // CreateUser stores a copy of u and returns it, with a random 128-bit hex
 // ID assigned when u.ID is empty. It returns store.ErrEmailTaken when
 // another user has the email (compared case-insensitively), and an error
 // when u.ID is already in use.
-func (s *Store) CreateUser(_ context.Context, u store.User) (store.User, error) {
+func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
+	if err := ended(ctx, "CreateUser"); err != nil {
+		return store.User{}, err
+	}
 	u = u.Clone()
 	key := emailKey(u.Email)
 	s.mu.Lock()
@@ -117,7 +132,10 @@ func (s *Store) hasID(id string) bool {
 
 // UserByID returns a copy of the user with the given ID, or
 // store.ErrNotFound.
-func (s *Store) UserByID(_ context.Context, id string) (store.User, error) {
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	if err := ended(ctx, "UserByID"); err != nil {
+		return store.User{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[id]
@@ -129,7 +147,10 @@ func (s *Store) UserByID(_ context.Context, id string) (store.User, error) {
 
 // UserByEmail returns a copy of the user with the given email, compared
 // case-insensitively, or store.ErrNotFound.
-func (s *Store) UserByEmail(_ context.Context, email string) (store.User, error) {
+func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	if err := ended(ctx, "UserByEmail"); err != nil {
+		return store.User{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.byEmail[emailKey(email)]
@@ -145,7 +166,10 @@ func (s *Store) UserByEmail(_ context.Context, email string) (store.User, error)
 // unchanged, store.ErrNotFound for an unknown id, store.ErrEmailTaken when
 // fn changes Email to another user's, and an error when fn changes ID; in
 // every error case nothing is written.
-func (s *Store) UpdateUser(_ context.Context, id string, fn func(*store.User) error) (store.User, error) {
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	if err := ended(ctx, "UpdateUser"); err != nil {
+		return store.User{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.users[id]
@@ -176,7 +200,10 @@ func (s *Store) UpdateUser(_ context.Context, id string, fn func(*store.User) er
 // starting strictly after the email after ("" = from the beginning). A
 // limit below one returns no users. Each call sorts the matching users,
 // which is fine for the user counts a memory store holds.
-func (s *Store) ListUsers(_ context.Context, emailPrefix, after string, limit int) ([]store.User, error) {
+func (s *Store) ListUsers(ctx context.Context, emailPrefix, after string, limit int) ([]store.User, error) {
+	if err := ended(ctx, "ListUsers"); err != nil {
+		return nil, err
+	}
 	if limit < 1 {
 		return nil, nil
 	}
@@ -239,7 +266,10 @@ func (s *Store) set(key string, e entry, now time.Time) {
 
 // PutPending stores a copy of value under key for ttl, replacing any value
 // and its time to live. It returns an error when ttl is not positive.
-func (s *Store) PutPending(_ context.Context, key string, value []byte, ttl time.Duration) error {
+func (s *Store) PutPending(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := ended(ctx, "PutPending"); err != nil {
+		return err
+	}
 	if ttl <= 0 {
 		return errTTL("PutPending", ttl)
 	}
@@ -255,7 +285,10 @@ func (s *Store) PutPending(_ context.Context, key string, value []byte, ttl time
 // key is absent or expired, and reports whether it did. Of concurrent
 // callers on one key exactly one gets true. It returns an error when ttl
 // is not positive.
-func (s *Store) AddPendingIfAbsent(_ context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+func (s *Store) AddPendingIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := ended(ctx, "AddPendingIfAbsent"); err != nil {
+		return false, err
+	}
 	if ttl <= 0 {
 		return false, errTTL("AddPendingIfAbsent", ttl)
 	}
@@ -272,7 +305,10 @@ func (s *Store) AddPendingIfAbsent(_ context.Context, key string, value []byte, 
 
 // GetPending returns a copy of the value under key, or store.ErrNotFound
 // when the key is absent or expired.
-func (s *Store) GetPending(_ context.Context, key string) ([]byte, error) {
+func (s *Store) GetPending(ctx context.Context, key string) ([]byte, error) {
+	if err := ended(ctx, "GetPending"); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.live(key, s.now())
@@ -285,7 +321,10 @@ func (s *Store) GetPending(_ context.Context, key string) ([]byte, error) {
 // TakePending atomically returns and deletes the value under key, or
 // returns store.ErrNotFound when the key is absent or expired. Of
 // concurrent callers on one key exactly one gets the value.
-func (s *Store) TakePending(_ context.Context, key string) ([]byte, error) {
+func (s *Store) TakePending(ctx context.Context, key string) ([]byte, error) {
+	if err := ended(ctx, "TakePending"); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.live(key, s.now())
@@ -297,7 +336,10 @@ func (s *Store) TakePending(_ context.Context, key string) ([]byte, error) {
 }
 
 // DeletePending removes key. Deleting a missing key is not an error.
-func (s *Store) DeletePending(_ context.Context, key string) error {
+func (s *Store) DeletePending(ctx context.Context, key string) error {
+	if err := ended(ctx, "DeletePending"); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.pending, key)
@@ -313,7 +355,10 @@ var errNotCounter = errors.New("memory: IncrPending: value is not a counter")
 // counter starts at 1 and lives for ttl; later increments keep its expiry.
 // The counter is kept as a decimal string, which GetPending returns. It
 // returns an error when ttl is not positive or key holds another value.
-func (s *Store) IncrPending(_ context.Context, key string, ttl time.Duration) (int64, time.Duration, error) {
+func (s *Store) IncrPending(ctx context.Context, key string, ttl time.Duration) (int64, time.Duration, error) {
+	if err := ended(ctx, "IncrPending"); err != nil {
+		return 0, 0, err
+	}
 	if ttl <= 0 {
 		return 0, 0, errTTL("IncrPending", ttl)
 	}
@@ -345,7 +390,10 @@ func (s *Store) IncrPending(_ context.Context, key string, ttl time.Duration) (i
 // Of concurrent callers on one key exactly as many are allowed as the
 // budget holds. It returns an error when interval is not positive, burst
 // is below one or burst*interval overflows.
-func (s *Store) AllowRate(_ context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
+func (s *Store) AllowRate(ctx context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
+	if err := ended(ctx, "AllowRate"); err != nil {
+		return false, 0, err
+	}
 	interval, err := store.RateInterval(interval, burst)
 	if err != nil {
 		return false, 0, fmt.Errorf("memory: AllowRate: %w", err)

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"embed"
@@ -9,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
-	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/authsys-go/authsys/internal/sqlmigrate"
 	"github.com/authsys-go/authsys/store"
 )
 
@@ -121,39 +118,12 @@ func (s *Store) begin(ctx context.Context) (pgx.Tx, error) {
 	return s.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 }
 
-// migration is one embedded SQL file.
-type migration struct {
-	version int64
-	name    string
-	sql     string
-}
-
 // loadMigrations returns the embedded migrations ordered by version. A
 // file is named NNNN_description.sql, NNNN being its version.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+func loadMigrations() ([]sqlmigrate.Migration, error) {
+	migs, err := sqlmigrate.Load(migrationFiles, "migrations")
 	if err != nil {
-		return nil, err
-	}
-	var migs []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		version, err := strconv.ParseInt(num, 10, 64)
-		if !ok || err != nil || version <= 0 {
-			return nil, fmt.Errorf("postgres: migration %s: name does not start with a version", base)
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		migs = append(migs, migration{version: version, name: base, sql: string(body)})
-	}
-	slices.SortFunc(migs, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
-	for i := 1; i < len(migs); i++ {
-		if migs[i].version == migs[i-1].version {
-			return nil, fmt.Errorf("postgres: migrations %s and %s share a version", migs[i-1].name, migs[i].name)
-		}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return migs, nil
 }
@@ -185,7 +155,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) migrate(ctx context.Context, tx pgx.Tx, migs []migration) error {
+func (s *Store) migrate(ctx context.Context, tx pgx.Tx, migs []sqlmigrate.Migration) error {
 	h := fnv.New64a()
 	h.Write([]byte("authsys migrate " + s.schema))
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
@@ -216,13 +186,13 @@ func (s *Store) migrate(ctx context.Context, tx pgx.Tx, migs []migration) error 
 		return err
 	}
 	for _, m := range migs {
-		if slices.Contains(applied, m.version) {
+		if slices.Contains(applied, m.Version) {
 			continue
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, s.q.recordVersion, m.version, m.name); err != nil {
+		if _, err := tx.Exec(ctx, s.q.recordVersion, m.Version, m.Name); err != nil {
 			return err
 		}
 	}

@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -44,9 +42,15 @@ func testPool(t testing.TB) *pgxpool.Pool {
 // when t ends.
 func testSchema(t testing.TB, pool *pgxpool.Pool) string {
 	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	name := "authsys_test_" + hex.EncodeToString(b[:])
+	name := "authsys_test_" + storetest.UniqueName(t)
+	dropSchemaAtCleanup(t, pool, name)
+	return name
+}
+
+// dropSchemaAtCleanup drops the schema name, if created, through pool when
+// t ends.
+func dropSchemaAtCleanup(t testing.TB, pool *pgxpool.Pool, name string) {
+	t.Helper()
 	t.Cleanup(func() {
 		// t.Context is already cancelled when cleanups run.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -55,7 +59,6 @@ func testSchema(t testing.TB, pool *pgxpool.Pool) string {
 			t.Errorf("dropping schema %s: %v", name, err)
 		}
 	})
-	return name
 }
 
 // newStore returns a migrated Store in a fresh schema.
@@ -68,44 +71,38 @@ func newStore(t testing.TB, pool *pgxpool.Pool, opts ...postgres.Option) *postgr
 	return s
 }
 
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func TestUserStore(t *testing.T) {
+// freshStore returns a migrated Store in the schema authsys_test_<name>,
+// dropped through base when t ends, on a pool of its own, which it also
+// returns so that a test can close it (the suites' Break).
+func freshStore(t *testing.T, base *pgxpool.Pool, name string, opts ...postgres.Option) (*postgres.Store, *pgxpool.Pool) {
+	t.Helper()
+	schema := "authsys_test_" + name
+	dropSchemaAtCleanup(t, base, schema)
 	pool := testPool(t)
-	storetest.RunUserStore(t, func(t *testing.T) store.UserStore {
-		return newStore(t, pool)
-	})
+	s := postgres.New(pool, append([]postgres.Option{postgres.WithSchema(schema)}, opts...)...)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: got error %v, want nil", err)
+	}
+	return s, pool
+}
+
+// TestUserStore gives each case a schema of its own through
+// storetest.Fresh, as an application sharing one database would.
+func TestUserStore(t *testing.T) {
+	base := testPool(t)
+	storetest.RunUserStoreHarness(t, storetest.Fresh(func(t *testing.T, name string) storetest.UserHarness {
+		s, pool := freshStore(t, base, name)
+		return storetest.UserHarness{Store: s, Break: pool.Close}
+	}))
 }
 
 func TestPendingStore(t *testing.T) {
-	pool := testPool(t)
-	storetest.RunPendingStore(t, func(t *testing.T) storetest.PendingHarness {
-		clock := newFakeClock()
-		return storetest.PendingHarness{
-			Store:   newStore(t, pool, postgres.WithClock(clock.Now)),
-			Advance: clock.Advance,
-		}
-	})
+	base := testPool(t)
+	storetest.RunPendingStore(t, storetest.Fresh(func(t *testing.T, name string) storetest.PendingHarness {
+		clock := storetest.NewClock()
+		s, pool := freshStore(t, base, name, postgres.WithClock(clock.Now))
+		return storetest.PendingHarness{Store: s, Advance: clock.Advance, Break: pool.Close}
+	}))
 }
 
 // migrationCount returns the number of embedded migration files.
@@ -318,58 +315,6 @@ func TestUnavailable(t *testing.T) {
 	}
 }
 
-func TestDeadlineIsUnavailable(t *testing.T) {
-	pool := testPool(t)
-	s := newStore(t, pool)
-	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
-	if err != nil {
-		t.Fatalf("CreateUser: got error %v, want nil", err)
-	}
-	ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
-	defer cancel()
-	_, err = s.UserByID(ctx, u.ID)
-	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("UserByID past the deadline: got error %v, want one wrapping %v and %v",
-			err, store.ErrUnavailable, context.DeadlineExceeded)
-	}
-	_, err = s.UpdateUser(ctx, u.ID, func(u *store.User) error { u.TokenVersion++; return nil })
-	if !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("UpdateUser past the deadline: got error %v, want one wrapping %v", err, store.ErrUnavailable)
-	}
-	if got, err := s.UserByID(t.Context(), u.ID); err != nil || got.TokenVersion != 0 {
-		t.Errorf("UserByID after the failed update: got TokenVersion %d, error %v; want 0, nil", got.TokenVersion, err)
-	}
-}
-
-func TestCreateDuplicateIDIsNotEmailTaken(t *testing.T) {
-	pool := testPool(t)
-	s := newStore(t, pool)
-	u, err := s.CreateUser(t.Context(), store.User{ID: "fixed", Email: "a@example.test"})
-	if err != nil || u.ID != "fixed" {
-		t.Fatalf("CreateUser with an ID: got %q, %v; want \"fixed\", nil", u.ID, err)
-	}
-	_, err = s.CreateUser(t.Context(), store.User{ID: "fixed", Email: "b@example.test"})
-	if err == nil || errors.Is(err, store.ErrEmailTaken) {
-		t.Errorf("CreateUser with a taken ID: got error %v, want a non-%v error", err, store.ErrEmailTaken)
-	}
-}
-
-func TestUpdateUserRefusesIDChange(t *testing.T) {
-	pool := testPool(t)
-	s := newStore(t, pool)
-	u, err := s.CreateUser(t.Context(), store.User{Email: "a@example.test"})
-	if err != nil {
-		t.Fatalf("CreateUser: got error %v, want nil", err)
-	}
-	_, err = s.UpdateUser(t.Context(), u.ID, func(v *store.User) error { v.ID = "other"; v.TokenVersion = 9; return nil })
-	if err == nil {
-		t.Errorf("UpdateUser changing ID: got nil error, want one")
-	}
-	if got, err := s.UserByID(t.Context(), u.ID); err != nil || got.TokenVersion != 0 {
-		t.Errorf("UserByID after the refused update: got TokenVersion %d, error %v; want 0, nil", got.TokenVersion, err)
-	}
-}
-
 // TestUpdateUserAcrossStores races increments through two Store values on
 // one schema, as two processes would.
 func TestUpdateUserAcrossStores(t *testing.T) {
@@ -471,7 +416,7 @@ func pendingRows(t *testing.T, pool *pgxpool.Pool, schema string) int {
 
 func TestSweep(t *testing.T) {
 	pool := testPool(t)
-	clock := newFakeClock()
+	clock := storetest.NewClock()
 	s := newStore(t, pool, postgres.WithClock(clock.Now))
 	ctx := t.Context()
 	for _, k := range []string{"a", "b", "c"} {
@@ -496,7 +441,7 @@ func TestSweep(t *testing.T) {
 
 func TestWritesSweepExpiredEntries(t *testing.T) {
 	pool := testPool(t)
-	clock := newFakeClock()
+	clock := storetest.NewClock()
 	s := newStore(t, pool, postgres.WithClock(clock.Now))
 	ctx := t.Context()
 	for _, k := range []string{"a", "b", "c"} {
@@ -515,20 +460,8 @@ func TestWritesSweepExpiredEntries(t *testing.T) {
 	}
 }
 
-func TestIncrPendingValueIsDecimal(t *testing.T) {
-	pool := testPool(t)
-	s := newStore(t, pool)
-	ctx := t.Context()
-	for range 12 {
-		if _, _, err := s.IncrPending(ctx, "k", time.Hour); err != nil {
-			t.Fatalf("IncrPending: got error %v, want nil", err)
-		}
-	}
-	if got, err := s.GetPending(ctx, "k"); err != nil || string(got) != "12" {
-		t.Errorf("GetPending(counter): got %q, %v; want \"12\", nil", got, err)
-	}
-}
-
+// TestNonPositiveTTL: PostgreSQL refuses a ttl that is not positive (Redis
+// raises it to a millisecond, so this is not a storetest case).
 func TestNonPositiveTTL(t *testing.T) {
 	pool := testPool(t)
 	s := newStore(t, pool)

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -10,8 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"runtime"
 	"slices"
 	"strconv"
@@ -22,6 +19,7 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/authsys-go/authsys/internal/sqlmigrate"
 	"github.com/authsys-go/authsys/store"
 )
 
@@ -256,39 +254,12 @@ func retryBusy(ctx context.Context, op func() error) error {
 	}
 }
 
-// migration is one embedded SQL file.
-type migration struct {
-	version int64
-	name    string
-	sql     string
-}
-
 // loadMigrations returns the embedded migrations ordered by version. A
 // file is named NNNN_description.sql, NNNN being its version.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+func loadMigrations() ([]sqlmigrate.Migration, error) {
+	migs, err := sqlmigrate.Load(migrationFiles, "migrations")
 	if err != nil {
-		return nil, err
-	}
-	var migs []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		version, err := strconv.ParseInt(num, 10, 64)
-		if !ok || err != nil || version <= 0 {
-			return nil, fmt.Errorf("sqlite: migration %s: name does not start with a version", base)
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		migs = append(migs, migration{version: version, name: base, sql: string(body)})
-	}
-	slices.SortFunc(migs, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
-	for i := 1; i < len(migs); i++ {
-		if migs[i].version == migs[i-1].version {
-			return nil, fmt.Errorf("sqlite: migrations %s and %s share a version", migs[i-1].name, migs[i].name)
-		}
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return migs, nil
 }
@@ -316,7 +287,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func migrate(ctx context.Context, tx *sql.Tx, migs []migration, now time.Time) error {
+func migrate(ctx context.Context, tx *sql.Tx, migs []sqlmigrate.Migration, now time.Time) error {
 	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL,
@@ -342,14 +313,14 @@ func migrate(ctx context.Context, tx *sql.Tx, migs []migration, now time.Time) e
 		return err
 	}
 	for _, m := range migs {
-		if slices.Contains(applied, m.version) {
+		if slices.Contains(applied, m.Version) {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, now.UnixMicro())
+			m.Version, m.Name, now.UnixMicro())
 		if err != nil {
 			return err
 		}

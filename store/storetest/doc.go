@@ -15,4 +15,12 @@
 // store.RateStore cases when the store implements that too. Each case is a
 // named subtest that receives a fresh, empty store, so a failure names the
 // property that broke. The suite imports no implementation.
+//
+// RunUserStoreHarness, and the Break field of PendingHarness, add the
+// Outage case: Break makes the store's database unreachable, and every
+// method must then fail with an error wrapping store.ErrUnavailable rather
+// than a raw driver error. Fresh gives each subtest a unique name (a schema,
+// a key prefix, a file) so that tests sharing one real database still get
+// an empty store per subtest, and Clock is a fake clock for
+// PendingHarness.Advance.
 package storetest

@@ -20,6 +20,13 @@ type PendingHarness struct {
 	// runs on real time (as Redis does): the suite then uses TTLs of a few
 	// hundred milliseconds and sleeps past them.
 	Advance func(d time.Duration)
+	// Break makes Store's backend unreachable for the rest of the case:
+	// it closes the database, pool or client Store uses, or points it at
+	// an address where nothing answers. The Outage case then requires
+	// every method to fail with an error wrapping store.ErrUnavailable,
+	// never a raw driver error. Nil means the store has no backend to
+	// lose (an in-memory store): the Outage case is skipped.
+	Break func()
 }
 
 // Time to live of entries that must not expire during a case.
@@ -158,7 +165,14 @@ func (e pendingEnv) wantTakeMissing(key string) {
 // idempotent delete, put-if-absent, fixed-window counters, expiry through
 // the harness's clock, isolation of keys, that stores hand out copies, and
 // that TakePending, AddPendingIfAbsent and IncrPending each have exactly
-// the promised winners when many goroutines race on one key.
+// the promised winners when many goroutines race on one key, that
+// GetPending returns a counter as its decimal count, and that every method
+// called with a context that has already ended (past its deadline or
+// cancelled) returns an error wrapping store.ErrUnavailable and the
+// context's error, and changes nothing. When the harness has a Break
+// function, the Outage case requires every method, with the backend
+// unreachable, to return an error wrapping store.ErrUnavailable within the
+// 5 s deadline of its context.
 //
 // If the store also implements store.RateStore, the Rate cases run too
 // (otherwise they are skipped): a burst allowed at once and then refused
@@ -188,6 +202,8 @@ func RunPendingStore(t *testing.T, newStore func(t *testing.T) PendingHarness) {
 		{"ConcurrentTake", testConcurrentTake},
 		{"ConcurrentAddIfAbsent", testConcurrentAdd},
 		{"ConcurrentIncr", testConcurrentIncr},
+		{"CounterIsDecimal", testCounterIsDecimal},
+		{"EndedContextIsUnavailable", testPendingEndedContext},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -195,6 +211,16 @@ func RunPendingStore(t *testing.T, newStore func(t *testing.T) PendingHarness) {
 			c.run(pendingEnv{t: t, s: h.Store, advance: h.Advance})
 		})
 	}
+	t.Run("Outage", func(t *testing.T) {
+		h := newStore(t)
+		if h.Break == nil {
+			t.Skip("the harness has no Break function: the store has no backend to lose")
+		}
+		e := pendingEnv{t: t, s: h.Store, advance: h.Advance}
+		e.put("k", []byte("v"), longTTL)
+		h.Break()
+		checkOutage(t, t.Context(), pendingCalls(h.Store, "k"))
+	})
 	runRateCases(t, newStore)
 }
 
@@ -536,5 +562,26 @@ func testConcurrentIncr(e pendingEnv) {
 	}
 	if got, _ := e.incr("k", longTTL); got != n+1 {
 		e.t.Errorf("IncrPending after the race: got %d, want %d", got, n+1)
+	}
+}
+
+func testCounterIsDecimal(e pendingEnv) {
+	for range 12 {
+		e.incr("k", longTTL)
+	}
+	e.wantValue("k", []byte("12"))
+}
+
+func testPendingEndedContext(e pendingEnv) {
+	e.put("k", []byte("v"), longTTL)
+	checkEndedContext(e.t, e.t.Context(), pendingCalls(e.s, "k"))
+	e.wantValue("k", []byte("v"))
+	e.wantMissing("k-added")
+	e.wantMissing("k-counter")
+	if rs, ok := e.s.(store.RateStore); ok {
+		// AllowRate with an ended context consumed nothing of a burst of 1.
+		if ok, retry, err := rs.AllowRate(e.t.Context(), "k-rate", time.Minute, 1); !ok || err != nil {
+			e.t.Errorf("AllowRate after the calls with an ended context: got %v, %v, %v; want true, 0, nil", ok, retry, err)
+		}
 	}
 }

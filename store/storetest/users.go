@@ -17,18 +17,51 @@ import (
 // a change.
 var errUpdate = errors.New("storetest: update refused")
 
+// UserHarness is a store.UserStore under test together with what the
+// cases that need more than the store use.
+type UserHarness struct {
+	// Store is the store under test, fresh and empty.
+	Store store.UserStore
+	// Break makes Store's backend unreachable for the rest of the case:
+	// it closes the database, pool or client Store uses, or points it at
+	// an address where nothing answers. The Outage case then requires
+	// every method to fail with an error wrapping store.ErrUnavailable,
+	// never a raw driver error. Nil means the store has no backend to
+	// lose (an in-memory store): the Outage case is skipped.
+	Break func()
+}
+
 // RunUserStore runs the store.UserStore conformance suite. newStore returns
 // a fresh, empty store for each subtest and registers any cleanup with
 // t.Cleanup. If the store also implements store.UserLister, the listing
-// cases run too; otherwise they are skipped.
+// cases run too; otherwise they are skipped. The Outage case is skipped:
+// use RunUserStoreHarness to run it.
 //
 // The suite checks that every field survives a round trip (times compared
 // to the microsecond, whatever their location), that emails are unique and
-// compared case-insensitively, that stores hand out copies rather than
-// aliases, that UpdateUser is atomic (concurrent increments are never lost,
-// a backup code is consumed exactly once) and that concurrent CreateUser
-// calls on one email have exactly one winner.
+// compared case-insensitively, that a given ID is kept and a taken one
+// refused, that stores hand out copies rather than aliases, that UpdateUser
+// is atomic (concurrent increments are never lost, a backup code is
+// consumed exactly once) and refuses an ID change, that concurrent
+// CreateUser calls on one email have exactly one winner, and that every
+// method called with a context that has already ended (past its deadline
+// or cancelled) returns an error wrapping store.ErrUnavailable and the
+// context's error, and changes nothing.
 func RunUserStore(t *testing.T, newStore func(t *testing.T) store.UserStore) {
+	t.Helper()
+	RunUserStoreHarness(t, func(t *testing.T) UserHarness {
+		return UserHarness{Store: newStore(t)}
+	})
+}
+
+// RunUserStoreHarness runs the store.UserStore conformance suite of
+// RunUserStore, plus the Outage case when the harness has a Break
+// function: with the backend unreachable, every method (ListUsers too,
+// for a store.UserLister) must return an error wrapping
+// store.ErrUnavailable within the 5 s deadline of its context. newHarness
+// returns a fresh, empty store for each subtest and registers any cleanup
+// with t.Cleanup.
+func RunUserStoreHarness(t *testing.T, newHarness func(t *testing.T) UserHarness) {
 	t.Helper()
 	cases := []struct {
 		name string
@@ -37,6 +70,8 @@ func RunUserStore(t *testing.T, newStore func(t *testing.T) store.UserStore) {
 		{"RoundTripFullUser", testRoundTripFull},
 		{"RoundTripMinimalUser", testRoundTripMinimal},
 		{"CreateAssignsUniqueIDs", testCreateAssignsIDs},
+		{"CreateKeepsGivenID", testCreateKeepsGivenID},
+		{"CreateDuplicateIDIsNotEmailTaken", testCreateDuplicateID},
 		{"CreateDuplicateEmail", testCreateDuplicateEmail},
 		{"UserByEmailIgnoresCase", testUserByEmailIgnoresCase},
 		{"UnknownUser", testUnknownUser},
@@ -45,16 +80,25 @@ func RunUserStore(t *testing.T, newStore func(t *testing.T) store.UserStore) {
 		{"UpdateApplies", testUpdateApplies},
 		{"UpdateFnErrorWritesNothing", testUpdateFnError},
 		{"UpdateUnknownUser", testUpdateUnknown},
+		{"UpdateRefusesIDChange", testUpdateRefusesIDChange},
 		{"UpdateEmailTaken", testUpdateEmailTaken},
 		{"UpdateEmailToFreeAddress", testUpdateEmailFree},
 		{"UpdateKeepsNoAlias", testUpdateKeepsNoAlias},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
 		{"ConcurrentBackupCodeUse", testConcurrentBackupCode},
 		{"ConcurrentCreateSameEmail", testConcurrentCreate},
+		{"EndedContextIsUnavailable", testUserEndedContext},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
+		t.Run(c.name, func(t *testing.T) { c.run(t, newHarness(t).Store) })
 	}
+	t.Run("Outage", func(t *testing.T) {
+		h := newHarness(t)
+		if h.Break == nil {
+			t.Skip("the harness has no Break function: the store has no backend to lose")
+		}
+		testUserOutage(t, h.Store, h.Break)
+	})
 
 	listCases := []struct {
 		name string
@@ -65,10 +109,11 @@ func RunUserStore(t *testing.T, newStore func(t *testing.T) store.UserStore) {
 		{"ListPrefixIgnoresCase", testListPrefix},
 		{"ListLimit", testListLimit},
 		{"ListPaginationVisitsEachOnce", testListPagination},
+		{"ListPrefixIsLiteral", testListPrefixLiteral},
 	}
 	for _, c := range listCases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newStore(t)
+			s := newHarness(t).Store
 			l, ok := s.(store.UserLister)
 			if !ok {
 				t.Skip("store does not implement store.UserLister")
@@ -180,6 +225,35 @@ func testCreateAssignsIDs(t *testing.T, s store.UserStore) {
 			t.Errorf("UserByID(%q).Email: got %q, want %q", u.ID, got, email)
 		}
 	}
+}
+
+func testCreateKeepsGivenID(t *testing.T, s store.UserStore) {
+	in := minimalUser("given@example.test")
+	in.ID = "given-id"
+	got := mustCreate(t, s, in)
+	if got.ID != "given-id" {
+		t.Errorf("CreateUser with ID %q: got ID %q, want %q", in.ID, got.ID, in.ID)
+	}
+	checkUser(t, "UserByID(given-id)", mustByID(t, s, "given-id"), in)
+}
+
+func testCreateDuplicateID(t *testing.T, s store.UserStore) {
+	first := minimalUser("first@example.test")
+	first.ID = "fixed"
+	first = mustCreate(t, s, first)
+	second := fullUser("second@example.test")
+	second.ID = "fixed"
+	_, err := s.CreateUser(t.Context(), second)
+	if err == nil || errors.Is(err, store.ErrEmailTaken) || errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("CreateUser with a taken ID: got error %v, want one wrapping neither %v nor %v",
+			err, store.ErrEmailTaken, store.ErrUnavailable)
+	}
+	checkUser(t, "UserByID(fixed) after the refused CreateUser", mustByID(t, s, "fixed"), first)
+	if _, err := s.UserByEmail(t.Context(), "second@example.test"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UserByEmail of the refused user: got error %v, want %v", err, store.ErrNotFound)
+	}
+	// The refused email is free.
+	mustCreate(t, s, minimalUser("second@example.test"))
 }
 
 func testCreateDuplicateEmail(t *testing.T, s store.UserStore) {
@@ -349,6 +423,22 @@ func testUpdateUnknown(t *testing.T, s store.UserStore) {
 		t.Errorf("UpdateUser(unknown id): got error %v, want %v", err, store.ErrNotFound)
 	}
 	checkUser(t, "UserByID of another user", mustByID(t, s, created.ID), created)
+}
+
+func testUpdateRefusesIDChange(t *testing.T, s store.UserStore) {
+	created := mustCreate(t, s, fullUser("quinn@example.test"))
+	_, err := s.UpdateUser(t.Context(), created.ID, func(u *store.User) error {
+		u.ID = "other"
+		u.TokenVersion = 9
+		return nil
+	})
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("UpdateUser changing ID: got error %v, want one not wrapping %v", err, store.ErrUnavailable)
+	}
+	checkUser(t, "UserByID after the refused update", mustByID(t, s, created.ID), created)
+	if _, err := s.UserByID(t.Context(), "other"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UserByID(\"other\"): got error %v, want %v", err, store.ErrNotFound)
+	}
 }
 
 func testUpdateEmailTaken(t *testing.T, s store.UserStore) {
@@ -682,6 +772,35 @@ func testListPagination(t *testing.T, s store.UserStore, l store.UserLister) {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("pages of ListUsers(%q, after, %d): got %q, want %q", tt.prefix, tt.limit, got, want)
+		}
+	}
+}
+
+func testUserEndedContext(t *testing.T, s store.UserStore) {
+	created := mustCreate(t, s, fullUser("rupert@example.test"))
+	checkEndedContext(t, t.Context(), userCalls(s, created.ID, created.Email))
+	checkUser(t, "UserByID after the calls with an ended context", mustByID(t, s, created.ID), created)
+	if _, err := s.UserByEmail(t.Context(), "created-"+created.Email); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UserByEmail of the user CreateUser was asked for with an ended context: got error %v, want %v", err, store.ErrNotFound)
+	}
+}
+
+func testUserOutage(t *testing.T, s store.UserStore, breakBackend func()) {
+	created := mustCreate(t, s, fullUser("sybil@example.test"))
+	breakBackend()
+	checkOutage(t, t.Context(), userCalls(s, created.ID, created.Email))
+}
+
+// testListPrefixLiteral: characters that patterns of SQL LIKE, GLOB or
+// Redis MATCH give a meaning match only themselves in a prefix.
+func testListPrefixLiteral(t *testing.T, s store.UserStore, l store.UserLister) {
+	for _, email := range []string{"a*b@x.test", "a?b@x.test", "a[b@x.test", "axb@x.test", "a%b@x.test", "a_b@x.test", "a\\b@x.test"} {
+		mustCreate(t, s, minimalUser(email))
+	}
+	for _, prefix := range []string{"a*", "a?", "a[", "a%", "a_", "a\\"} {
+		got := mustList(t, l, prefix, "", 10)
+		if len(got) != 1 || !strings.HasPrefix(got[0], prefix) {
+			t.Errorf("ListUsers(%q, \"\", 10): got %q, want only the email starting with %q", prefix, got, prefix)
 		}
 	}
 }
