@@ -16,6 +16,7 @@ import (
 	"github.com/authsys-go/authsys/internal/password"
 	"github.com/authsys-go/authsys/internal/ratelimit"
 	"github.com/authsys-go/authsys/internal/server"
+	"github.com/authsys-go/authsys/internal/session"
 	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/tokens"
 	"github.com/authsys-go/authsys/totp"
@@ -427,7 +428,7 @@ func (c Config) build() (server.Deps, error) {
 	d.Users, d.Pending, d.Mailer = c.Users, c.Pending, c.Mailer
 	d.Logger, d.Now = c.Logger, c.Now
 	d.Hasher = password.NewHasher(password.Params(c.Passwords.Params), c.Passwords.MaxConcurrentHashes)
-	d.Limiter = ratelimit.New(c.Pending, c.Sessions.KeyPrefix+"rl:")
+	d.Limiter = ratelimit.New(c.Pending, session.NewKeys(c.Sessions.KeyPrefix).RateLimits())
 	d.Mail = server.Mail(c.Mail)
 	d.Links = server.Links(c.Links)
 	d.Sessions = server.Sessions(c.Sessions)

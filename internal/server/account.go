@@ -3,13 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	authmail "github.com/authsys-go/authsys/mail"
 )

@@ -5,11 +5,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/store"
 )

@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys/internal/session"
 
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/tokens"
@@ -35,30 +37,21 @@ func (h *Handlers) clearCookies(w http.ResponseWriter) {
 	h.setCookie(w, c.RefreshName, "", c.RefreshPath, -1)
 }
 
-// startSession issues an access and a refresh token of a new session (sid)
-// for u and sets them as cookies.
+// startSession opens a new session for u and sets its tokens as cookies.
 func (h *Handlers) startSession(w http.ResponseWriter, u store.User) error {
-	sid := tokens.NewID()
-	refresh := h.deps.Tokens.NewClaims(tokens.TypeRefresh, u.ID, u.TokenVersion, sid)
-	return h.setTokens(w, u.ID, u.TokenVersion, sid, refresh)
+	is, err := h.sess.Start(u)
+	if err != nil {
+		return err
+	}
+	h.setTokens(w, is)
+	return nil
 }
 
-// setTokens sets a fresh access cookie and the given refresh token.
-func (h *Handlers) setTokens(w http.ResponseWriter, userID string, tv int64, sid string, refresh tokens.Claims) error {
-	tm := h.deps.Tokens
-	access := tm.NewClaims(tokens.TypeAccess, userID, tv, sid)
-	at, err := tm.Sign(access)
-	if err != nil {
-		return err
-	}
-	rt, err := tm.Sign(refresh)
-	if err != nil {
-		return err
-	}
+// setTokens sets the access and refresh cookies of is.
+func (h *Handlers) setTokens(w http.ResponseWriter, is session.Issued) {
 	c := h.deps.Cookies
-	h.setCookie(w, c.AccessName, at, "/", tm.AccessTTL())
-	h.setCookie(w, c.RefreshName, rt, c.RefreshPath, refresh.ExpiresAt.Sub(h.now()))
-	return nil
+	h.setCookie(w, c.AccessName, is.Access, "/", is.AccessTTL)
+	h.setCookie(w, c.RefreshName, is.Refresh, c.RefreshPath, is.RefreshExpires.Sub(h.now()))
 }
 
 var errNoCredentials = errors.New("no credentials")
@@ -77,43 +70,42 @@ func (h *Handlers) accessToken(r *http.Request) (string, error) {
 	return "", errNoCredentials
 }
 
-// Authenticate validates the request's access token and loads its user:
-// one UserStore lookup, and with CheckRevokedSessions one PendingStore read
-// first (an ended session costs no user lookup). The token version must
-// match the user's and the user must be active. Errors are *Problem (401)
-// or a store error (503).
+// Authenticate validates the request's access token and loads its user
+// (see session.Manager.Authenticate). Errors are *Problem (401) or a store
+// error (503).
 func (h *Handlers) Authenticate(r *http.Request) (store.User, tokens.Claims, error) {
 	raw, err := h.accessToken(r)
 	if err != nil {
 		return store.User{}, tokens.Claims{}, problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "Authentication credentials were not provided.")
 	}
-	claims, err := h.deps.Tokens.Parse(raw, tokens.TypeAccess)
-	if err != nil {
-		return store.User{}, claims, tokenProblem(err)
+	u, claims, err := h.sess.Authenticate(r.Context(), raw)
+	return u, claims, sessionProblem(err)
+}
+
+// sessionProblem maps an error of the session core to its problem; other
+// errors (the stores') are returned as they are.
+func sessionProblem(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, session.ErrEnded):
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The session has ended.")
+	case errors.Is(err, session.ErrRevoked):
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token has been revoked.")
+	case errors.Is(err, session.ErrInvalid):
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token is invalid.")
+	case errors.Is(err, session.ErrInactive):
+		return problem(http.StatusUnauthorized, handlers.CodeAccountInactive, "The account is inactive.")
+	case errors.Is(err, session.ErrReused):
+		return problem(http.StatusUnauthorized, handlers.CodeTokenReused, "The token was already used; the session has been revoked.")
+	case errors.Is(err, session.ErrPendingGone):
+		return errSessionExpired
+	case errors.Is(err, session.ErrPendingBusy):
+		return errSessionBusy
+	case errors.Is(err, tokens.ErrInvalid), errors.Is(err, tokens.ErrExpired):
+		return tokenProblem(err)
 	}
-	if !h.deps.Sessions.StatelessAccessTokens {
-		_, err := h.deps.Pending.GetPending(r.Context(), h.key("rt", "family", claims.SessionID))
-		switch {
-		case err == nil:
-			return store.User{}, claims, problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The session has ended.")
-		case !errors.Is(err, store.ErrNotFound):
-			return store.User{}, claims, err
-		}
-	}
-	u, err := h.deps.Users.UserByID(r.Context(), claims.Subject)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, claims, problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token is invalid.")
-	}
-	if err != nil {
-		return store.User{}, claims, err
-	}
-	if u.TokenVersion != claims.TokenVersion {
-		return store.User{}, claims, problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token has been revoked.")
-	}
-	if !u.IsActive {
-		return store.User{}, claims, problem(http.StatusUnauthorized, handlers.CodeAccountInactive, "The account is inactive.")
-	}
-	return u, claims, nil
+	return err
 }
 
 func tokenProblem(err error) *Problem {

@@ -1,13 +1,12 @@
 package server
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"net/url"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	authmail "github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/store"
@@ -26,11 +25,6 @@ type pendingEmail struct {
 	NewEmail     string `json:"new_email"`
 	TokenVersion int64  `json:"tv"`
 	OldEmail     string `json:"old_email"`
-}
-
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 const changeEmailAnswer = "Check the new address for a confirmation link."
@@ -64,7 +58,7 @@ func (h *Handlers) changeEmail(w http.ResponseWriter, r *http.Request, u store.U
 	case errors.Is(err, store.ErrNotFound):
 		token := tokens.NewID() + tokens.NewID()
 		rec, _ := json.Marshal(pendingEmail{UserID: u.ID, NewEmail: email, TokenVersion: u.TokenVersion, OldEmail: u.Email})
-		if err := h.deps.Pending.PutPending(r.Context(), h.key("email", hashToken(token)), rec, h.deps.Links.EmailChangeTTL); err != nil {
+		if err := h.deps.Pending.PutPending(r.Context(), h.keys.EmailChange(token), rec, h.deps.Links.EmailChangeTTL); err != nil {
 			return err
 		}
 		link := h.link(h.deps.Links.EmailChangePath, url.Values{"token": {token}})
@@ -93,7 +87,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	ctx := r.Context()
-	key := h.key("email", hashToken(in.Token))
+	key := h.keys.EmailChange(in.Token)
 	raw, err := h.deps.Pending.GetPending(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return errInvalidLink

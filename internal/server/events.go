@@ -2,9 +2,10 @@ package server
 
 import (
 	"context"
-	"github.com/authsys-go/authsys/handlers"
 	"log/slog"
 	"net/http"
+
+	"github.com/authsys-go/authsys/handlers"
 )
 
 // EventKinds lists every event kind, for documentation and tests.

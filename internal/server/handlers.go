@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/authsys-go/authsys/handlers"
 	"io"
 	"log/slog"
 	"mime"
@@ -15,6 +14,9 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys/internal/session"
 
 	"github.com/authsys-go/authsys/internal/clientip"
 	"github.com/authsys-go/authsys/internal/password"
@@ -57,7 +59,10 @@ type Deps struct {
 
 // Handlers serves the auth API. It is safe for concurrent use.
 type Handlers struct {
-	deps   Deps
+	deps Deps
+	// sess is the session core; keys names every PendingStore key.
+	sess   *session.Manager
+	keys   session.Keys
 	log    *slog.Logger
 	mux    *http.ServeMux
 	admin  *http.ServeMux
@@ -70,7 +75,12 @@ type Handlers struct {
 
 // New returns the handlers for d.
 func New(d Deps) *Handlers {
-	h := &Handlers{deps: d, log: d.Logger}
+	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix)}
+	h.sess = session.New(session.Config{
+		Users: d.Users, Pending: d.Pending, Tokens: d.Tokens, Keys: h.keys, Now: d.Now,
+		ReuseGrace: d.Sessions.RefreshReuseGrace, CheckEnded: !d.Sessions.StatelessAccessTokens,
+		PendingLoginTTL: d.TwoFactor.PendingLoginTTL, WorkTimeout: h.workTimeout(),
+	})
 	h.mux = http.NewServeMux()
 	h.routes()
 	h.admin = http.NewServeMux()

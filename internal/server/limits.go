@@ -1,10 +1,11 @@
 package server
 
 import (
-	"github.com/authsys-go/authsys/handlers"
 	"log/slog"
 	"net/http"
 	"net/netip"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/internal/ratelimit"
 )

@@ -2,8 +2,9 @@ package server
 
 import (
 	"errors"
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/internal/password"
 	"github.com/authsys-go/authsys/store"
@@ -46,7 +47,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if u.TOTPEnabled {
-		token, err := h.startPendingSession(r.Context(), u)
+		token, err := h.sess.StartPending(r.Context(), u)
 		if err != nil {
 			return err
 		}

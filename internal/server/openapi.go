@@ -1,8 +1,9 @@
 package server
 
 import (
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
+
+	"github.com/authsys-go/authsys/handlers"
 )
 
 func (h *Handlers) openAPI(w http.ResponseWriter, r *http.Request) error {

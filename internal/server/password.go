@@ -2,10 +2,11 @@ package server
 
 import (
 	"errors"
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/internal/password"
 	authmail "github.com/authsys-go/authsys/mail"

@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/authsys-go/authsys/handlers"
 	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/internal/password"
 	"github.com/authsys-go/authsys/store"

@@ -1,8 +1,9 @@
 package server
 
 import (
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
+
+	"github.com/authsys-go/authsys/handlers"
 )
 
 // routes registers the public API; paths answer with and without their

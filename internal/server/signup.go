@@ -3,13 +3,14 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/internal/password"
 	authmail "github.com/authsys-go/authsys/mail"

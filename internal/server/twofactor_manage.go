@@ -2,11 +2,12 @@ package server
 
 import (
 	"errors"
-	"github.com/authsys-go/authsys/handlers"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/tokens"
