@@ -244,3 +244,109 @@ func RateInterval(interval time.Duration, burst int) (time.Duration, error) {
 func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
+
+// Session is the durable record of one login: a session, the family of
+// refresh tokens descending from one login. The library creates it at
+// login, moves it forward at every refresh (RotateSession) and revokes it
+// at logout; its tokens carry its ID ("sid") and are refused once it is
+// revoked, so a revocation lasts as long as the record. Times are compared
+// to the microsecond.
+type Session struct {
+	// ID is the session's random identifier, assigned by the library.
+	ID string
+	// UserID is the account the session belongs to.
+	UserID string
+	// CreatedAt is the login's time.
+	CreatedAt time.Time
+	// LastUsedAt is the time of the last refresh (CreatedAt before one).
+	LastUsedAt time.Time
+	// IdleExpiresAt is when the session ends unless refreshed before: the
+	// refresh token lifetime after the last rotation.
+	IdleExpiresAt time.Time
+	// ExpiresAt is the session's absolute end, whatever its refreshes.
+	ExpiresAt time.Time
+	// IP and UserAgent are the client's at the login.
+	IP, UserAgent string
+	// LastIP and LastUserAgent are the client's at the last refresh.
+	LastIP, LastUserAgent string
+	// Label names the device for people, e.g. "Firefox on Linux".
+	Label string
+	// RefreshID is the ID ("jti") of the session's current refresh token.
+	RefreshID string
+	// PreviousRefreshID is the ID the last rotation replaced, which keeps
+	// giving the same successor for a short grace; empty before the first
+	// rotation.
+	PreviousRefreshID string
+	// RotatedAt is the time of the last rotation; zero before the first.
+	RotatedAt time.Time
+	// RevokedAt is when the session was revoked; zero while it is live.
+	RevokedAt time.Time
+	// RevokeReason says why, e.g. "logout", "revoked", "refresh_token_reuse".
+	RevokeReason string
+}
+
+// Rotation is one refresh-token rotation: what SessionStore.RotateSession
+// writes.
+type Rotation struct {
+	// To is the ID of the new refresh token (the new RefreshID).
+	To string
+	// At is the rotation's time (the new RotatedAt and LastUsedAt).
+	At time.Time
+	// IdleExpiresAt is the new IdleExpiresAt.
+	IdleExpiresAt time.Time
+	// IP and UserAgent are the client's (the new LastIP and LastUserAgent).
+	IP, UserAgent string
+}
+
+// SessionStore is an optional capability of a UserStore or a PendingStore:
+// the durable records of sessions. The library uses the UserStore's when
+// it has one (every SQL store and the memory store of this module does),
+// else the PendingStore's (Redis: sessions then live as long as Redis keeps
+// them, and the library says so at start-up). Implementations must be safe
+// for concurrent use and return copies. Times are kept to the microsecond,
+// in any location (the zero time stays zero). Every method honours ctx's
+// deadline; a backend that cannot answer (unreachable, closed, or not
+// answering before the deadline) returns an error wrapping ErrUnavailable,
+// never a bare driver error. A call whose ctx has already ended returns
+// promptly an error wrapping both ErrUnavailable and ctx.Err(), and
+// changes nothing.
+//
+// Run storetest.RunSessionStore (or RunSessionStoreHarness) against an
+// implementation to prove it.
+type SessionStore interface {
+	// CreateSession stores s. An ID already stored gives an error (neither
+	// ErrNotFound nor ErrUnavailable) and changes nothing.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByID returns the session id, revoked or expired ones included
+	// until purged, or ErrNotFound.
+	SessionByID(ctx context.Context, id string) (Session, error)
+	// SessionsByUser returns every stored session of userID, revoked and
+	// expired ones included until purged, newest CreatedAt first (ties by
+	// ID); none for an unknown user.
+	SessionsByUser(ctx context.Context, userID string) ([]Session, error)
+	// RotateSession is one conditional write: if the session id is not
+	// revoked and its RefreshID is from, it sets PreviousRefreshID to from,
+	// RefreshID to r.To, RotatedAt and LastUsedAt to r.At, IdleExpiresAt to
+	// r.IdleExpiresAt, LastIP and LastUserAgent to r.IP and r.UserAgent,
+	// and returns the updated session and true. Otherwise it changes
+	// nothing and returns the session as stored and false. Of concurrent
+	// callers with the same from exactly one gets true. Unknown id:
+	// ErrNotFound.
+	RotateSession(ctx context.Context, id, from string, r Rotation) (Session, bool, error)
+	// RevokeSession sets RevokedAt to at and RevokeReason to reason if the
+	// session is not revoked yet, and reports whether it did, with the
+	// session as stored. Unknown id: ErrNotFound.
+	RevokeSession(ctx context.Context, id string, at time.Time, reason string) (Session, bool, error)
+	// RevokeUserSessions revokes, as RevokeSession does, every session of
+	// userID not yet revoked except the one whose ID is except (none when
+	// empty), and returns how many it revoked; sessions already revoked
+	// keep their RevokedAt and RevokeReason. An unknown user has none to
+	// revoke: 0, not ErrNotFound.
+	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) (int, error)
+	// PurgeSessions deletes every session whose IdleExpiresAt or ExpiresAt
+	// is before before (strictly), revoked or not, and returns how many it
+	// deleted. A store whose records expire by themselves once the earlier
+	// of the two has passed (Redis) has none left to delete and may return
+	// 0 whatever before is.
+	PurgeSessions(ctx context.Context, before time.Time) (int, error)
+}

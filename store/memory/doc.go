@@ -1,12 +1,13 @@
 // Package memory implements store.UserStore, store.UserLister,
-// store.PendingStore and store.RateStore in process memory. It suits tests,
-// development and a single-instance deployment whose accounts may vanish
-// on restart: nothing is persisted and nothing is shared between
-// processes.
+// store.PendingStore, store.RateStore and store.SessionStore in process
+// memory. It suits tests, development and a single-instance deployment
+// whose accounts may vanish on restart: nothing is persisted and nothing
+// is shared between processes.
 //
 // A Store is safe for concurrent use. It copies every value on the way in
 // and out, so callers never alias its state. Pending entries (rate-limit
 // states included) expire by the clock given with WithClock (time.Now by
 // default); expired entries are never returned and are swept lazily, so
-// memory does not grow without bound.
+// memory does not grow without bound. Session records stay until
+// PurgeSessions deletes them.
 package memory

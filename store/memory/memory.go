@@ -20,13 +20,14 @@ var (
 	_ store.UserLister   = (*Store)(nil)
 	_ store.PendingStore = (*Store)(nil)
 	_ store.RateStore    = (*Store)(nil)
+	_ store.SessionStore = (*Store)(nil)
 )
 
 // minSweep is the least number of pending writes between two full sweeps
 // of expired entries.
 const minSweep = 64
 
-// Store keeps users and pending entries in memory. Create it with New; the
+// Store keeps users, pending entries and sessions in memory. Create it with New; the
 // zero value is not usable. All methods are safe for concurrent use, and
 // each first checks its context: one that has ended gives an error
 // wrapping store.ErrUnavailable and the context's error.
@@ -37,6 +38,10 @@ type Store struct {
 	users   map[string]store.User // by ID
 	byEmail map[string]string     // lower-cased email → ID
 	pending map[string]entry
+	// sessions holds the session records by ID, and userSessions the IDs
+	// of each user's.
+	sessions     map[string]store.Session
+	userSessions map[string]map[string]struct{}
 	// writes counts pending writes since the last sweep.
 	writes int
 	// sweepAt is the number of writes that triggers the next sweep.
@@ -67,6 +72,9 @@ func New(opts ...Option) *Store {
 		byEmail: make(map[string]string),
 		pending: make(map[string]entry),
 		sweepAt: minSweep,
+
+		sessions:     make(map[string]store.Session),
+		userSessions: make(map[string]map[string]struct{}),
 	}
 	for _, opt := range opts {
 		opt(s)

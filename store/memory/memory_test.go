@@ -22,6 +22,12 @@ func TestPendingStore(t *testing.T) {
 	})
 }
 
+func TestSessionStore(t *testing.T) {
+	storetest.RunSessionStore(t, func(*testing.T) store.SessionStore {
+		return memory.New(memory.WithClock(storetest.NewClock().Now))
+	})
+}
+
 // TestCreateUserID checks the form of the IDs memory assigns. (A given ID
 // and a duplicate one are storetest's cases.)
 func TestCreateUserID(t *testing.T) {

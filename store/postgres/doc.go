@@ -1,6 +1,7 @@
-// Package postgres keeps authsys users and pending entries in PostgreSQL,
-// through pgx. One Store implements store.UserStore, store.UserLister,
-// store.PendingStore and store.RateStore:
+// Package postgres keeps authsys users, pending entries and sessions in
+// PostgreSQL, through pgx. One Store implements store.UserStore,
+// store.UserLister, store.PendingStore, store.RateStore and
+// store.SessionStore:
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	if err != nil {
@@ -14,8 +15,8 @@
 //	auth, err := authsys.New(authsys.Config{Users: st, Pending: st /* , ... */})
 //
 // Migrate creates the schema (default "public") and the tables users,
-// backup_codes, pending and schema_migrations in it, from SQL files embedded
-// in the package. Several processes may run Migrate at once.
+// backup_codes, pending, sessions and schema_migrations in it, from SQL
+// files embedded in the package. Several processes may run Migrate at once.
 //
 // UpdateUser runs SELECT ... FOR UPDATE, the caller's function and the
 // writes in one transaction, so concurrent updates of a user never lose
@@ -26,6 +27,13 @@
 // and rate limits compare with the Store's clock (WithClock), never the
 // database server's, so processes sharing a database should keep their
 // clocks in sync (NTP).
+//
+// Sessions (store.SessionStore) are rows of the sessions table. Every
+// session write is one statement: RotateSession is one conditional UPDATE
+// (WHERE id = $1 AND refresh_id = $2 AND revoked_at IS NULL ... RETURNING),
+// so of concurrent rotations from one refresh token exactly one wins;
+// RevokeSession, RevokeUserSessions and PurgeSessions are one UPDATE or
+// DELETE each. Sessions stay until PurgeSessions deletes them.
 //
 // Errors: store.ErrNotFound for a missing row, store.ErrEmailTaken for a
 // unique violation on the email, and an error wrapping store.ErrUnavailable

@@ -62,11 +62,11 @@ func WithClock(now func() time.Time) Option {
 // sweeps of expired entries.
 const sweepEvery = 100
 
-// Store keeps users and pending entries in PostgreSQL through pgx. It
-// implements store.UserStore, store.UserLister, store.PendingStore and
-// store.RateStore. All methods are safe for concurrent use, also by several
-// Store values (in one or many processes) on the same schema. Call Migrate
-// before first use.
+// Store keeps users, pending entries and sessions in PostgreSQL through
+// pgx. It implements store.UserStore, store.UserLister,
+// store.PendingStore, store.RateStore and store.SessionStore. All methods
+// are safe for concurrent use, also by several Store values (in one or
+// many processes) on the same schema. Call Migrate before first use.
 type Store struct {
 	db     DB
 	schema string
@@ -81,6 +81,7 @@ var (
 	_ store.UserLister   = (*Store)(nil)
 	_ store.PendingStore = (*Store)(nil)
 	_ store.RateStore    = (*Store)(nil)
+	_ store.SessionStore = (*Store)(nil)
 )
 
 // identifierRE matches the schema names WithSchema accepts.

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,15 @@ func TestPendingStore(t *testing.T) {
 	}))
 }
 
+func TestSessionStore(t *testing.T) {
+	base := testPool(t)
+	storetest.RunSessionStoreHarness(t, storetest.Fresh(func(t *testing.T, name string) storetest.SessionHarness {
+		clock := storetest.NewClock()
+		s, pool := freshStore(t, base, name, postgres.WithClock(clock.Now))
+		return storetest.SessionHarness{Store: s, Break: pool.Close}
+	}))
+}
+
 // migrationCount returns the number of embedded migration files.
 func migrationCount(t *testing.T) int {
 	t.Helper()
@@ -170,17 +180,16 @@ func TestMigrateConcurrent(t *testing.T) {
 	}
 }
 
-// TestMigrateFromVersion1 upgrades a schema that only 0001_init.sql
-// built, holding a user, as a deployment of an earlier release would: the
-// later migrations run in the store's schema and the user comes back not
-// disabled, with Disabled then written and read like any field.
-func TestMigrateFromVersion1(t *testing.T) {
-	pool := testPool(t)
-	schema := testSchema(t, pool)
+// buildOldSchema builds, in the new schema schema, what the migrations up
+// to and including version built, recorded in schema_migrations as Migrate
+// records them, holding one user with the ID "old": what a deployment of
+// an earlier release left.
+func buildOldSchema(t *testing.T, pool *pgxpool.Pool, schema string, version int) {
+	t.Helper()
 	ctx := t.Context()
-	initSQL, err := os.ReadFile("migrations/0001_init.sql")
+	files, err := filepath.Glob("migrations/*.sql")
 	if err != nil {
-		t.Fatalf("reading 0001_init.sql: %v", err)
+		t.Fatalf("migration files: %v", err)
 	}
 	quoted := pgx.Identifier{schema}.Sanitize()
 	tx, err := pool.Begin(ctx)
@@ -188,27 +197,46 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("Begin: %v", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	for _, stmt := range []string{
+	stmts := []string{
 		"CREATE SCHEMA " + quoted,
 		"SET LOCAL search_path TO " + quoted,
-		string(initSQL),
 		`CREATE TABLE schema_migrations (
 	version    bigint PRIMARY KEY,
 	name       text NOT NULL,
 	applied_at timestamptz NOT NULL DEFAULT now()
 )`,
-		`INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init.sql')`,
-		`INSERT INTO users (id, email, email_key, password_hash, is_active, email_verified, is_staff,
+	}
+	for i, file := range files[:version] {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("reading %s: %v", file, err)
+		}
+		stmts = append(stmts, string(body), fmt.Sprintf(
+			`INSERT INTO schema_migrations (version, name) VALUES (%d, '%s')`, i+1, filepath.Base(file)))
+	}
+	stmts = append(stmts, `INSERT INTO users (id, email, email_key, password_hash, is_active, email_verified, is_staff,
 	token_version, totp_secret, totp_pending_secret, totp_enabled, totp_last_step, date_joined, last_login)
-VALUES ('old', 'Old@example.test', 'old@example.test', 'hash', true, true, false, 3, '', '', false, 0, now(), NULL)`,
-	} {
+VALUES ('old', 'Old@example.test', 'old@example.test', 'hash', true, true, false, 3, '', '', false, 0, now(), NULL)`)
+	for _, stmt := range stmts {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
-			t.Fatalf("building a version 1 schema: %v", err)
+			t.Fatalf("building a version %d schema: %v", version, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
+}
+
+// TestMigrateFromVersion1 upgrades a schema that only 0001_init.sql
+// built, holding a user, as a deployment of an earlier release would: the
+// later migrations run in the store's schema and the user comes back not
+// disabled, with Disabled then written and read like any field, and
+// sessions are kept.
+func TestMigrateFromVersion1(t *testing.T) {
+	pool := testPool(t)
+	schema := testSchema(t, pool)
+	ctx := t.Context()
+	buildOldSchema(t, pool, schema, 1)
 
 	s := postgres.New(pool, postgres.WithSchema(schema))
 	if err := s.Migrate(ctx); err != nil {
@@ -218,7 +246,7 @@ VALUES ('old', 'Old@example.test', 'old@example.test', 'hash', true, true, false
 		t.Errorf("schema_migrations rows: got %d, want %d", got, want)
 	}
 	var cols int
-	err = pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns
 WHERE table_schema = $1 AND table_name = 'users' AND column_name = 'disabled'`, schema).Scan(&cols)
 	if err != nil || cols != 1 {
 		t.Errorf("column %s.users.disabled: got %d, %v; want 1, nil", schema, cols, err)
@@ -238,6 +266,131 @@ WHERE table_schema = $1 AND table_name = 'users' AND column_name = 'disabled'`, 
 	}
 	if u, err := s.UserByID(ctx, "old"); err != nil || !u.Disabled || u.IsActive {
 		t.Errorf("UserByID(old) after UpdateUser: got Disabled %t IsActive %t, %v; want true false, nil", u.Disabled, u.IsActive, err)
+	}
+	checkSessionsWork(t, s)
+}
+
+// TestMigrateFromVersion2 upgrades a schema that 0001 and 0002 built:
+// Migrate adds the sessions table, and the user and sessions work.
+func TestMigrateFromVersion2(t *testing.T) {
+	pool := testPool(t)
+	schema := testSchema(t, pool)
+	buildOldSchema(t, pool, schema, 2)
+	s := postgres.New(pool, postgres.WithSchema(schema))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: got error %v, want nil", err)
+	}
+	if got, want := appliedMigrations(t, pool, schema), migrationCount(t); got != want {
+		t.Errorf("schema_migrations rows: got %d, want %d", got, want)
+	}
+	if u, err := s.UserByID(t.Context(), "old"); err != nil || u.Disabled || u.TokenVersion != 3 {
+		t.Errorf("UserByID(old): got Disabled %t TokenVersion %d, %v; want false 3, nil", u.Disabled, u.TokenVersion, err)
+	}
+	checkSessionsWork(t, s)
+}
+
+// checkSessionsWork stores a session of the user "old", rotates it and
+// reads it back.
+func checkSessionsWork(t *testing.T, s *postgres.Store) {
+	t.Helper()
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	in := store.Session{ID: "sid", UserID: "old", CreatedAt: now, LastUsedAt: now,
+		IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour), RefreshID: "r0"}
+	if err := s.CreateSession(ctx, in); err != nil {
+		t.Fatalf("CreateSession after migrating: got error %v, want nil", err)
+	}
+	if got, ok, err := s.RotateSession(ctx, "sid", "r0", store.Rotation{To: "r1", At: now, IdleExpiresAt: now.Add(time.Hour)}); err != nil || !ok || got.RefreshID != "r1" {
+		t.Errorf("RotateSession after migrating: got RefreshID %q, %t, %v; want \"r1\", true, nil", got.RefreshID, ok, err)
+	}
+	if got, err := s.SessionsByUser(ctx, "old"); err != nil || len(got) != 1 || !got[0].CreatedAt.Equal(now) {
+		t.Errorf("SessionsByUser(old) after migrating: got %+v, %v; want the session, nil", got, err)
+	}
+}
+
+// TestSessionQueriesUseIndexes checks, with sequential scans discouraged
+// as on a large table, that listing a user's sessions and purging use the
+// indexes of 0003_sessions.sql.
+func TestSessionQueriesUseIndexes(t *testing.T) {
+	pool := testPool(t)
+	s := newStore(t, pool)
+	ctx := t.Context()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+		t.Fatalf("SET enable_seqscan: %v", err)
+	}
+	table := pgx.Identifier{s.Schema(), "sessions"}.Sanitize()
+	for _, tt := range []struct{ query, index string }{
+		{"SELECT * FROM " + table + " WHERE user_id = 'u' ORDER BY created_at DESC, id", "sessions_user_idx"},
+		{"UPDATE " + table + " SET revoked_at = now() WHERE user_id = 'u' AND id <> 'x' AND revoked_at IS NULL", "sessions_user_idx"},
+		{"DELETE FROM " + table + " WHERE LEAST(idle_expires_at, expires_at) < now()", "sessions_purge_idx"},
+	} {
+		rows, err := tx.Query(ctx, "EXPLAIN "+tt.query)
+		if err != nil {
+			t.Fatalf("EXPLAIN %s: %v", tt.query, err)
+		}
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("EXPLAIN %s: %v", tt.query, err)
+		}
+		if joined := strings.Join(plan, "\n"); !strings.Contains(joined, tt.index) {
+			t.Errorf("plan of %s: got\n%s\nwant one using %s", tt.query, joined, tt.index)
+		}
+	}
+}
+
+// TestRotateSessionUnderSerializableDefault races rotations on a database
+// whose default isolation level is SERIALIZABLE, where the losers' UPDATE
+// may end in a serialization failure: exactly one wins and none fails.
+func TestRotateSessionUnderSerializableDefault(t *testing.T) {
+	base := testPool(t)
+	cfg, err := pgxpool.ParseConfig(os.Getenv("AUTHSYS_TEST_POSTGRES_URL"))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("NewWithConfig: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	s := postgres.New(pool, postgres.WithSchema(testSchema(t, base)))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: got error %v, want nil", err)
+	}
+	now := time.Now()
+	if err := s.CreateSession(t.Context(), store.Session{ID: "sid", UserID: "u", CreatedAt: now, LastUsedAt: now,
+		IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour), RefreshID: "r0"}); err != nil {
+		t.Fatalf("CreateSession: got error %v, want nil", err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	oks := make([]bool, n)
+	errs := make([]error, n)
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-gate
+			_, oks[i], errs[i] = s.RotateSession(t.Context(), "sid", "r0", store.Rotation{To: fmt.Sprint("r", i+1), At: now})
+		})
+	}
+	close(gate)
+	wg.Wait()
+	winners := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("RotateSession #%d: got error %v, want nil", i, errs[i])
+		}
+		if oks[i] {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Errorf("RotateSession winners: got %d, want 1", winners)
 	}
 }
 

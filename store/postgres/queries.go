@@ -12,7 +12,16 @@ type queries struct {
 	putPending, addPending, getPending, takePending string
 	deletePending, incrPending, sweepPending        string
 	allowRate                                       string
+
+	sessionByID, sessionsByUser, insertSession       string
+	rotateSession, revokeSession, revokeUserSessions string
+	purgeSessions                                    string
 }
+
+// sessionColumns are the columns scanSession reads, in its order.
+const sessionColumns = `id, user_id, created_at, last_used_at, idle_expires_at, expires_at,
+	ip, user_agent, last_ip, last_user_agent, label, refresh_id, previous_refresh_id,
+	rotated_at, revoked_at, revoke_reason`
 
 // selectUser reads a user with its backup codes, in position order, as
 // three parallel arrays; one statement sees one snapshot.
@@ -92,5 +101,27 @@ ON CONFLICT (key) DO UPDATE SET
 		ELSE p.expires_at END
 RETURNING counter = 1, expires_at`),
 		sweepPending: r.Replace(`DELETE FROM {s}.pending WHERE expires_at <= $1`),
+
+		sessionByID: r.Replace(`SELECT ` + sessionColumns + ` FROM {s}.sessions WHERE id = $1`),
+		sessionsByUser: r.Replace(`SELECT ` + sessionColumns + ` FROM {s}.sessions WHERE user_id = $1
+ORDER BY created_at DESC, id`),
+		insertSession: r.Replace(`INSERT INTO {s}.sessions (` + sessionColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`),
+		// rotateSession is RotateSession's one conditional write: $1 id, $2
+		// from, $3 to, $4 at, $5 the idle expiry, $6 IP, $7 user agent. A
+		// concurrent rotation of the row makes this one wait for it and
+		// then re-check the WHERE clause on the row it left, which no
+		// longer matches.
+		rotateSession: r.Replace(`UPDATE {s}.sessions SET previous_refresh_id = refresh_id, refresh_id = $3,
+	rotated_at = $4, last_used_at = $4, idle_expires_at = $5, last_ip = $6, last_user_agent = $7
+WHERE id = $1 AND refresh_id = $2 AND revoked_at IS NULL
+RETURNING ` + sessionColumns),
+		revokeSession: r.Replace(`UPDATE {s}.sessions SET revoked_at = $2, revoke_reason = $3
+WHERE id = $1 AND revoked_at IS NULL
+RETURNING ` + sessionColumns),
+		revokeUserSessions: r.Replace(`UPDATE {s}.sessions SET revoked_at = $3, revoke_reason = $4
+WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL`),
+		// purgeSessions compares the expression sessions_purge_idx indexes.
+		purgeSessions: r.Replace(`DELETE FROM {s}.sessions WHERE LEAST(idle_expires_at, expires_at) < $1`),
 	}
 }

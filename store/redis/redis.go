@@ -18,10 +18,11 @@ const DefaultPrefix = "authsys:"
 // pingTimeout bounds the connectivity check of NewFromURL.
 const pingTimeout = 3 * time.Second
 
-// Store is a store.PendingStore backed by Redis. It is safe for concurrent
-// use by multiple goroutines, and several processes sharing one Redis
-// database (and prefix) share its state: takes, put-if-absent and counters
-// stay atomic across them.
+// Store is a store.PendingStore, store.RateStore and store.SessionStore
+// backed by Redis. It is safe for concurrent use by multiple goroutines,
+// and several processes sharing one Redis database (and prefix) share its
+// state: takes, put-if-absent, counters and session rotations stay atomic
+// across them.
 type Store struct {
 	client goredis.UniversalClient
 	prefix string

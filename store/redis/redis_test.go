@@ -659,3 +659,118 @@ func BenchmarkTakePending(b *testing.B) {
 		}
 	}
 }
+
+func TestSessionStore(t *testing.T) {
+	for _, contextTimeout := range []bool{true, false} {
+		t.Run(fmt.Sprint("ContextTimeoutEnabled=", contextTimeout), func(t *testing.T) {
+			cleaner := newClient(t, true)
+			storetest.RunSessionStoreHarness(t, storetest.Fresh(func(t *testing.T, name string) storetest.SessionHarness {
+				prefix := "authsys_test:" + name + ":"
+				t.Cleanup(func() { deleteKeys(t, cleaner, prefix+"*") })
+				c := newClient(t, contextTimeout)
+				return storetest.SessionHarness{
+					Store:           redis.New(c, redis.WithPrefix(prefix)),
+					Break:           func() { _ = c.Close() },
+					ExpiresByItself: true,
+				}
+			}))
+		})
+	}
+}
+
+// TestSessionKeys looks behind the SessionStore: one HASH per session and
+// one SET per user, both with a hash tag, the session expiring at the
+// earlier of its two ends (moved by a rotation), the set at the later of
+// its sessions' ends, and expired IDs leaving the set.
+func TestSessionKeys(t *testing.T) {
+	s, c, prefix := newStore(t)
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	in := store.Session{ID: "sid", UserID: "uid", CreatedAt: now, LastUsedAt: now,
+		IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour), RefreshID: "r0"}
+	if err := s.CreateSession(ctx, in); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	sessKey, userKey := prefix+"session:{sid}", prefix+"user_sessions:{uid}"
+	if typ, err := c.Type(ctx, sessKey).Result(); err != nil || typ != "hash" {
+		t.Fatalf("TYPE %s = %q, %v; want \"hash\", nil", sessKey, typ, err)
+	}
+	if got, err := c.HGet(ctx, sessKey, "refresh_id").Result(); err != nil || got != "r0" {
+		t.Errorf("HGET %s refresh_id = %q, %v; want \"r0\", nil", sessKey, got, err)
+	}
+	if ids, err := c.SMembers(ctx, userKey).Result(); err != nil || !slices.Equal(ids, []string{"sid"}) {
+		t.Errorf("SMEMBERS %s = %q, %v; want [sid], nil", userKey, ids, err)
+	}
+	wantTTL := func(key string, lo, hi time.Duration) {
+		t.Helper()
+		ttl, err := c.PTTL(ctx, key).Result()
+		if err != nil || ttl < lo || ttl > hi {
+			t.Errorf("PTTL %s = %v, %v; want in [%v, %v]", key, ttl, err, lo, hi)
+		}
+	}
+	wantTTL(sessKey, time.Hour-time.Minute, time.Hour+time.Millisecond)
+	wantTTL(userKey, 24*time.Hour-time.Minute, 24*time.Hour+time.Millisecond)
+
+	// A rotation moves the session's expiry to its new idle end, never
+	// past its absolute end.
+	r := store.Rotation{To: "r1", At: now, IdleExpiresAt: now.Add(48 * time.Hour)}
+	if _, ok, err := s.RotateSession(ctx, "sid", "r0", r); err != nil || !ok {
+		t.Fatalf("RotateSession: %t, %v; want true, nil", ok, err)
+	}
+	wantTTL(sessKey, 24*time.Hour-time.Minute, 24*time.Hour+time.Millisecond)
+	r = store.Rotation{To: "r2", At: now, IdleExpiresAt: now.Add(2 * time.Hour)}
+	if _, ok, err := s.RotateSession(ctx, "sid", "r1", r); err != nil || !ok {
+		t.Fatalf("RotateSession: %t, %v; want true, nil", ok, err)
+	}
+	wantTTL(sessKey, 2*time.Hour-time.Minute, 2*time.Hour+time.Millisecond)
+	if _, ok, err := s.RevokeSession(ctx, "sid", now, "logout"); err != nil || !ok {
+		t.Fatalf("RevokeSession: %t, %v; want true, nil", ok, err)
+	}
+	wantTTL(sessKey, 2*time.Hour-time.Minute, 2*time.Hour+time.Millisecond)
+
+	// A session whose key has gone leaves its user's set when met.
+	if err := c.Del(ctx, sessKey).Err(); err != nil {
+		t.Fatalf("DEL: %v", err)
+	}
+	if got, err := s.SessionsByUser(ctx, "uid"); err != nil || len(got) != 0 {
+		t.Errorf("SessionsByUser after the key went: %d sessions, %v; want 0, nil", len(got), err)
+	}
+	if ids, err := c.SMembers(ctx, userKey).Result(); err != nil || len(ids) != 0 {
+		t.Errorf("SMEMBERS %s after SessionsByUser = %q, %v; want none", userKey, ids, err)
+	}
+}
+
+// TestRotateSessionRaceAcrossClients races rotations from one refresh ID
+// through several clients, as several instances would: one wins.
+func TestRotateSessionRaceAcrossClients(t *testing.T) {
+	c := newClient(t, true)
+	prefix := testPrefix(t, c)
+	now := time.Now()
+	if err := redis.New(c, redis.WithPrefix(prefix)).CreateSession(t.Context(), store.Session{ID: "sid", UserID: "uid",
+		CreatedAt: now, LastUsedAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour), RefreshID: "r0"}); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	const n = 20
+	stores := make([]*redis.Store, 4)
+	for i := range stores {
+		stores[i] = redis.New(newClient(t, i%2 == 0), redis.WithPrefix(prefix))
+	}
+	oks := make([]bool, n)
+	errs := make([]error, n)
+	race(n, func(i int) {
+		_, oks[i], errs[i] = stores[i%len(stores)].RotateSession(t.Context(), "sid", "r0",
+			store.Rotation{To: fmt.Sprint("r", i+1), At: now, IdleExpiresAt: now.Add(time.Hour)})
+	})
+	winners := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("RotateSession #%d: %v", i, errs[i])
+		}
+		if oks[i] {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Errorf("RotateSession winners: got %d, want 1", winners)
+	}
+}

@@ -1,7 +1,8 @@
-// Package sqlite keeps authsys users and pending entries in one SQLite
-// database file, through the pure-Go modernc.org/sqlite driver (no cgo).
-// One Store implements store.UserStore, store.UserLister, store.PendingStore
-// and store.RateStore, which makes it a complete single-server setup:
+// Package sqlite keeps authsys users, pending entries and sessions in one
+// SQLite database file, through the pure-Go modernc.org/sqlite driver (no
+// cgo). One Store implements store.UserStore, store.UserLister,
+// store.PendingStore, store.RateStore and store.SessionStore, which makes
+// it a complete single-server setup:
 //
 //	st, err := sqlite.Open("authsys.db") // creates the file and its tables
 //	if err != nil {
@@ -23,6 +24,14 @@
 // limit's theoretical arrival time in the pending row's expires_at. All of
 // this holds across processes sharing the file on one machine. Expiry and
 // rate limits compare with the Store's clock (WithClock).
+//
+// Sessions (store.SessionStore) are rows of the sessions table. Every
+// session write is one statement under the write lock: RotateSession is
+// one conditional UPDATE (WHERE id = ? AND refresh_id = ? AND revoked_at
+// IS NULL ... RETURNING), so of concurrent rotations from one refresh
+// token exactly one wins; RevokeSession, RevokeUserSessions and
+// PurgeSessions are one UPDATE or DELETE each. Sessions stay until
+// PurgeSessions deletes them.
 //
 // Errors: store.ErrNotFound for a missing row, store.ErrEmailTaken for a
 // duplicate email, and an error wrapping store.ErrUnavailable when the

@@ -52,10 +52,10 @@ const sqliteBusyTimeout = 20
 // sweeps of expired entries.
 const sweepEvery = 100
 
-// Store keeps users and pending entries in one SQLite database file,
-// through the pure-Go modernc.org/sqlite driver. It implements
-// store.UserStore, store.UserLister, store.PendingStore and
-// store.RateStore. All methods are safe for concurrent use, also by
+// Store keeps users, pending entries and sessions in one SQLite database
+// file, through the pure-Go modernc.org/sqlite driver. It implements
+// store.UserStore, store.UserLister, store.PendingStore, store.RateStore
+// and store.SessionStore. All methods are safe for concurrent use, also by
 // several processes opening the same file.
 //
 // The database runs in WAL mode: readers never block the writer or each
@@ -76,6 +76,7 @@ var (
 	_ store.UserLister   = (*Store)(nil)
 	_ store.PendingStore = (*Store)(nil)
 	_ store.RateStore    = (*Store)(nil)
+	_ store.SessionStore = (*Store)(nil)
 )
 
 // Open opens, and creates when missing, the SQLite database at the file
@@ -134,6 +135,9 @@ type statements struct {
 	txUserByID, insertUser, updateUser, insertCode, deleteCodes, updateCode *sql.Stmt // writer
 	putPending, addPending, takePending, deletePending, incrPending, sweep  *sql.Stmt // writer
 	allowRate                                                               *sql.Stmt // writer
+
+	sessionByID, sessionsByUser                                                    *sql.Stmt // readers
+	insertSession, rotateSession, revokeSession, revokeUserSessions, purgeSessions *sql.Stmt // writer
 }
 
 // prepare prepares s.st, after Migrate has created the tables.
@@ -160,6 +164,13 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.st.incrPending, incrPendingSQL},
 		{s.w, &s.st.sweep, sweepPendingSQL},
 		{s.w, &s.st.allowRate, allowRateSQL},
+		{s.r, &s.st.sessionByID, sessionByIDSQL},
+		{s.r, &s.st.sessionsByUser, sessionsByUserSQL},
+		{s.w, &s.st.insertSession, insertSessionSQL},
+		{s.w, &s.st.rotateSession, rotateSessionSQL},
+		{s.w, &s.st.revokeSession, revokeSessionSQL},
+		{s.w, &s.st.revokeUserSessions, revokeUserSessionsSQL},
+		{s.w, &s.st.purgeSessions, purgeSessionsSQL},
 	} {
 		err := retryBusy(ctx, func() (err error) {
 			*p.stmt, err = p.db.PrepareContext(ctx, p.query)
@@ -214,6 +225,8 @@ func (s *Store) Close() error {
 		s.st.txUserByID, s.st.insertUser, s.st.updateUser, s.st.insertCode, s.st.deleteCodes, s.st.updateCode,
 		s.st.putPending, s.st.addPending, s.st.takePending, s.st.deletePending, s.st.incrPending, s.st.sweep,
 		s.st.allowRate,
+		s.st.sessionByID, s.st.sessionsByUser,
+		s.st.insertSession, s.st.rotateSession, s.st.revokeSession, s.st.revokeUserSessions, s.st.purgeSessions,
 	} {
 		if st != nil {
 			errs = append(errs, st.Close())

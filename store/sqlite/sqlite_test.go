@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,37 +192,52 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
-// TestMigrateFromVersion1 upgrades a database that only 0001_init.sql
-// built, holding a user, as a deployment of an earlier release would: Open
-// runs the later migrations and the user comes back not disabled, with
-// Disabled then written and read like any field.
-func TestMigrateFromVersion1(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "authsys.db")
+// buildOldDatabase builds, at path, the database that the migrations up to
+// and including version built, recorded in schema_migrations as Migrate
+// records them, holding one user with the ID "old": what a deployment of
+// an earlier release left.
+func buildOldDatabase(t *testing.T, path string, version int) {
+	t.Helper()
 	ctx := t.Context()
-	initSQL, err := os.ReadFile("migrations/0001_init.sql")
+	files, err := filepath.Glob("migrations/*.sql")
 	if err != nil {
-		t.Fatalf("reading 0001_init.sql: %v", err)
+		t.Fatalf("migration files: %v", err)
 	}
 	db := rawDB(t, path)
-	for _, stmt := range []string{
-		string(initSQL),
-		`CREATE TABLE schema_migrations (
+	stmts := []string{`CREATE TABLE schema_migrations (
 	version    INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL,
 	applied_at INTEGER NOT NULL
-) STRICT`,
-		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, '0001_init.sql', 0)`,
-		`INSERT INTO users (id, email, email_key, password_hash, is_active, email_verified, is_staff,
+) STRICT`}
+	for i, file := range files[:version] {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("reading %s: %v", file, err)
+		}
+		stmts = append(stmts, string(body), fmt.Sprintf(
+			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, '%s', 0)`, i+1, filepath.Base(file)))
+	}
+	stmts = append(stmts, `INSERT INTO users (id, email, email_key, password_hash, is_active, email_verified, is_staff,
 	token_version, totp_secret, totp_pending_secret, totp_enabled, totp_last_step, date_joined, last_login)
-VALUES ('old', 'Old@example.test', 'old@example.test', 'hash', 1, 1, 0, 3, '', '', 0, 0, 0, NULL)`,
-	} {
+VALUES ('old', 'Old@example.test', 'old@example.test', 'hash', 1, 1, 0, 3, '', '', 0, 0, 0, NULL)`)
+	for _, stmt := range stmts {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("building a version 1 database: %v", err)
+			t.Fatalf("building a version %d database: %v", version, err)
 		}
 	}
 	if err := db.Close(); err != nil {
-		t.Fatalf("closing the version 1 database: %v", err)
+		t.Fatalf("closing the version %d database: %v", version, err)
 	}
+}
+
+// TestMigrateFromVersion1 upgrades a database that only 0001_init.sql
+// built, holding a user, as a deployment of an earlier release would: Open
+// runs the later migrations and the user comes back not disabled, with
+// Disabled then written and read like any field, and sessions are kept.
+func TestMigrateFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	ctx := t.Context()
+	buildOldDatabase(t, path, 1)
 
 	s := open(t, path)
 	if n := count(t, rawDB(t, path), "SELECT count(*) FROM schema_migrations"); n != migrationCount(t) {
@@ -241,6 +258,71 @@ VALUES ('old', 'Old@example.test', 'old@example.test', 'hash', 1, 1, 0, 3, '', '
 	}
 	if u, err := s.UserByID(ctx, "old"); err != nil || !u.Disabled || u.IsActive {
 		t.Errorf("UserByID(old) after UpdateUser: got Disabled %t IsActive %t, %v; want true false, nil", u.Disabled, u.IsActive, err)
+	}
+	checkSessionsWork(t, s)
+}
+
+// TestMigrateFromVersion2 upgrades a database that 0001 and 0002 built:
+// Open adds the sessions table, and the user and sessions work.
+func TestMigrateFromVersion2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	buildOldDatabase(t, path, 2)
+	s := open(t, path)
+	if n := count(t, rawDB(t, path), "SELECT count(*) FROM schema_migrations"); n != migrationCount(t) {
+		t.Errorf("schema_migrations rows: got %d, want %d", n, migrationCount(t))
+	}
+	if u, err := s.UserByID(t.Context(), "old"); err != nil || u.Disabled || u.TokenVersion != 3 {
+		t.Errorf("UserByID(old): got Disabled %t TokenVersion %d, %v; want false 3, nil", u.Disabled, u.TokenVersion, err)
+	}
+	checkSessionsWork(t, s)
+}
+
+// checkSessionsWork stores a session of the user "old" and reads it back.
+func checkSessionsWork(t *testing.T, s *sqlite.Store) {
+	t.Helper()
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	in := store.Session{ID: "sid", UserID: "old", CreatedAt: now, LastUsedAt: now,
+		IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour), RefreshID: "r0"}
+	if err := s.CreateSession(ctx, in); err != nil {
+		t.Fatalf("CreateSession after migrating: got error %v, want nil", err)
+	}
+	if got, ok, err := s.RotateSession(ctx, "sid", "r0", store.Rotation{To: "r1", At: now, IdleExpiresAt: now.Add(time.Hour)}); err != nil || !ok || got.RefreshID != "r1" {
+		t.Errorf("RotateSession after migrating: got RefreshID %q, %t, %v; want \"r1\", true, nil", got.RefreshID, ok, err)
+	}
+	if got, err := s.SessionsByUser(ctx, "old"); err != nil || len(got) != 1 || !got[0].CreatedAt.Equal(now) {
+		t.Errorf("SessionsByUser(old) after migrating: got %+v, %v; want the session, nil", got, err)
+	}
+}
+
+// TestSessionQueriesUseIndexes checks the plans of the session statements
+// that could otherwise scan the table: listing by user and purging.
+func TestSessionQueriesUseIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authsys.db")
+	open(t, path)
+	db := rawDB(t, path)
+	for _, tt := range []struct{ query, index string }{
+		{"SELECT * FROM sessions WHERE user_id = 'u' ORDER BY created_at DESC, id", "sessions_user_idx"},
+		{"UPDATE sessions SET revoked_at = 1 WHERE user_id = 'u' AND id <> 'x' AND revoked_at IS NULL", "sessions_user_idx"},
+		{"DELETE FROM sessions WHERE min(idle_expires_at, expires_at) < 5", "sessions_purge_idx"},
+	} {
+		rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query)
+		if err != nil {
+			t.Fatalf("EXPLAIN QUERY PLAN %s: %v", tt.query, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notUsed int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+				t.Fatalf("scanning the plan: %v", err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if joined := strings.Join(plan, "; "); !strings.Contains(joined, tt.index) {
+			t.Errorf("plan of %s: got %q, want one using %s", tt.query, joined, tt.index)
+		}
 	}
 }
 
@@ -513,4 +595,11 @@ func benchUser() store.User {
 		u.BackupCodes = append(u.BackupCodes, store.BackupCode{ID: string(rune('a' + i)), Hash: "hash"})
 	}
 	return u
+}
+
+func TestSessionStore(t *testing.T) {
+	storetest.RunSessionStoreHarness(t, func(t *testing.T) storetest.SessionHarness {
+		s, closeStore := harness(t, sqlite.WithClock(storetest.NewClock().Now))
+		return storetest.SessionHarness{Store: s, Break: closeStore}
+	})
 }
