@@ -50,6 +50,8 @@ type (
 	PendingStore = store.PendingStore
 	// Mailer sends email; see mail.Mailer.
 	Mailer = mail.Mailer
+	// Session is the record of one login; see store.Session.
+	Session = store.Session
 	// Event is one security event; see handlers.Event.
 	Event = handlers.Event
 	// Problem is an RFC 9457 problem detail, the body of every error
@@ -71,6 +73,9 @@ func New(cfg Config) (*Auth, error) {
 	d, err := cfg.build()
 	if err != nil {
 		return nil, err
+	}
+	if d.SessionsVolatile {
+		d.Logger.Warn("authsys: the user store does not keep session records (store.SessionStore), so they live in the pending store: if it loses its data (a Redis restart without persistence, an eviction), logged-out and revoked sessions come back until their tokens expire; implement store.SessionStore on the user store to make revocations durable")
 	}
 	return &Auth{h: server.New(d), deps: d}, nil
 }
@@ -147,6 +152,21 @@ func (a *Auth) Shutdown(ctx context.Context) error { return a.h.Shutdown(ctx) }
 // use.
 func (a *Auth) AdminAction(ctx context.Context, actor, userID, action string) (User, error) {
 	return a.h.AdminAction(ctx, nil, actor, userID, action)
+}
+
+// Sessions returns the live sessions of the user userID (logins not logged
+// out, revoked or expired), newest first, as the admin API lists them. It
+// is safe for concurrent use.
+func (a *Auth) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	return a.h.Sessions(ctx, userID)
+}
+
+// RevokeSession ends the session sessionID of the user userID, as the
+// admin API does: its tokens are refused at once, and EventSessionRevoked
+// names actor. It returns an error wrapping store.ErrNotFound for an
+// unknown, ended or other user's session. It is safe for concurrent use.
+func (a *Auth) RevokeSession(ctx context.Context, actor, userID, sessionID string) error {
+	return a.h.RevokeSession(ctx, nil, actor, userID, sessionID)
 }
 
 // RotateTOTPSecrets seals every stored TOTP secret that is under an older

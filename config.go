@@ -18,6 +18,7 @@ import (
 	"github.com/authsys-go/authsys/internal/server"
 	"github.com/authsys-go/authsys/internal/session"
 	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/tokens"
 	"github.com/authsys-go/authsys/totp"
 )
@@ -150,8 +151,13 @@ type Links struct {
 type Sessions struct {
 	// AccessTTL is the life of an access token. Default 15 minutes.
 	AccessTTL time.Duration
-	// RefreshTTL is the life of a refresh token. Default 7 days.
+	// RefreshTTL is the life of a refresh token, and so how long a session
+	// lives without a refresh (its idle timeout). Default 7 days.
 	RefreshTTL time.Duration
+	// AbsoluteTTL is a session's life from its login, whatever its
+	// refreshes; then its user logs in again. Default 30 days (the NIST
+	// 800-63B bound for AAL1).
+	AbsoluteTTL time.Duration
 	// RefreshReuseGrace is how long a rotated refresh token keeps giving
 	// the same successor (two tabs refreshing at once stay logged in);
 	// after it, a reuse revokes the session. Negative disables the grace.
@@ -247,6 +253,10 @@ type RateLimits struct {
 	// 14,400 codes a day (a few percent chance of guessing one); 50/day
 	// caps that near 0.03 %. Default 50 per day.
 	TwoFactorDaily Rate
+	// Refresh limits POST /refresh/, per client IP and per session (a
+	// client refreshes once per Sessions.AccessTTL; a loop is refused).
+	// Default 30 per minute.
+	Refresh Rate
 	// Off disables every limit, for tests or a deployment that limits
 	// upstream. Default false.
 	Off bool
@@ -426,6 +436,13 @@ func (c Config) build() (server.Deps, error) {
 		return d, err
 	}
 	d.Users, d.Pending, d.Mailer = c.Users, c.Pending, c.Mailer
+	if ss, ok := c.Users.(store.SessionStore); ok {
+		d.SessionStore = ss
+	} else if ss, ok := c.Pending.(store.SessionStore); ok {
+		d.SessionStore, d.SessionsVolatile = ss, true
+	} else {
+		return d, bad("Users", "implements no store.SessionStore, and neither does Pending: one of them must keep the session records (every store of this module does)")
+	}
 	d.Logger, d.Now = c.Logger, c.Now
 	d.Hasher = password.NewHasher(password.Params(c.Passwords.Params), c.Passwords.MaxConcurrentHashes)
 	d.Limiter = ratelimit.New(c.Pending, session.NewKeys(c.Sessions.KeyPrefix).RateLimits())
@@ -567,6 +584,7 @@ func (l Links) build() (*url.URL, error) {
 func (s *Sessions) defaults() {
 	defaultDuration(&s.AccessTTL, 15*time.Minute)
 	defaultDuration(&s.RefreshTTL, 7*24*time.Hour)
+	defaultDuration(&s.AbsoluteTTL, 30*24*time.Hour)
 	defaultDuration(&s.RefreshReuseGrace, 10*time.Second)
 	defaultDuration(&s.ClockSkew, 5*time.Second)
 	s.RefreshReuseGrace = max(s.RefreshReuseGrace, 0)
@@ -584,6 +602,8 @@ func (s Sessions) validate() error {
 		return bad("Sessions.RefreshTTL", "must not be negative")
 	case s.AccessTTL >= s.RefreshTTL:
 		return bad("Sessions.AccessTTL", "must be shorter than RefreshTTL")
+	case s.AbsoluteTTL <= s.AccessTTL:
+		return bad("Sessions.AbsoluteTTL", "must be longer than AccessTTL")
 	}
 	return nil
 }
@@ -636,6 +656,7 @@ func (l RateLimits) build() (server.Limits, error) {
 		{"PasswordReset", l.PasswordReset, Rate{N: 5, Per: time.Minute}, &out.PasswordReset},
 		{"TwoFactor", l.TwoFactor, Rate{N: 10, Per: time.Minute}, &out.TwoFactor},
 		{"TwoFactorDaily", l.TwoFactorDaily, Rate{N: 50, Per: 24 * time.Hour}, &out.TwoFactorDaily},
+		{"Refresh", l.Refresh, Rate{N: 30, Per: time.Minute}, &out.Refresh},
 	} {
 		switch r := f.r; {
 		case r.Off && (r.N != 0 || r.Per != 0):

@@ -44,6 +44,7 @@ const (
 	EventLogout               = handlers.EventLogout               // "logout"
 	EventLogoutAll            = handlers.EventLogoutAll            // "logout_all"
 	EventRefreshReuse         = handlers.EventRefreshReuse         // "refresh_token_reuse"
+	EventSessionRevoked       = handlers.EventSessionRevoked       // "session_revoked"
 	EventPasswordResetRequest = handlers.EventPasswordResetRequest // "password_reset_requested"
 	EventPasswordReset        = handlers.EventPasswordReset        // "password_reset"
 	EventPasswordChanged      = handlers.EventPasswordChanged      // "password_changed"

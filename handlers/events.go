@@ -12,6 +12,7 @@ const (
 	EventLogout               = "logout"
 	EventLogoutAll            = "logout_all"
 	EventRefreshReuse         = "refresh_token_reuse"
+	EventSessionRevoked       = "session_revoked"
 	EventPasswordResetRequest = "password_reset_requested"
 	EventPasswordReset        = "password_reset"
 	EventPasswordChanged      = "password_changed"

@@ -22,6 +22,9 @@ const adminUsage = `usage: server [flags] admin <command> [args]
   revoke <email|id>         log a user out everywhere (bump the token version)
   activate <email|id>       activate an account and mark its email verified
   deactivate <email|id>     deactivate an account and log it out everywhere
+  sessions <email|id>       list a user's live sessions (logins), newest first
+  revoke-session <email|id> <session-id>
+                            log one session of a user out
   staff <email|id>          make a user staff, allowed to use the admin API
   unstaff <email|id>        take staff rights away (effective at the next request)
   help                      print this help
@@ -101,8 +104,24 @@ func runAdmin(ctx context.Context, auth *authsys.Auth, users authsys.UserStore, 
 			prefix = args[0]
 		}
 		return listUsers(ctx, users, prefix, out)
+	case "revoke-session":
+		if len(args) != 2 || strings.TrimSpace(args[0]) == "" || strings.TrimSpace(args[1]) == "" {
+			return errUsage
+		}
+		u, err := lookupUser(ctx, users, args[0])
+		if err != nil {
+			return err
+		}
+		if err := auth.RevokeSession(ctx, cliActor(), u.ID, strings.TrimSpace(args[1])); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%s: no such live session of %s", args[1], u.Email)
+			}
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s (id %s): session %s revoked\n", u.Email, u.ID, strings.TrimSpace(args[1]))
+		return err
 	}
-	if _, ok := adminActions[cmd]; !ok && cmd != "show" {
+	if _, ok := adminActions[cmd]; !ok && cmd != "show" && cmd != "sessions" {
 		return fmt.Errorf("unknown admin command %q\n%w", cmd, errUsage)
 	}
 	if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
@@ -112,8 +131,11 @@ func runAdmin(ctx context.Context, auth *authsys.Auth, users authsys.UserStore, 
 	if err != nil {
 		return err
 	}
-	if cmd == "show" {
+	switch cmd {
+	case "show":
 		return showUser(u, out)
+	case "sessions":
+		return listSessions(ctx, auth, u, out)
 	}
 	a := adminActions[cmd]
 	updated, err := applyCLIAction(ctx, auth, users, log, u.ID, a.action)
@@ -213,4 +235,18 @@ func when(t time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// listSessions prints the live sessions of u.
+func listSessions(ctx context.Context, auth *authsys.Auth, u authsys.User, out io.Writer) error {
+	ss, err := auth.Sessions(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tDEVICE\tIP\tCREATED\tLAST USED")
+	for _, s := range ss {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Label, s.LastIP, when(s.CreatedAt), when(s.LastUsedAt))
+	}
+	return tw.Flush()
 }

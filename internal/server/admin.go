@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsys-go/authsys/internal/session"
+
 	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/store"
@@ -82,6 +84,9 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 	u, err := h.deps.Users.UpdateUser(ctx, id, change)
 	if err != nil {
 		return store.User{}, err
+	}
+	if action == handlers.AdminRevokeSessions || action == handlers.AdminDeactivate {
+		h.endSessions(r, u.ID, "", session.ReasonRevoked)
 	}
 	h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, ActorID: actorID, Reason: action})
 	return u, nil

@@ -37,14 +37,31 @@ func (h *Handlers) clearCookies(w http.ResponseWriter) {
 	h.setCookie(w, c.RefreshName, "", c.RefreshPath, -1)
 }
 
-// startSession opens a new session for u and sets its tokens as cookies.
-func (h *Handlers) startSession(w http.ResponseWriter, u store.User) error {
-	is, err := h.sess.Start(u)
+// startSession opens a new session for u, recorded with r's client, and
+// sets its tokens as cookies.
+func (h *Handlers) startSession(w http.ResponseWriter, r *http.Request, u store.User) error {
+	is, err := h.sess.Start(r.Context(), u, h.client(r))
 	if err != nil {
 		return err
 	}
 	h.setTokens(w, is)
 	return nil
+}
+
+// client is what the session records of r's client.
+func (h *Handlers) client(r *http.Request) session.Client {
+	return session.Client{IP: h.clientIP(r), UserAgent: r.UserAgent()}
+}
+
+// endSessions revokes the session records of userID but except, after a
+// change that bumped the token version (which has already ended their
+// tokens): the records follow, so the session list shows them ended. A
+// failure is logged, not returned: the token version is what refuses the
+// tokens.
+func (h *Handlers) endSessions(r *http.Request, userID, except, reason string) {
+	if _, err := h.sess.RevokeAll(r.Context(), userID, except, reason); err != nil {
+		h.log.WarnContext(r.Context(), "authsys: revoking session records failed", "user_id", userID, "error", err)
+	}
 }
 
 // setTokens sets the access and refresh cookies of is.

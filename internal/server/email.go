@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/authsys-go/authsys/internal/session"
+
 	"github.com/authsys-go/authsys/handlers"
 
 	authmail "github.com/authsys-go/authsys/mail"
@@ -122,6 +124,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	if err := h.deps.Pending.DeletePending(ctx, key); err != nil {
 		h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
 	}
+	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
 	h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, u.ID, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
 	h.emit(r, Event{Kind: handlers.EventEmailChanged, UserID: u.ID})

@@ -33,14 +33,20 @@ const MaxBodyBytes = 64 << 10
 // Deps are the collaborators and settings of the handlers, built by the
 // root package from its Config (defaults filled in, validated).
 type Deps struct {
-	Users    store.UserStore
-	Pending  store.PendingStore
-	Mailer   mail.Mailer
-	Tokens   *tokens.Manager
-	Hasher   *password.Hasher
-	Limiter  *ratelimit.Limiter
-	ClientIP *clientip.Resolver
-	CSRF     *http.CrossOriginProtection
+	Users   store.UserStore
+	Pending store.PendingStore
+	// SessionStore keeps the session records: the UserStore's, or else the
+	// PendingStore's.
+	SessionStore store.SessionStore
+	// SessionsVolatile: SessionStore is the PendingStore's, so revoked
+	// sessions come back if it loses its data.
+	SessionsVolatile bool
+	Mailer           mail.Mailer
+	Tokens           *tokens.Manager
+	Hasher           *password.Hasher
+	Limiter          *ratelimit.Limiter
+	ClientIP         *clientip.Resolver
+	CSRF             *http.CrossOriginProtection
 	// FrontendURL is Links.FrontendURL, parsed.
 	FrontendURL *url.URL
 	TOTPCipher  *totp.Cipher
@@ -77,9 +83,13 @@ type Handlers struct {
 func New(d Deps) *Handlers {
 	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix)}
 	h.sess = session.New(session.Config{
-		Users: d.Users, Pending: d.Pending, Tokens: d.Tokens, Keys: h.keys, Now: d.Now,
-		ReuseGrace: d.Sessions.RefreshReuseGrace, CheckEnded: !d.Sessions.StatelessAccessTokens,
+		Users: d.Users, Pending: d.Pending, Sessions: d.SessionStore, Tokens: d.Tokens, Keys: h.keys, Now: d.Now,
+		ReuseGrace: d.Sessions.RefreshReuseGrace, AbsoluteTTL: d.Sessions.AbsoluteTTL,
+		CheckEnded:      !d.Sessions.StatelessAccessTokens,
 		PendingLoginTTL: d.TwoFactor.PendingLoginTTL, WorkTimeout: h.workTimeout(),
+		OnPurgeError: func(err error) {
+			h.log.Warn("authsys: purging old session records failed; retried later", "error", err)
+		},
 	})
 	h.mux = http.NewServeMux()
 	h.routes()

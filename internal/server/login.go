@@ -151,7 +151,7 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 
 // finishLogin starts a session for u, whose login is already recorded.
 func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
-	if err := h.startSession(w, u); err != nil {
+	if err := h.startSession(w, r, u); err != nil {
 		return err
 	}
 	h.emit(r, Event{Kind: handlers.EventLoginSucceeded, UserID: u.ID, Reason: method})

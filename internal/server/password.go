@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/authsys-go/authsys/internal/session"
+
 	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/internal/password"
@@ -104,6 +106,7 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
 	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID})
 	return writeMessage(w, "Your password has been reset; log in with the new one.")
@@ -166,9 +169,10 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 	if err != nil {
 		return err
 	}
+	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.emit(r, Event{Kind: handlers.EventPasswordChanged, UserID: u.ID})
 	if !h.deps.Sessions.LogoutOnPasswordChange {
-		if err := h.startSession(w, u); err != nil {
+		if err := h.startSession(w, r, u); err != nil {
 			return err
 		}
 		return writeMessage(w, "Your password has been changed.")

@@ -7,20 +7,36 @@ import (
 	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/internal/session"
 	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/tokens"
 )
 
-// logout ends the session of the access token and, when the refresh cookie
-// is one of the same user's, that token and its session too.
-func (h *Handlers) logout(w http.ResponseWriter, r *http.Request, u store.User) error {
-	refresh := ""
-	if c, err := r.Cookie(h.deps.Cookies.RefreshName); err == nil {
-		refresh = c.Value
+// limitRefresh is the scope of the refresh budgets, per client IP and per
+// session.
+const limitRefresh = "refresh"
+
+// cookie returns the value of r's cookie name, or "".
+func cookie(r *http.Request, name string) string {
+	if c, err := r.Cookie(name); err == nil {
+		return c.Value
 	}
-	if err := h.sess.End(r.Context(), claimsFromContext(r.Context()), refresh); err != nil {
+	return ""
+}
+
+// logout ends the session that the request's access token (cookie or,
+// when allowed, Bearer header) or refresh cookie names, whichever are
+// valid, and clears the cookies. It answers 200 whatever the tokens, so it
+// works after the access cookie expired and tells nothing of a token's
+// validity.
+func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) error {
+	access, _ := h.accessToken(r)
+	userID, err := h.sess.End(r.Context(), access, cookie(r, h.deps.Cookies.RefreshName))
+	if err != nil {
 		return err
 	}
 	h.clearCookies(w)
-	h.emit(r, Event{Kind: handlers.EventLogout, UserID: u.ID})
+	if userID != "" {
+		h.emit(r, Event{Kind: handlers.EventLogout, UserID: userID})
+	}
 	return writeMessage(w, "Logged out.")
 }
 
@@ -35,13 +51,22 @@ func (h *Handlers) logoutAll(w http.ResponseWriter, r *http.Request, u store.Use
 
 // refresh rotates the refresh token (see session.Manager.Refresh). A token
 // the core refuses clears the cookies; a store error keeps them (an outage
-// is not a logout).
+// is not a logout). The client IP's budget is checked before anything, the
+// session's once the token is known to be genuine.
 func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
-	c, err := r.Cookie(h.deps.Cookies.RefreshName)
-	if err != nil || c.Value == "" {
+	raw := cookie(r, h.deps.Cookies.RefreshName)
+	if raw == "" {
 		return problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "No refresh token was provided.")
 	}
-	is, u, err := h.sess.Refresh(r.Context(), c.Value)
+	if err := h.limit(r, limitRefresh, h.deps.Limits.Refresh, ""); err != nil {
+		return err
+	}
+	if claims, err := h.deps.Tokens.Parse(raw, tokens.TypeRefresh); err == nil {
+		if err := h.limitKey(r, limitRefresh, h.deps.Limits.Refresh, "sess:"+claims.SessionID, claims.Subject); err != nil {
+			return err
+		}
+	}
+	is, u, err := h.sess.Refresh(r.Context(), raw, h.client(r))
 	if err != nil {
 		p := sessionProblem(err)
 		var refused *Problem

@@ -15,9 +15,12 @@ func (h *Handlers) routes() {
 	h.handle(m, "/verify-account/resend/", methods{http.MethodPost: h.resendVerification})
 	h.handle(m, "/login/", methods{http.MethodPost: h.login})
 	h.handle(m, "/2fa/verify-login/", methods{http.MethodPost: h.verifyLogin})
-	h.handle(m, "/logout/", methods{http.MethodPost: h.authed(h.logout)})
+	h.handle(m, "/logout/", methods{http.MethodPost: h.logout})
 	h.handle(m, "/logout-all/", methods{http.MethodPost: h.authed(h.logoutAll)})
 	h.handle(m, "/refresh/", methods{http.MethodPost: h.refresh})
+	h.handle(m, "/sessions/", methods{http.MethodGet: h.authed(h.listSessions)})
+	h.handle(m, "/sessions/revoke-others/", methods{http.MethodPost: h.authed(h.revokeOtherSessions)})
+	h.handle(m, "/sessions/{id}/", methods{http.MethodDelete: h.authed(h.revokeSession)})
 	h.handle(m, "/me/", methods{http.MethodGet: h.authed(h.me)})
 	h.handle(m, "/password-reset/", methods{http.MethodPost: h.passwordReset})
 	h.handle(m, "/password-reset-confirm/", methods{http.MethodPost: h.passwordResetConfirm})
@@ -36,6 +39,8 @@ func (h *Handlers) adminRoutes() {
 	m := h.admin
 	h.handle(m, "/users/", methods{http.MethodGet: h.adminOnly(h.listUsers)})
 	h.handle(m, "/users/{id}/", methods{http.MethodGet: h.adminOnly(h.showUser)})
+	h.handle(m, "/users/{id}/sessions/", methods{http.MethodGet: h.adminOnly(h.adminListSessions)})
+	h.handle(m, "/users/{id}/sessions/{sid}/", methods{http.MethodDelete: h.adminOnly(h.adminRevokeSession)})
 	for _, a := range []struct{ path, action string }{
 		{"/users/{id}/disable-2fa/", handlers.AdminDisable2FA},
 		{"/users/{id}/revoke-sessions/", handlers.AdminRevokeSessions},

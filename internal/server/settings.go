@@ -34,6 +34,7 @@ type Links struct {
 // Sessions is authsys.Sessions.
 type Sessions struct {
 	AccessTTL, RefreshTTL  time.Duration
+	AbsoluteTTL            time.Duration
 	RefreshReuseGrace      time.Duration
 	ClockSkew              time.Duration
 	Issuer, Audience       string
@@ -75,5 +76,5 @@ type Hooks struct {
 
 // Limits are the rate limits in force; a zero Rate disables one.
 type Limits struct {
-	Login, Signup, PasswordReset, TwoFactor, TwoFactorDaily ratelimit.Rate
+	Login, Signup, PasswordReset, TwoFactor, TwoFactorDaily, Refresh ratelimit.Rate
 }

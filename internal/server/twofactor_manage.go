@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsys-go/authsys/internal/session"
+
 	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/store"
@@ -167,6 +169,7 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 	if err != nil {
 		return h.codeFailed(r, u.ID, "enable", err)
 	}
+	h.endSessions(r, u.ID, claimsFromContext(r.Context()).SessionID, session.ReasonTwoFactor)
 	h.emit(r, Event{Kind: handlers.EventTwoFactorEnabled, UserID: u.ID})
 	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
 }
@@ -214,6 +217,7 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 	if err != nil {
 		return h.codeFailed(r, u.ID, "disable", err)
 	}
+	h.endSessions(r, u.ID, claimsFromContext(r.Context()).SessionID, session.ReasonTwoFactor)
 	h.emit(r, Event{Kind: handlers.EventTwoFactorDisabled, UserID: u.ID})
 	return writeMessage(w, "Two-factor authentication is disabled.")
 }

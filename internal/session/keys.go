@@ -21,16 +21,6 @@ func NewKeys(prefix string) Keys { return Keys{prefix: prefix} }
 // RateLimits is the prefix of the rate limiter's keys.
 func (k Keys) RateLimits() string { return k.prefix + "rl:" }
 
-// Denied marks the refresh token jti as unusable (logged out).
-func (k Keys) Denied(jti string) string { return k.prefix + "rt:deny:" + jti }
-
-// Ended marks the session sid as ended: every token of it is refused.
-func (k Keys) Ended(sid string) string { return k.prefix + "rt:family:" + sid }
-
-// Rotated records the first rotation of the refresh token jti: when, and
-// the successor's jti.
-func (k Keys) Rotated(jti string) string { return k.prefix + "rt:used:" + jti }
-
 // PendingLogin holds the pending login whose token is token.
 func (k Keys) PendingLogin(token string) string { return k.prefix + "pending:" + Hash(token) }
 

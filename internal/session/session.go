@@ -2,9 +2,10 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authsys-go/authsys/store"
@@ -34,50 +35,100 @@ var (
 type Config struct {
 	Users   store.UserStore
 	Pending store.PendingStore
-	Tokens  *tokens.Manager
-	Keys    Keys
-	Now     func() time.Time
+	// Sessions keeps the session records.
+	Sessions store.SessionStore
+	Tokens   *tokens.Manager
+	Keys     Keys
+	Now      func() time.Time
 	// ReuseGrace is how long a rotated refresh token keeps giving the same
 	// successor; zero means none.
 	ReuseGrace time.Duration
+	// AbsoluteTTL is a session's life from its login, whatever its
+	// refreshes.
+	AbsoluteTTL time.Duration
 	// CheckEnded makes Authenticate refuse access tokens of ended sessions
-	// (one PendingStore read).
+	// (one SessionStore read).
 	CheckEnded bool
 	// PendingLoginTTL is the life of a pending login.
 	PendingLoginTTL time.Duration
 	// WorkTimeout bounds work that may outlive its request (releasing the
 	// claim on a pending login).
 	WorkTimeout time.Duration
+	// OnPurgeError, when set, hears of a failed purge of old session
+	// records (a purge is retried later; nothing else depends on it).
+	OnPurgeError func(error)
 }
+
+// purgeEvery is how often, at most, a Manager deletes the records of
+// sessions that ended long enough ago that no token of theirs can be valid.
+const purgeEvery = 10 * time.Minute
 
 // Manager is the session core. It is safe for concurrent use.
 type Manager struct {
 	c Config
+	// nextPurge is when the next purge is due (Unix nanoseconds).
+	nextPurge atomic.Int64
 }
 
 // New returns a Manager for c.
 func New(c Config) *Manager { return &Manager{c: c} }
 
+// Client is what the core records of the client of a login or refresh.
+type Client struct {
+	IP, UserAgent string
+}
+
+// maxUserAgent bounds the user agent recorded.
+const maxUserAgent = 512
+
+func (c Client) userAgent() string {
+	ua := strings.ToValidUTF8(c.UserAgent, "")
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+	}
+	return ua
+}
+
 // Issued is what a login or a refresh hands the client.
 type Issued struct {
 	// Access and Refresh are the signed tokens.
 	Access, Refresh string
+	// SessionID is the session's ID.
+	SessionID string
 	// AccessTTL is the access token's life; RefreshExpires the refresh
 	// token's expiry.
 	AccessTTL      time.Duration
 	RefreshExpires time.Time
 }
 
-// Start opens a new session for u, whose login is complete.
-func (m *Manager) Start(u store.User) (Issued, error) {
-	sid := tokens.NewID()
-	return m.issue(u, m.c.Tokens.NewClaims(tokens.TypeRefresh, u.ID, u.TokenVersion, sid))
+// Start opens a new session for u, whose login is complete, and records
+// it with the client's address and user agent.
+func (m *Manager) Start(ctx context.Context, u store.User, c Client) (Issued, error) {
+	m.maybePurge(ctx)
+	now := m.c.Now()
+	refresh := m.c.Tokens.NewClaims(tokens.TypeRefresh, u.ID, u.TokenVersion, tokens.NewID())
+	end := now.Add(m.c.AbsoluteTTL)
+	if refresh.ExpiresAt.After(end) {
+		refresh.ExpiresAt = end.Truncate(time.Second)
+	}
+	ua := c.userAgent()
+	rec := store.Session{
+		ID: refresh.SessionID, UserID: u.ID, CreatedAt: now, LastUsedAt: now,
+		IdleExpiresAt: refresh.ExpiresAt, ExpiresAt: end,
+		IP: c.IP, UserAgent: ua, LastIP: c.IP, LastUserAgent: ua, Label: Label(ua),
+		RefreshID: refresh.ID,
+	}
+	if err := m.c.Sessions.CreateSession(ctx, rec); err != nil {
+		return Issued{}, err
+	}
+	return m.issue(u, refresh)
 }
 
 // issue signs a fresh access token of refresh's session and refresh.
 func (m *Manager) issue(u store.User, refresh tokens.Claims) (Issued, error) {
 	tm := m.c.Tokens
-	at, err := tm.Sign(tm.NewClaims(tokens.TypeAccess, u.ID, u.TokenVersion, refresh.SessionID))
+	access := tm.NewClaims(tokens.TypeAccess, u.ID, u.TokenVersion, refresh.SessionID)
+	at, err := tm.Sign(access)
 	if err != nil {
 		return Issued{}, err
 	}
@@ -85,11 +136,11 @@ func (m *Manager) issue(u store.User, refresh tokens.Claims) (Issued, error) {
 	if err != nil {
 		return Issued{}, err
 	}
-	return Issued{Access: at, Refresh: rt, AccessTTL: tm.AccessTTL(), RefreshExpires: refresh.ExpiresAt}, nil
+	return Issued{Access: at, Refresh: rt, SessionID: refresh.SessionID, AccessTTL: tm.AccessTTL(), RefreshExpires: refresh.ExpiresAt}, nil
 }
 
 // Authenticate checks the access token raw: valid and unexpired, its
-// session not ended (with CheckEnded, one PendingStore read first, so an
+// session not ended (with CheckEnded, one SessionStore read first, so an
 // ended session costs no user lookup), its user existing, at the token's
 // version and active. It returns the user and the token's claims, or
 // ErrEnded, ErrInvalid, ErrRevoked, ErrInactive, a tokens error or a store
@@ -100,11 +151,13 @@ func (m *Manager) Authenticate(ctx context.Context, raw string) (store.User, tok
 		return store.User{}, claims, err
 	}
 	if m.c.CheckEnded {
-		ended, err := m.present(ctx, m.c.Keys.Ended(claims.SessionID))
+		s, err := m.c.Sessions.SessionByID(ctx, claims.SessionID)
 		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return store.User{}, claims, ErrEnded
 		case err != nil:
 			return store.User{}, claims, err
-		case ended:
+		case !m.live(s, m.c.Now()) || s.UserID != claims.Subject:
 			return store.User{}, claims, ErrEnded
 		}
 	}
@@ -122,47 +175,35 @@ func (m *Manager) Authenticate(ctx context.Context, raw string) (store.User, tok
 	return u, claims, nil
 }
 
-// present reports whether key holds a value.
-func (m *Manager) present(ctx context.Context, key string) (bool, error) {
-	_, err := m.c.Pending.GetPending(ctx, key)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	}
-	return false, err
+// live reports whether s is neither revoked nor past its absolute end at
+// now. (Past its idle end no refresh token of it is valid, and its access
+// tokens expire by themselves.)
+func (m *Manager) live(s store.Session, now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
 }
 
-// rotation is what the PendingStore keeps for a rotated refresh token: when
-// it was rotated and its successor's ID, so that every caller, on any
-// instance and whatever its signing key, issues the same successor.
-type rotation struct {
-	At   int64  `json:"at"`   // Unix nanoseconds
-	Next string `json:"next"` // the successor's jti
-}
-
-// Refresh rotates the refresh token raw. The first use of a token records
-// its rotation time and a random successor ID with an atomic
-// put-if-absent; the successor's ID and times come from that record, so
-// concurrent callers within the reuse grace all get the same successor. A
-// use after the grace is a replay: the session is ended and ErrReused
-// returned with the user. Other errors: ErrRevoked (logged out, ended, or
-// behind the user's token version), ErrInvalid, ErrInactive, a tokens
-// error, a store error.
-func (m *Manager) Refresh(ctx context.Context, raw string) (Issued, store.User, error) {
+// Refresh rotates the refresh token raw, as one conditional write on the
+// session record: the current token moves the record to a fresh successor;
+// the token the last rotation replaced gets that same successor within the
+// reuse grace (two tabs refreshing at once stay logged in), whatever
+// instance answers. Any other use is a replay: the session is revoked and
+// ErrReused returned with the user. Other errors: ErrRevoked (session
+// ended, or the user's token version moved on), ErrInvalid, ErrInactive, a
+// tokens error, a store error.
+func (m *Manager) Refresh(ctx context.Context, raw string, c Client) (Issued, store.User, error) {
 	claims, err := m.c.Tokens.Parse(raw, tokens.TypeRefresh)
 	if err != nil {
 		return Issued{}, store.User{}, err
 	}
-	for _, k := range []string{m.c.Keys.Denied(claims.ID), m.c.Keys.Ended(claims.SessionID)} {
-		gone, err := m.present(ctx, k)
-		switch {
-		case err != nil:
-			return Issued{}, store.User{}, err
-		case gone:
-			return Issued{}, store.User{}, ErrRevoked
-		}
+	now := m.c.Now()
+	s, err := m.c.Sessions.SessionByID(ctx, claims.SessionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Issued{}, store.User{}, ErrRevoked
+	case err != nil:
+		return Issued{}, store.User{}, err
+	case !m.live(s, now) || s.UserID != claims.Subject:
+		return Issued{}, store.User{}, ErrRevoked
 	}
 	u, err := m.c.Users.UserByID(ctx, claims.Subject)
 	switch {
@@ -175,70 +216,102 @@ func (m *Manager) Refresh(ctx context.Context, raw string) (Issued, store.User, 
 	case u.TokenVersion != claims.TokenVersion:
 		return Issued{}, store.User{}, ErrRevoked
 	}
-
-	now := m.c.Now()
-	usedKey := m.c.Keys.Rotated(claims.ID)
-	mine := rotation{At: now.UnixNano(), Next: tokens.NewID()}
-	rec, _ := json.Marshal(mine)
-	first, err := m.c.Pending.AddPendingIfAbsent(ctx, usedKey, rec, m.remaining(claims.ExpiresAt))
-	if err != nil {
-		return Issued{}, store.User{}, err
+	if claims.ID == s.RefreshID {
+		iat := now.Truncate(time.Second)
+		r := store.Rotation{
+			To: tokens.NewID(), At: now, IdleExpiresAt: m.refreshExpiry(iat, s),
+			IP: c.IP, UserAgent: c.userAgent(),
+		}
+		next, ok, err := m.c.Sessions.RotateSession(ctx, s.ID, claims.ID, r)
+		switch {
+		case err != nil:
+			return Issued{}, store.User{}, err
+		case ok:
+			return m.successor(u, claims, next)
+		case !next.RevokedAt.IsZero():
+			return Issued{}, store.User{}, ErrRevoked
+		}
+		s = next // rotated by a concurrent caller: the grace applies
 	}
-	at, next := now, mine.Next
-	if !first {
-		raw, err := m.c.Pending.GetPending(ctx, usedKey)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if claims.ID != s.PreviousRefreshID || m.c.ReuseGrace <= 0 || now.Sub(s.RotatedAt) > m.c.ReuseGrace {
+		if _, _, err := m.c.Sessions.RevokeSession(ctx, s.ID, now, ReasonReuse); err != nil {
 			return Issued{}, store.User{}, err
 		}
-		var prev rotation
-		if err != nil || json.Unmarshal(raw, &prev) != nil || prev.Next == "" {
-			prev = rotation{} // unreadable: treated as a use long ago
-		}
-		at, next = time.Unix(0, prev.At), prev.Next
-		// Without a grace every second use is a replay, even within the
-		// same clock tick.
-		if grace := m.c.ReuseGrace; grace <= 0 || now.Sub(at) > grace {
-			if err := m.end(ctx, claims.SessionID); err != nil {
-				return Issued{}, store.User{}, err
-			}
-			return Issued{}, u, ErrReused
-		}
+		return Issued{}, u, ErrReused
 	}
-	iat := at.Truncate(time.Second)
+	return m.successor(u, claims, s)
+}
+
+// successor issues the tokens of s's current refresh token, rotated from
+// the one of claims: its ID and times come from the record, so every
+// caller, on any instance, issues the same refresh token.
+func (m *Manager) successor(u store.User, claims tokens.Claims, s store.Session) (Issued, store.User, error) {
+	iat := s.RotatedAt.Truncate(time.Second)
 	succ := tokens.Claims{
 		Type: tokens.TypeRefresh, Subject: claims.Subject, TokenVersion: claims.TokenVersion,
-		SessionID: claims.SessionID, ID: next, IssuedAt: iat, ExpiresAt: iat.Add(m.c.Tokens.RefreshTTL()),
+		SessionID: s.ID, ID: s.RefreshID, IssuedAt: iat, ExpiresAt: m.refreshExpiry(iat, s),
 	}
 	is, err := m.issue(u, succ)
 	return is, u, err
 }
 
-// End ends the session of the access token claims (a logout) and, when
-// refresh is a valid refresh token of the same user, denies it and ends its
-// session too (the client's refresh cookie may belong to another login).
-func (m *Manager) End(ctx context.Context, claims tokens.Claims, refresh string) error {
-	if refresh != "" {
-		if rc, err := m.c.Tokens.Parse(refresh, tokens.TypeRefresh); err == nil && rc.Subject == claims.Subject {
-			if err := m.c.Pending.PutPending(ctx, m.c.Keys.Denied(rc.ID), []byte{1}, m.remaining(rc.ExpiresAt)); err != nil {
-				return err
-			}
-			if rc.SessionID != claims.SessionID {
-				if err := m.end(ctx, rc.SessionID); err != nil {
-					return err
-				}
-			}
-		}
+// refreshExpiry is the expiry of a refresh token of s issued at iat: the
+// refresh lifetime, within the session's absolute end. Every instance
+// computes the same from the record.
+func (m *Manager) refreshExpiry(iat time.Time, s store.Session) time.Time {
+	exp, end := iat.Add(m.c.Tokens.RefreshTTL()), s.ExpiresAt.Truncate(time.Second)
+	if exp.After(end) {
+		return end
 	}
-	return m.end(ctx, claims.SessionID)
+	return exp
 }
 
-// end marks the session sid ended for as long as any of its tokens lives.
-func (m *Manager) end(ctx context.Context, sid string) error {
-	return m.c.Pending.PutPending(ctx, m.c.Keys.Ended(sid), []byte{1}, m.c.Tokens.RefreshTTL()+time.Minute)
+// Reasons a session record is revoked for, its RevokeReason.
+const (
+	ReasonLogout    = "logout"
+	ReasonLogoutAll = "logout_all"
+	ReasonReuse     = "refresh_token_reuse"
+	ReasonRevoked   = "revoked"
+	// ReasonAccount: the account changed (password, email, deactivation,
+	// an admin action) and every session of it ended.
+	ReasonAccount = "account_changed"
+	// ReasonTwoFactor: two-factor authentication was turned on or off,
+	// which ends every other session.
+	ReasonTwoFactor = "two_factor_changed"
+)
+
+// End is a logout: it revokes the session of the access token claims, if
+// any, and that of the refresh token refresh, if it is valid. Either may
+// be missing or invalid: End then revokes what it can, and nothing when
+// neither is valid (a logout always succeeds). It returns the user ID of
+// a revoked session, for the event.
+func (m *Manager) End(ctx context.Context, access, refresh string) (string, error) {
+	now := m.c.Now()
+	userID := ""
+	for _, t := range []struct{ raw, typ string }{{access, tokens.TypeAccess}, {refresh, tokens.TypeRefresh}} {
+		if t.raw == "" {
+			continue
+		}
+		claims, err := m.c.Tokens.Parse(t.raw, t.typ)
+		if err != nil {
+			continue
+		}
+		s, ok, err := m.c.Sessions.RevokeSession(ctx, claims.SessionID, now, ReasonLogout)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return userID, err
+		case ok || s.UserID == claims.Subject:
+			userID = s.UserID
+		}
+	}
+	return userID, nil
 }
 
 // EndAll ends every session and pending login of userID by bumping the
-// token version. It returns store.ErrNotFound for an unknown user.
+// token version, and revokes its session records. It returns
+// store.ErrNotFound for an unknown user.
 func (m *Manager) EndAll(ctx context.Context, userID string) error {
 	_, err := m.c.Users.UpdateUser(ctx, userID, func(x *store.User) error {
 		x.TokenVersion++
@@ -247,13 +320,59 @@ func (m *Manager) EndAll(ctx context.Context, userID string) error {
 	if err != nil {
 		return fmt.Errorf("session: ending every session: %w", err)
 	}
-	return nil
+	_, err = m.RevokeAll(ctx, userID, "", ReasonLogoutAll)
+	return err
 }
 
-// remaining is the time until t, at least one millisecond.
-func (m *Manager) remaining(t time.Time) time.Duration {
-	if d := t.Sub(m.c.Now()); d > time.Millisecond {
-		return d
+// RevokeAll revokes every session record of userID but except (none when
+// empty) and returns how many it revoked. Callers that bumped the token
+// version have already ended the sessions' tokens; this keeps the records
+// (and the session list) in step.
+func (m *Manager) RevokeAll(ctx context.Context, userID, except, reason string) (int, error) {
+	return m.c.Sessions.RevokeUserSessions(ctx, userID, except, m.c.Now(), reason)
+}
+
+// Revoke revokes the session id of userID; ErrNotFound (wrapping
+// store.ErrNotFound) for an unknown id, another user's, or an ended one,
+// alike.
+func (m *Manager) Revoke(ctx context.Context, userID, id string) error {
+	s, err := m.c.Sessions.SessionByID(ctx, id)
+	if err == nil && (s.UserID != userID || !m.live(s, m.c.Now())) {
+		err = store.ErrNotFound
 	}
-	return time.Millisecond
+	if err != nil {
+		return err
+	}
+	_, _, err = m.c.Sessions.RevokeSession(ctx, id, m.c.Now(), ReasonRevoked)
+	return err
+}
+
+// List returns the live sessions of userID, newest first.
+func (m *Manager) List(ctx context.Context, userID string) ([]store.Session, error) {
+	all, err := m.c.Sessions.SessionsByUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	now := m.c.Now()
+	live := all[:0]
+	for _, s := range all {
+		if m.live(s, now) && now.Before(s.IdleExpiresAt) {
+			live = append(live, s)
+		}
+	}
+	return live, nil
+}
+
+// maybePurge deletes, at most every purgeEvery per Manager, the records of
+// sessions that ended long enough ago that no token of theirs can be
+// valid: past their idle or absolute end by an access token's life.
+func (m *Manager) maybePurge(ctx context.Context) {
+	now := m.c.Now()
+	next := m.nextPurge.Load()
+	if now.UnixNano() < next || !m.nextPurge.CompareAndSwap(next, now.Add(purgeEvery).UnixNano()) {
+		return
+	}
+	if _, err := m.c.Sessions.PurgeSessions(ctx, now.Add(-m.c.Tokens.AccessTTL()-time.Minute)); err != nil && m.c.OnPurgeError != nil {
+		m.c.OnPurgeError(err)
+	}
 }

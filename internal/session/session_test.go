@@ -35,8 +35,8 @@ func newCore(t *testing.T, mutate ...func(*session.Config)) *core {
 		t.Fatal(err)
 	}
 	c := session.Config{
-		Users: st, Pending: st, Tokens: tm, Keys: session.NewKeys("t:"), Now: clock.Now,
-		ReuseGrace: 10 * time.Second, CheckEnded: true,
+		Users: st, Pending: st, Sessions: st, Tokens: tm, Keys: session.NewKeys("t:"), Now: clock.Now,
+		ReuseGrace: 10 * time.Second, AbsoluteTTL: 30 * 24 * time.Hour, CheckEnded: true,
 		PendingLoginTTL: 5 * time.Minute, WorkTimeout: 10 * time.Second,
 	}
 	for _, m := range mutate {
@@ -63,12 +63,15 @@ func (c *core) update(t *testing.T, id string, fn func(*store.User)) {
 
 func (c *core) start(t *testing.T, u store.User) session.Issued {
 	t.Helper()
-	is, err := c.m.Start(u)
+	is, err := c.m.Start(t.Context(), u, firefox)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return is
 }
+
+// firefox is the client of most tests.
+var firefox = session.Client{IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}
 
 func wantErr(t *testing.T, what string, err, want error) {
 	t.Helper()
@@ -106,7 +109,8 @@ func TestAuthenticateRefuses(t *testing.T) {
 			if err := c.m.EndAll(t.Context(), u.ID); err != nil {
 				t.Fatal(err)
 			}
-		}, session.ErrRevoked},
+		}, session.ErrEnded},
+		{"past the absolute end", func(c *core, u store.User) { c.clock.Advance(30*24*time.Hour + time.Second) }, tokens.ErrExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,7 +129,7 @@ func TestRefreshRotates(t *testing.T) {
 	u := c.user(t, "a@example.com")
 	first := c.start(t, u)
 	c.clock.Advance(time.Second)
-	next, got, err := c.m.Refresh(t.Context(), first.Refresh)
+	next, got, err := c.m.Refresh(t.Context(), first.Refresh, firefox)
 	if err != nil || got.ID != u.ID {
 		t.Fatalf("Refresh: got %v, %v; want the user", got.ID, err)
 	}
@@ -138,7 +142,7 @@ func TestRefreshRotates(t *testing.T) {
 		t.Fatalf("got session %q then %q (%v), want one session", a.SessionID, b.SessionID, err)
 	}
 	// Within the grace the old token gives the same successor.
-	again, _, err := c.m.Refresh(t.Context(), first.Refresh)
+	again, _, err := c.m.Refresh(t.Context(), first.Refresh, firefox)
 	if err != nil || again.Refresh != next.Refresh {
 		t.Fatalf("reuse within the grace: got %v, a different successor %t; want the same successor", err, again.Refresh != next.Refresh)
 	}
@@ -148,17 +152,17 @@ func TestRefreshReuseAfterGraceEndsTheSession(t *testing.T) {
 	c := newCore(t)
 	u := c.user(t, "a@example.com")
 	first := c.start(t, u)
-	next, _, err := c.m.Refresh(t.Context(), first.Refresh)
+	next, _, err := c.m.Refresh(t.Context(), first.Refresh, firefox)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.clock.Advance(11 * time.Second)
-	_, got, err := c.m.Refresh(t.Context(), first.Refresh)
+	_, got, err := c.m.Refresh(t.Context(), first.Refresh, firefox)
 	wantErr(t, "replay", err, session.ErrReused)
 	if got.ID != u.ID {
 		t.Errorf("replay: got user %q, want %q for the event", got.ID, u.ID)
 	}
-	_, _, err = c.m.Refresh(t.Context(), next.Refresh)
+	_, _, err = c.m.Refresh(t.Context(), next.Refresh, firefox)
 	wantErr(t, "successor after a replay", err, session.ErrRevoked)
 	_, _, err = c.m.Authenticate(t.Context(), next.Access)
 	wantErr(t, "access token after a replay", err, session.ErrEnded)
@@ -168,10 +172,10 @@ func TestRefreshWithoutGrace(t *testing.T) {
 	c := newCore(t, func(cfg *session.Config) { cfg.ReuseGrace = 0 })
 	u := c.user(t, "a@example.com")
 	first := c.start(t, u)
-	if _, _, err := c.m.Refresh(t.Context(), first.Refresh); err != nil {
+	if _, _, err := c.m.Refresh(t.Context(), first.Refresh, firefox); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := c.m.Refresh(t.Context(), first.Refresh)
+	_, _, err := c.m.Refresh(t.Context(), first.Refresh, firefox)
 	wantErr(t, "second use in the same tick", err, session.ErrReused)
 }
 
@@ -191,14 +195,14 @@ func TestRefreshRefuses(t *testing.T) {
 			u := c.user(t, "a@example.com")
 			is := c.start(t, u)
 			tt.change(c, u)
-			_, _, err := c.m.Refresh(t.Context(), is.Refresh)
+			_, _, err := c.m.Refresh(t.Context(), is.Refresh, firefox)
 			wantErr(t, "Refresh", err, tt.want)
 		})
 	}
 	c := newCore(t)
 	ghost := store.User{ID: "no-such-user", IsActive: true}
 	is := c.start(t, ghost)
-	_, _, err := c.m.Refresh(t.Context(), is.Refresh)
+	_, _, err := c.m.Refresh(t.Context(), is.Refresh, firefox)
 	wantErr(t, "unknown user", err, session.ErrInvalid)
 	_, _, err = c.m.Authenticate(t.Context(), is.Access)
 	wantErr(t, "unknown user", err, session.ErrInvalid)
@@ -216,7 +220,7 @@ func TestRefreshConcurrentOneSuccessor(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			is, _, err := c.m.Refresh(context.Background(), first.Refresh)
+			is, _, err := c.m.Refresh(context.Background(), first.Refresh, firefox)
 			got[i], errs[i] = is.Refresh, err
 		})
 	}
@@ -231,30 +235,168 @@ func TestRefreshConcurrentOneSuccessor(t *testing.T) {
 func TestEnd(t *testing.T) {
 	c := newCore(t)
 	u := c.user(t, "a@example.com")
-	other := c.user(t, "b@example.com")
 	is := c.start(t, u)
 	second := c.start(t, u) // another login of the same user
-	foreign := c.start(t, other)
-	_, claims, err := c.m.Authenticate(t.Context(), is.Access)
-	if err != nil {
-		t.Fatal(err)
+	third := c.start(t, u)
+	// The access token and a refresh cookie of another login end both.
+	if got, err := c.m.End(t.Context(), is.Access, second.Refresh); err != nil || got != u.ID {
+		t.Fatalf("End: got %q, %v; want the user", got, err)
 	}
-	// The refresh cookie of another login of the same user ends that login
-	// too; another user's is ignored.
-	if err := c.m.End(t.Context(), claims, second.Refresh); err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = c.m.Authenticate(t.Context(), is.Access)
+	_, _, err := c.m.Authenticate(t.Context(), is.Access)
 	wantErr(t, "access token after logout", err, session.ErrEnded)
-	_, _, err = c.m.Refresh(t.Context(), is.Refresh)
+	_, _, err = c.m.Refresh(t.Context(), is.Refresh, firefox)
 	wantErr(t, "refresh token after logout", err, session.ErrRevoked)
-	_, _, err = c.m.Refresh(t.Context(), second.Refresh)
+	_, _, err = c.m.Refresh(t.Context(), second.Refresh, firefox)
 	wantErr(t, "the other login's refresh token", err, session.ErrRevoked)
-	if err := c.m.End(t.Context(), claims, foreign.Refresh); err != nil {
+	// The refresh token alone (the access cookie expired) ends its session.
+	c.clock.Advance(time.Hour)
+	if got, err := c.m.End(t.Context(), third.Access, third.Refresh); err != nil || got != u.ID {
+		t.Fatalf("End with an expired access token: got %q, %v; want the user", got, err)
+	}
+	_, _, err = c.m.Refresh(t.Context(), third.Refresh, firefox)
+	wantErr(t, "refresh after a logout by refresh token", err, session.ErrRevoked)
+	// No valid token: nothing to end, no error.
+	if got, err := c.m.End(t.Context(), "garbage", ""); err != nil || got != "" {
+		t.Fatalf("End with no valid token: got %q, %v; want nothing", got, err)
+	}
+	if live, _ := c.m.List(t.Context(), u.ID); len(live) != 0 {
+		t.Errorf("got %d live sessions, want 0", len(live))
+	}
+}
+
+func TestListAndRevoke(t *testing.T) {
+	c := newCore(t)
+	u := c.user(t, "a@example.com")
+	other := c.user(t, "b@example.com")
+	a := c.start(t, u)
+	c.clock.Advance(time.Minute)
+	b := c.start(t, u)
+	c.clock.Advance(time.Minute)
+	cur := c.start(t, u)
+	foreign := c.start(t, other)
+	live, err := c.m.List(t.Context(), u.ID)
+	if err != nil || len(live) != 3 || live[0].ID != cur.SessionID || live[2].ID != a.SessionID {
+		t.Fatalf("List: got %d sessions (%v), want 3 newest first", len(live), err)
+	}
+	if live[0].Label != "Firefox on Linux" || live[0].LastIP != "192.0.2.1" {
+		t.Errorf("got label %q, IP %q; want Firefox on Linux, 192.0.2.1", live[0].Label, live[0].LastIP)
+	}
+	err = c.m.Revoke(t.Context(), u.ID, foreign.SessionID)
+	wantErr(t, "revoking another user's session", err, store.ErrNotFound)
+	err = c.m.Revoke(t.Context(), u.ID, "no-such-session")
+	wantErr(t, "revoking an unknown session", err, store.ErrNotFound)
+	if err := c.m.Revoke(t.Context(), u.ID, b.SessionID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.m.Refresh(t.Context(), foreign.Refresh); err != nil {
-		t.Fatalf("another user's refresh token after a logout naming it: got %v, want it alive", err)
+	err = c.m.Revoke(t.Context(), u.ID, b.SessionID)
+	wantErr(t, "revoking it twice", err, store.ErrNotFound)
+	_, _, err = c.m.Authenticate(t.Context(), b.Access)
+	wantErr(t, "a revoked session's access token", err, session.ErrEnded)
+	n, err := c.m.RevokeAll(t.Context(), u.ID, cur.SessionID, session.ReasonRevoked)
+	if err != nil || n != 1 {
+		t.Fatalf("RevokeAll: got %d, %v; want 1 (the only other live one)", n, err)
+	}
+	if _, _, err := c.m.Authenticate(t.Context(), cur.Access); err != nil {
+		t.Fatalf("the kept session: got %v", err)
+	}
+	if _, _, err := c.m.Authenticate(t.Context(), foreign.Access); err != nil {
+		t.Fatalf("another user's session: got %v", err)
+	}
+}
+
+// TestAbsoluteLifetime refreshes a session every six days: refresh tokens
+// never outlive the absolute end, and past it the session is over.
+func TestAbsoluteLifetime(t *testing.T) {
+	c := newCore(t)
+	u := c.user(t, "a@example.com")
+	start := c.clock.Now()
+	is := c.start(t, u)
+	for c.clock.Now().Sub(start) < 25*24*time.Hour {
+		c.clock.Advance(5 * 24 * time.Hour)
+		next, _, err := c.m.Refresh(t.Context(), is.Refresh, firefox)
+		if err != nil {
+			t.Fatalf("refresh on day %v: %v", c.clock.Now().Sub(start), err)
+		}
+		if end := start.Add(30 * 24 * time.Hour); next.RefreshExpires.After(end) {
+			t.Fatalf("got a refresh token expiring %v, after the session's end %v", next.RefreshExpires, end)
+		}
+		is = next
+	}
+	c.clock.Advance(5*24*time.Hour + time.Second)
+	_, _, err := c.m.Refresh(t.Context(), is.Refresh, firefox)
+	if !errors.Is(err, session.ErrRevoked) && !errors.Is(err, tokens.ErrExpired) {
+		t.Fatalf("refresh past the absolute end: got %v, want refused", err)
+	}
+}
+
+// keyCounter is a PendingStore that counts the distinct keys written.
+type keyCounter struct {
+	store.PendingStore
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+func (k *keyCounter) note(key string) {
+	k.mu.Lock()
+	k.keys[key] = true
+	k.mu.Unlock()
+}
+
+func (k *keyCounter) PutPending(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	k.note(key)
+	return k.PendingStore.PutPending(ctx, key, v, ttl)
+}
+
+func (k *keyCounter) AddPendingIfAbsent(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, error) {
+	k.note(key)
+	return k.PendingStore.AddPendingIfAbsent(ctx, key, v, ttl)
+}
+
+func (k *keyCounter) IncrPending(ctx context.Context, key string, ttl time.Duration) (int64, time.Duration, error) {
+	k.note(key)
+	return k.PendingStore.IncrPending(ctx, key, ttl)
+}
+
+// TestRefreshStorageIsConstant refreshes one session 10,000 times: no key
+// is written to the pending store and the session stays one record.
+func TestRefreshStorageIsConstant(t *testing.T) {
+	counter := &keyCounter{keys: map[string]bool{}}
+	c := newCore(t, func(cfg *session.Config) {
+		counter.PendingStore = cfg.Pending
+		cfg.Pending = counter
+	})
+	u := c.user(t, "a@example.com")
+	is := c.start(t, u)
+	for i := range 10_000 {
+		c.clock.Advance(time.Second)
+		next, _, err := c.m.Refresh(t.Context(), is.Refresh, firefox)
+		if err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+		is = next
+	}
+	all, err := c.store.SessionsByUser(t.Context(), u.ID)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("got %d session records (%v), want 1", len(all), err)
+	}
+	if len(counter.keys) != 0 {
+		t.Errorf("got %d pending keys written by refreshes, want 0", len(counter.keys))
+	}
+}
+
+func TestLabel(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0":                                                                  "Firefox on Linux",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0":               "Edge on Windows",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1": "Safari on iOS",
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36":                   "Chrome on Android",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":                      "Chrome on macOS",
+		"curl/8.5.0": "curl on Unknown system",
+		"":           "Unknown browser on Unknown system",
+	} {
+		if got := session.Label(ua); got != want {
+			t.Errorf("Label(%q) = %q, want %q", ua, got, want)
+		}
 	}
 }
 
@@ -262,14 +404,13 @@ func TestEndedSessionsUnchecked(t *testing.T) {
 	c := newCore(t, func(cfg *session.Config) { cfg.CheckEnded = false })
 	u := c.user(t, "a@example.com")
 	is := c.start(t, u)
-	_, claims, _ := c.m.Authenticate(t.Context(), is.Access)
-	if err := c.m.End(t.Context(), claims, ""); err != nil {
+	if _, err := c.m.End(t.Context(), is.Access, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.m.Authenticate(t.Context(), is.Access); err != nil {
 		t.Fatalf("without CheckEnded: got %v, want the access token valid until it expires", err)
 	}
-	_, _, err := c.m.Refresh(t.Context(), is.Refresh)
+	_, _, err := c.m.Refresh(t.Context(), is.Refresh, firefox)
 	wantErr(t, "refresh after logout", err, session.ErrRevoked)
 }
 
@@ -361,7 +502,7 @@ func TestKeysHideTokens(t *testing.T) {
 	k := session.NewKeys("p:")
 	secret := "SECRET-TOKEN-VALUE"
 	for _, key := range []string{
-		k.PendingLogin(secret), k.EmailChange(secret), k.Denied("j"), k.Ended("s"), k.Rotated("j"),
+		k.PendingLogin(secret), k.EmailChange(secret),
 		k.PendingSeq("u"), k.PendingIndex("u", 3), k.RateLimits(),
 	} {
 		if !strings.HasPrefix(key, "p:") || strings.Contains(key, secret) {
