@@ -305,3 +305,109 @@ func Example_customUserStore() {
 	// Output:
 	// 201 user-1 jane@example.com false <nil>
 }
+
+// exampleAuth returns an Auth on a memory store for the examples, and the
+// store.
+func exampleAuth(hooks authsys.Hooks) (*authsys.Auth, *memory.Store) {
+	mem := memory.New()
+	auth, err := authsys.New(authsys.Config{
+		Keys:      authsys.Keys{Signing: authsys.Key{Secret: []byte("an example signing key of 32+ bytes")}},
+		Users:     mem,
+		Pending:   mem,
+		Mailer:    &mail.Outbox{},
+		Links:     authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:      authsys.Mail{From: "noreply@example.com"},
+		Passwords: authsys.Passwords{Params: exampleParams},
+		Hooks:     hooks,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return auth, mem
+}
+
+func ExampleAuth_Authenticate() {
+	auth, _ := exampleAuth(authsys.Hooks{})
+
+	// A handler that answers in its own format decides for itself what an
+	// anonymous request gets: Authenticate writes nothing.
+	whoami := func(r *http.Request) string {
+		user, err := auth.Authenticate(r)
+		var p *authsys.Problem
+		switch {
+		case errors.As(err, &p): // not authenticated: no token, or a bad one
+			return fmt.Sprintf("%d %s", p.Status, p.Code)
+		case errors.Is(err, store.ErrUnavailable): // the store is down
+			return "try again later"
+		case err != nil:
+			return "error"
+		}
+		return user.Email
+	}
+
+	fmt.Println(whoami(httptest.NewRequest(http.MethodGet, "/api/whoami", nil)))
+	r := httptest.NewRequest(http.MethodGet, "/api/whoami", nil)
+	r.AddCookie(&http.Cookie{Name: "access_token", Value: "not-a-token"})
+	fmt.Println(whoami(r))
+	// Output:
+	// 401 not_authenticated
+	// 401 invalid_token
+}
+
+func ExampleAuth_OptionalMiddleware() {
+	auth, _ := exampleAuth(authsys.Hooks{})
+	home := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, ok := authsys.UserFromContext(r.Context()); ok {
+			fmt.Fprintf(w, "welcome back, %s", user.Email)
+			return
+		}
+		fmt.Fprint(w, "welcome, guest")
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", auth.OptionalMiddleware(home))
+
+	// Anonymous requests, and requests with an invalid token, get the
+	// page too, without a user.
+	for _, cookie := range []string{"", "access_token=expired-or-forged"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		fmt.Println(rec.Code, rec.Body.String())
+	}
+	// Output:
+	// 200 welcome, guest
+	// 200 welcome, guest
+}
+
+func ExampleAuth_AdminAction() {
+	auth, mem := exampleAuth(authsys.Hooks{
+		OnEvent: func(ev authsys.Event) {
+			if ev.Kind == authsys.EventAdminAction {
+				fmt.Println("event:", ev.Kind, ev.Reason, "by", ev.ActorID)
+			}
+		},
+	})
+	ctx := context.Background()
+	// An account that never verified its email.
+	u, err := mem.CreateUser(ctx, store.User{Email: "jane@example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// An operator's command-line tool activates it.
+	u, err = auth.AdminAction(ctx, "cli:alice", u.ID, authsys.AdminActivate)
+	fmt.Println(u.Email, u.IsActive, err)
+
+	_, err = auth.AdminAction(ctx, "cli:alice", u.ID, "promote")
+	fmt.Println(errors.Is(err, authsys.ErrUnknownAdminAction))
+	_, err = auth.AdminAction(ctx, "cli:alice", "no-such-user", authsys.AdminRevokeSessions)
+	fmt.Println(errors.Is(err, store.ErrNotFound))
+	// Output:
+	// event: admin_action activate by cli:alice
+	// jane@example.com true <nil>
+	// true
+	// true
+}

@@ -1,10 +1,15 @@
 package authsys_test
 
+// The admin API and Auth.AdminAction: listing, actions, deactivation and
+// their events.
+
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,6 +21,8 @@ import (
 	"time"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/internal/testenv"
+	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/totp"
 )
@@ -92,10 +99,8 @@ func adminTOTP(e *env, secret string) string {
 
 // adminEventsOf returns the recorded events of kind.
 func adminEventsOf(e *env, kind string) []authsys.Event {
-	e.events.mu.Lock()
-	defer e.events.mu.Unlock()
 	var out []authsys.Event
-	for _, ev := range e.events.ev {
+	for _, ev := range e.events.list() {
 		if ev.Kind == kind {
 			out = append(out, ev)
 		}
@@ -757,4 +762,388 @@ func TestAdminDeactivateRacesSessions(t *testing.T) {
 		t.Fatalf("got %d successful requests after the deactivation, want 0", n)
 	}
 	expect(t, victim.get("/me/"), http.StatusUnauthorized, "")
+}
+
+// TestAdminDeactivationSticks deactivates an account that never verified
+// its address: no verification link (old, resent, or from a new signup)
+// can bring it back; only the admin's activate does.
+func TestAdminDeactivationSticks(t *testing.T) {
+	e, admin, _ := adminEnv(t)
+	const spam = "spammer@example.com"
+	c := e.client()
+	expect(t, c.post("/signup/", map[string]string{"email": spam, "password": goodPassword}), http.StatusCreated, "")
+	old := linkParams(t, e.waitMail(spam))
+	u := adminUserByEmail(e, spam)
+	expect(t, admin.adminDo(http.MethodPost, "/users/"+u.ID+"/deactivate/", nil), http.StatusOK, "")
+	if got := adminUserByEmail(e, spam); got.IsActive || !got.Disabled {
+		t.Fatalf("after deactivate: active %t disabled %t, want false, true", got.IsActive, got.Disabled)
+	}
+	mails := e.outbox.Len()
+
+	// The old link, a resend and a new signup: no link works, none is sent.
+	expect(t, c.post("/verify-account/", map[string]string{"uid": old.Get("uid"), "token": old.Get("token")}), http.StatusBadRequest, "invalid_token")
+	expect(t, c.post("/verify-account/resend/", map[string]string{"email": spam}), http.StatusOK, "")
+	expect(t, c.post("/signup/", map[string]string{"email": spam, "password": goodPassword}), http.StatusCreated, "")
+	expect(t, admin.adminDo(http.MethodPost, "/users/"+u.ID+"/resend-verification/", nil), http.StatusConflict, "conflict")
+	e.waitMail(adminEmail) // let background sends finish
+	if n := e.outbox.Len() - mails; n != 0 {
+		t.Errorf("got %d mails to a deactivated account, want none", n)
+	}
+	r := c.post("/login/", map[string]string{"email": spam, "password": goodPassword})
+	expect(t, r, http.StatusForbidden, "account_inactive")
+
+	// Only the admin's activate brings it back (and marks it verified).
+	expect(t, admin.adminDo(http.MethodPost, "/users/"+u.ID+"/activate/", nil), http.StatusOK, "")
+	if got := adminUserByEmail(e, spam); !got.IsActive || got.Disabled || !got.EmailVerified {
+		t.Fatalf("after activate: active %t disabled %t verified %t, want true, false, true", got.IsActive, got.Disabled, got.EmailVerified)
+	}
+	expect(t, c.post("/login/", map[string]string{"email": spam, "password": goodPassword}), http.StatusOK, "")
+}
+
+// adminLogBuffer collects JSON log records written concurrently.
+type adminLogBuffer struct{ testenv.Buffer }
+
+// records returns the JSON log records with the given message.
+func (l *adminLogBuffer) records(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(l.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestSecurityEvents triggers every event kind through the HTTP API and
+// checks that each arrives at OnEvent and as a structured log record, with
+// the user, the client IP, the user agent and the time. (That no event or
+// record holds a secret is checked for every test by the harness's
+// secretsCapture.)
+func TestSecurityEvents(t *testing.T) {
+	logs := &adminLogBuffer{}
+	e := newEnv(t, func(c *authsys.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		c.RateLimits = testLimits(map[string]string{limitPasswordReset: "3/min"})
+	})
+	const (
+		alice = "alice@example.com"
+		bob   = "bob@example.com"
+		pw2   = "a second long passphrase"
+		pw3   = "a third long passphrase"
+	)
+	anon := e.client()
+
+	// signup, signup_existing_email, account_verified
+	e.signupVerified(alice, goodPassword)
+	expect(t, anon.post("/signup/", map[string]string{"email": alice, "password": goodPassword}), http.StatusCreated, "")
+	e.waitMail(alice)
+	expect(t, anon.post("/signup/", map[string]string{"email": bob, "password": goodPassword}), http.StatusCreated, "")
+	e.waitMail(bob)
+
+	// login_failed (wrong_password, unknown_email, inactive), login_succeeded
+	expect(t, anon.post("/login/", map[string]string{"email": alice, "password": "not the password at all"}), http.StatusUnauthorized, "invalid_credentials")
+	expect(t, anon.post("/login/", map[string]string{"email": "nobody@example.com", "password": goodPassword}), http.StatusUnauthorized, "invalid_credentials")
+	expect(t, anon.post("/login/", map[string]string{"email": bob, "password": goodPassword}), http.StatusForbidden, "account_inactive")
+	c := e.loggedIn(alice, goodPassword)
+
+	// refresh_token_reuse: a rotated refresh token replayed after the grace
+	old := c.refreshCookie()
+	expect(t, c.post("/refresh/", nil), http.StatusOK, "")
+	e.clock.Advance(time.Minute)
+	replay := e.client()
+	replay.setCookie("refresh_token", old, "/api/auth/")
+	expect(t, replay.post("/refresh/", nil), http.StatusUnauthorized, "token_reused")
+
+	// session_revoked: one session revoked from another
+	victim := e.loggedIn(alice, goodPassword)
+	_, claims, _ := coreJWTParts(t, victim.accessCookie())
+	expect(t, e.loggedIn(alice, goodPassword).do(http.MethodDelete, "/api/auth/sessions/"+claims["sid"].(string)+"/", nil), http.StatusOK, "")
+
+	// logout, logout_all
+	expect(t, e.loggedIn(alice, goodPassword).post("/logout/", nil), http.StatusOK, "")
+	expect(t, e.loggedIn(alice, goodPassword).post("/logout-all/", nil), http.StatusOK, "")
+
+	// password_reset_requested, password_reset
+	expect(t, anon.post("/password-reset/", map[string]string{"email": alice}), http.StatusOK, "")
+	q := linkParams(t, e.waitMail(alice))
+	expect(t, anon.post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": pw2}), http.StatusOK, "")
+
+	// password_changed
+	c = e.loggedIn(alice, pw2)
+	expect(t, c.post("/change-password/", map[string]string{"current_password": pw2, "new_password": pw3}), http.StatusOK, "")
+
+	// email_change_requested, email_changed
+	const alice2 = "alice2@example.com"
+	expect(t, c.post("/change-email/", map[string]string{"new_email": alice2, "password": pw3}), http.StatusOK, "")
+	q = linkParams(t, e.waitMail(alice2))
+	expect(t, anon.post("/change-email-confirm/", map[string]string{"token": q.Get("token")}), http.StatusOK, "")
+
+	// two_factor_enabled, two_factor_failed, two_factor_used,
+	// backup_code_used, backup_codes_regenerated, two_factor_disabled
+	c = e.loggedIn(alice2, pw3)
+	secret, codes := adminEnable2FA(e, c)
+	login := func() string {
+		r := e.client().post("/login/", map[string]string{"email": alice2, "password": pw3})
+		expect(t, r, http.StatusOK, "")
+		return r.json(t)["session_token"].(string)
+	}
+	st := login()
+	expect(t, anon.post("/2fa/verify-login/", map[string]string{"session_token": st, "code": "000000x"}), http.StatusBadRequest, "invalid_code")
+	expect(t, anon.post("/2fa/verify-login/", map[string]string{"session_token": st, "code": adminTOTP(e, secret)}), http.StatusOK, "")
+	expect(t, anon.post("/2fa/verify-login/", map[string]string{"session_token": login(), "code": codes[0]}), http.StatusOK, "")
+	expect(t, c.post("/2fa/backup-codes/", map[string]string{"password": pw3}), http.StatusOK, "")
+	expect(t, c.post("/2fa/disable/", map[string]string{"password": pw3, "code": adminTOTP(e, secret)}), http.StatusOK, "")
+
+	// throttled
+	for i := 0; ; i++ {
+		r := anon.post("/password-reset/", map[string]string{"email": "someone@example.com"})
+		if r.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+		if i == 10 {
+			t.Fatalf("no throttling after %d password reset requests: got %d", i+1, r.StatusCode)
+		}
+	}
+
+	// mail_failed. Outbox.Err may change only while no send runs: wait
+	// for the mails of the steps above first.
+	if err := e.auth.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.outbox.Err = errors.New("smtp: 421 try later")
+	expect(t, anon.post("/verify-account/resend/", map[string]string{"email": bob}), http.StatusOK, "")
+	if err := e.auth.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.outbox.Err = nil
+
+	// admin_access_denied, then admin_action
+	expect(t, c.adminDo(http.MethodGet, "/users/", nil), http.StatusForbidden, "forbidden")
+	aliceUser := adminSetUser(e, alice2, func(u *authsys.User) { u.IsStaff = true })
+	bobUser := adminUserByEmail(e, bob)
+	expect(t, c.adminDo(http.MethodPost, "/users/"+bobUser.ID+"/activate/", nil), http.StatusOK, "")
+
+	// Every kind arrived, with the user, IP, user agent and time.
+	e.waitMail(bob) // also waits for every background send
+	type user struct{ id, reason string }
+	want := map[string]user{
+		authsys.EventSignup:               {aliceUser.ID, ""},
+		authsys.EventSignupExisting:       {aliceUser.ID, ""},
+		authsys.EventAccountVerified:      {aliceUser.ID, ""},
+		authsys.EventLoginSucceeded:       {aliceUser.ID, ""},
+		authsys.EventLoginFailed:          {aliceUser.ID, "wrong_password"},
+		authsys.EventLogout:               {aliceUser.ID, ""},
+		authsys.EventLogoutAll:            {aliceUser.ID, ""},
+		authsys.EventRefreshReuse:         {aliceUser.ID, ""},
+		authsys.EventSessionRevoked:       {aliceUser.ID, "one"},
+		authsys.EventPasswordResetRequest: {aliceUser.ID, ""},
+		authsys.EventPasswordReset:        {aliceUser.ID, ""},
+		authsys.EventPasswordChanged:      {aliceUser.ID, ""},
+		authsys.EventEmailChangeRequested: {aliceUser.ID, ""},
+		authsys.EventEmailChanged:         {aliceUser.ID, ""},
+		authsys.EventTwoFactorEnabled:     {aliceUser.ID, ""},
+		authsys.EventTwoFactorFailed:      {aliceUser.ID, ""},
+		authsys.EventTwoFactorUsed:        {aliceUser.ID, ""},
+		authsys.EventBackupCodeUsed:       {aliceUser.ID, ""},
+		authsys.EventBackupCodesRenewed:   {aliceUser.ID, ""},
+		authsys.EventTwoFactorDisabled:    {aliceUser.ID, ""},
+		authsys.EventThrottled:            {"", "password_reset"},
+		authsys.EventMailFailed:           {bobUser.ID, ""},
+		authsys.EventAdminDenied:          {aliceUser.ID, ""},
+		authsys.EventAdminAction:          {bobUser.ID, authsys.AdminActivate},
+	}
+	for _, kind := range authsys.EventKinds {
+		if _, ok := want[kind]; !ok {
+			t.Errorf("event kind %q is not triggered by this test; add it", kind)
+		}
+	}
+	events := e.events.list()
+	for kind, w := range want {
+		var found []authsys.Event
+		for _, ev := range events {
+			if ev.Kind == kind && (w.reason == "" || ev.Reason == w.reason) {
+				found = append(found, ev)
+			}
+		}
+		if len(found) == 0 {
+			t.Errorf("got no %s event (reason %q)", kind, w.reason)
+			continue
+		}
+		ev := found[0]
+		if ev.UserID != w.id {
+			t.Errorf("%s: got user %q, want %q", kind, ev.UserID, w.id)
+		}
+		if ev.Time.IsZero() || ev.Time.After(e.clock.Now()) {
+			t.Errorf("%s: got time %v, want the clock's time", kind, ev.Time)
+		}
+		// A mail fails in the background, after its request, but its
+		// event names the request's client all the same.
+		if ev.IP != "127.0.0.1" {
+			t.Errorf("%s: got IP %q, want 127.0.0.1", kind, ev.IP)
+		}
+		if ev.UserAgent == "" {
+			t.Errorf("%s: got no user agent", kind)
+		}
+		wantActor := ""
+		if kind == authsys.EventAdminAction {
+			wantActor = aliceUser.ID
+		}
+		if ev.ActorID != wantActor {
+			t.Errorf("%s: got actor %q, want %q", kind, ev.ActorID, wantActor)
+		}
+	}
+	// Only a failed login for an unknown email and throttling (refused
+	// before any lookup) come without a user.
+	for _, ev := range events {
+		if ev.UserID == "" && ev.Kind != authsys.EventThrottled && !(ev.Kind == authsys.EventLoginFailed && ev.Reason == "unknown_email") {
+			t.Errorf("got event %+v without a user", ev)
+		}
+	}
+
+	// Each event is also one structured log record, in the same order.
+	recs := logs.records(t, "authsys: security event")
+	if len(recs) != len(events) {
+		t.Fatalf("got %d security event log records, want %d", len(recs), len(events))
+	}
+	for i, ev := range events {
+		rec := recs[i]
+		for key, want := range map[string]string{"event": ev.Kind, "user_id": ev.UserID, "actor_id": ev.ActorID, "reason": ev.Reason, "ip": ev.IP} {
+			got, _ := rec[key].(string)
+			if got != want {
+				t.Errorf("record %d (%s): got %s %q, want %q", i, ev.Kind, key, got, want)
+			}
+		}
+	}
+}
+
+// TestAdminActionMethod runs every admin action through Auth.AdminAction, as an
+// operator's tool would: each changes the user as the admin API does and
+// emits an admin_action event naming the actor.
+func TestAdminActionMethod(t *testing.T) {
+	const actor = "cli:alice"
+	for _, tc := range []struct {
+		action string
+		// prepare returns the user's email; check checks the user after
+		// the action.
+		prepare func(e *env) string
+		check   func(t *testing.T, e *env, email string, before, after authsys.User)
+	}{
+		{authsys.AdminDisable2FA, func(e *env) string {
+			return e.tfaEnabled("twofa@example.com").email
+		}, func(t *testing.T, e *env, email string, before, after authsys.User) {
+			if after.TOTPEnabled || after.TOTPSecret != "" || len(after.BackupCodes) != 0 {
+				t.Errorf("got 2FA enabled %t, secret set %t, %d backup codes; want all gone", after.TOTPEnabled, after.TOTPSecret != "", len(after.BackupCodes))
+			}
+			expect(t, e.loggedIn(email, goodPassword).get("/me/"), http.StatusOK, "")
+		}},
+		{authsys.AdminRevokeSessions, func(e *env) string {
+			e.signupVerified("revoke@example.com", goodPassword)
+			return "revoke@example.com"
+		}, func(t *testing.T, e *env, email string, before, after authsys.User) {
+			if after.TokenVersion != before.TokenVersion+1 {
+				t.Errorf("got TokenVersion %d, want %d", after.TokenVersion, before.TokenVersion+1)
+			}
+		}},
+		{authsys.AdminActivate, func(e *env) string {
+			expect(t, e.client().post("/signup/", map[string]string{"email": "new@example.com", "password": goodPassword}), http.StatusCreated, "")
+			return "new@example.com"
+		}, func(t *testing.T, e *env, email string, before, after authsys.User) {
+			if before.IsActive || !after.IsActive {
+				t.Errorf("got active %t before, %t after; want false, true", before.IsActive, after.IsActive)
+			}
+			expect(t, e.loggedIn(email, goodPassword).get("/me/"), http.StatusOK, "")
+		}},
+		{authsys.AdminDeactivate, func(e *env) string {
+			e.signupVerified("leaver@example.com", goodPassword)
+			return "leaver@example.com"
+		}, func(t *testing.T, e *env, email string, before, after authsys.User) {
+			if after.IsActive || !after.Disabled || after.TokenVersion <= before.TokenVersion {
+				t.Errorf("got active %t, disabled %t, TokenVersion %d→%d; want inactive, disabled and bumped", after.IsActive, after.Disabled, before.TokenVersion, after.TokenVersion)
+			}
+			expect(t, e.client().post("/login/", map[string]string{"email": email, "password": goodPassword}), http.StatusForbidden, "account_inactive")
+		}},
+		{authsys.AdminResendVerification, func(e *env) string {
+			expect(t, e.client().post("/signup/", map[string]string{"email": "slow@example.com", "password": goodPassword}), http.StatusCreated, "")
+			return "slow@example.com"
+		}, func(t *testing.T, e *env, email string, before, after authsys.User) {
+			ms := coreMails(e, email, mail.KindVerifyAccount)
+			if len(ms) != 2 {
+				t.Fatalf("got %d verification mails, want 2 (signup and resend)", len(ms))
+			}
+			q := linkParams(t, ms[1])
+			expect(t, e.client().post("/verify-account/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token")}), http.StatusOK, "")
+		}},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			e := newEnv(t)
+			email := tc.prepare(e)
+			coreFlush(e)
+			before := coreUser(e, email)
+			var c *client
+			if before.IsActive && !before.TOTPEnabled {
+				c = e.loggedIn(email, goodPassword)
+			}
+			got, err := e.auth.AdminAction(t.Context(), actor, before.ID, tc.action)
+			if err != nil {
+				t.Fatalf("AdminAction(%s): %v", tc.action, err)
+			}
+			after := coreUser(e, email)
+			if got.ID != after.ID || got.TokenVersion != after.TokenVersion || got.IsActive != after.IsActive || got.TOTPEnabled != after.TOTPEnabled {
+				t.Errorf("AdminAction returned %+v, want the user as stored %+v", got, after)
+			}
+			tc.check(t, e, email, before, after)
+			if c != nil && after.TokenVersion != before.TokenVersion {
+				expect(t, c.get("/me/"), http.StatusUnauthorized, "")
+			}
+			evs := adminEventsOf(e, authsys.EventAdminAction)
+			if len(evs) != 1 || evs[0].ActorID != actor || evs[0].UserID != before.ID || evs[0].Reason != tc.action {
+				t.Errorf("got admin_action events %+v, want one by %s on %s with reason %s", evs, actor, before.ID, tc.action)
+			}
+		})
+	}
+}
+
+// TestAdminActionMethodRefusals checks the errors of Auth.AdminAction: each
+// leaves the user as it was and emits no admin_action event.
+func TestAdminActionMethodRefusals(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("plain@example.com", goodPassword)
+	expect(t, e.client().post("/signup/", map[string]string{"email": "gone@example.com", "password": goodPassword}), http.StatusCreated, "")
+	coreSetUser(e, "gone@example.com", func(u *authsys.User) { u.Disabled = true })
+	coreFlush(e)
+	plain := coreUser(e, "plain@example.com")
+	gone := coreUser(e, "gone@example.com")
+	mails := coreFlush(e)
+	for _, tc := range []struct {
+		name, id, action string
+		want             error
+	}{
+		{"unknown action", plain.ID, "promote", authsys.ErrUnknownAdminAction},
+		{"empty action", plain.ID, "", authsys.ErrUnknownAdminAction},
+		{"unknown user", "0123456789abcdef0123456789abcdef", authsys.AdminRevokeSessions, store.ErrNotFound},
+		{"disable 2FA without 2FA", plain.ID, authsys.AdminDisable2FA, authsys.ErrTwoFactorNotEnabled},
+		{"resend to a verified account", plain.ID, authsys.AdminResendVerification, authsys.ErrAlreadyVerified},
+		{"resend to a deactivated account", gone.ID, authsys.AdminResendVerification, authsys.ErrDeactivated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.auth.AdminAction(t.Context(), "cli:alice", tc.id, tc.action)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got error %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if got := coreUser(e, "plain@example.com"); got.TokenVersion != plain.TokenVersion || got.IsActive != plain.IsActive || got.TOTPEnabled {
+		t.Errorf("a refused action changed the user: %+v, was %+v", got, plain)
+	}
+	if got := coreFlush(e); got != mails {
+		t.Errorf("got %d mails from refused actions, want none", got-mails)
+	}
+	if evs := adminEventsOf(e, authsys.EventAdminAction); len(evs) != 0 {
+		t.Errorf("got admin_action events %+v from refused actions, want none", evs)
+	}
 }

@@ -1,0 +1,184 @@
+package authsys_test
+
+// Email change and its race, and the links that emails carry.
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/mail"
+)
+
+func TestCoreChangeEmail(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("old@example.com", goodPassword)
+	e.signupVerified("taken@example.com", goodPassword)
+	c := e.loggedIn("old@example.com", goodPassword)
+
+	request := func(newEmail string) response {
+		t.Helper()
+		return c.post("/change-email/", map[string]string{"new_email": newEmail, "password": goodPassword})
+	}
+	r := request("New@Example.com")
+	expect(t, r, http.StatusOK, "")
+	if strings.Contains(string(r.body), "token") {
+		t.Errorf("got body %s, want no token in the answer", r.body)
+	}
+	if got := coreUser(e, "old@example.com").Email; got != "old@example.com" {
+		t.Fatalf("got email %q before confirmation, want old@example.com", got)
+	}
+	m := coreLastMail(e, "new@example.com", mail.KindEmailChangeConfirm)
+	q := coreLinkQuery(t, m, coreFrontend+"/confirm-email-change?")
+	if len(q) != 1 || q.Get("token") == "" {
+		t.Fatalf("got link query %v, want only a token", q)
+	}
+	// A taken address: the same answer, no mail.
+	before := coreFlush(e)
+	r2 := request("taken@example.com")
+	expect(t, r2, http.StatusOK, "")
+	if string(r2.body) != string(r.body) {
+		t.Errorf("got body %s for a taken address, want %s", r2.body, r.body)
+	}
+	if coreFlush(e) != before {
+		t.Error("got a confirmation mail to a taken address, want none")
+	}
+
+	for _, tc := range []struct {
+		name   string
+		body   map[string]string
+		status int
+		code   string
+	}{
+		{"wrong password", map[string]string{"new_email": "x@example.com", "password": "not my password"}, 400, "invalid_password"},
+		{"invalid email", map[string]string{"new_email": "x", "password": goodPassword}, 400, "validation_failed"},
+		{"same email", map[string]string{"new_email": "OLD@example.com", "password": goodPassword}, 400, "validation_failed"},
+		{"missing password", map[string]string{"new_email": "x@example.com"}, 400, "validation_failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expect(t, c.post("/change-email/", tc.body), tc.status, tc.code)
+		})
+	}
+	expect(t, e.client().post("/change-email/", map[string]string{"new_email": "x@example.com", "password": goodPassword}), http.StatusUnauthorized, "not_authenticated")
+
+	// Confirm failures first.
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": "no-such-token"}), http.StatusBadRequest, "invalid_token")
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{}), http.StatusBadRequest, "validation_failed")
+	expect(t, e.client().get("/change-email-confirm/"), http.StatusBadRequest, "validation_failed")
+
+	// GET confirms.
+	tv := coreUser(e, "old@example.com").TokenVersion
+	expect(t, e.client().get("/change-email-confirm/?token="+q.Get("token")), http.StatusOK, "")
+	u, err := e.store.UserByEmail(t.Context(), "new@example.com")
+	if err != nil {
+		t.Fatalf("got %v looking up the new address, want the user", err)
+	}
+	if !u.EmailVerified || u.TokenVersion != tv+1 {
+		t.Errorf("got EmailVerified %v TokenVersion %d, want true %d", u.EmailVerified, u.TokenVersion, tv+1)
+	}
+	notice := coreLastMail(e, "old@example.com", mail.KindEmailChangedNotice)
+	if strings.Contains(notice.Text, "new@example.com") {
+		t.Errorf("got the full new address in the notice to the old one, want it masked: %q", notice.Text)
+	}
+	expect(t, c.get("/me/"), http.StatusUnauthorized, "invalid_token")
+	expect(t, e.client().post("/login/", map[string]string{"email": "old@example.com", "password": goodPassword}), http.StatusUnauthorized, "invalid_credentials")
+	c = e.loggedIn("new@example.com", goodPassword)
+
+	// POST confirms, and the address may be taken meanwhile.
+	expect(t, c.post("/change-email/", map[string]string{"new_email": "third@example.com", "password": goodPassword}), http.StatusOK, "")
+	q3 := linkParams(t, coreLastMail(e, "third@example.com", mail.KindEmailChangeConfirm))
+	expect(t, c.post("/change-email/", map[string]string{"new_email": "fourth@example.com", "password": goodPassword}), http.StatusOK, "")
+	q4 := linkParams(t, coreLastMail(e, "fourth@example.com", mail.KindEmailChangeConfirm))
+	expect(t, e.client().post("/signup/", map[string]string{"email": "third@example.com", "password": goodPassword}), http.StatusCreated, "")
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": q3.Get("token")}), http.StatusConflict, "email_taken")
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": q4.Get("token")}), http.StatusOK, "")
+	if got := coreUser(e, "fourth@example.com").ID; got != u.ID {
+		t.Errorf("got user %s at fourth@example.com, want %s", got, u.ID)
+	}
+	if !e.events.has("email_change_requested") || !e.events.has("email_changed") {
+		t.Errorf("got events %v, want email_change_requested and email_changed", e.events.kinds())
+	}
+
+	t.Run("expired", func(t *testing.T) {
+		c := e.loggedIn("fourth@example.com", goodPassword)
+		expect(t, c.post("/change-email/", map[string]string{"new_email": "fifth@example.com", "password": goodPassword}), http.StatusOK, "")
+		q := linkParams(t, coreLastMail(e, "fifth@example.com", mail.KindEmailChangeConfirm))
+		e.clock.Advance(time.Hour + time.Second)
+		expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": q.Get("token")}), http.StatusBadRequest, "invalid_token")
+		coreUser(e, "fourth@example.com")
+	})
+	t.Run("password changed since", func(t *testing.T) {
+		c := e.loggedIn("fourth@example.com", goodPassword)
+		expect(t, c.post("/change-email/", map[string]string{"new_email": "sixth@example.com", "password": goodPassword}), http.StatusOK, "")
+		q := linkParams(t, coreLastMail(e, "sixth@example.com", mail.KindEmailChangeConfirm))
+		expect(t, c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "changed my mind about it"}), http.StatusOK, "")
+		expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": q.Get("token")}), http.StatusBadRequest, "invalid_token")
+		coreUser(e, "fourth@example.com")
+	})
+}
+
+func TestCoreChangeEmailConfirmRace(t *testing.T) {
+	e, spy := coreSpyEnv(t, false)
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	expect(t, c.post("/change-email/", map[string]string{"new_email": "new@example.com", "password": goodPassword}), http.StatusOK, "")
+	q := linkParams(t, coreLastMail(e, "new@example.com", mail.KindEmailChangeConfirm))
+	tv := coreUser(e, "user@example.com").TokenVersion
+	notices := len(coreMails(e, "user@example.com", mail.KindEmailChangedNotice))
+	const n = 20
+	spy.barrier.Store(newBarrier(n))
+	rs := coreParallel(n, func(int) response {
+		return e.client().post("/change-email-confirm/", map[string]string{"token": q.Get("token")})
+	})
+	spy.barrier.Store(nil)
+	coreOneWinner(t, rs)
+	if got := coreUser(e, "new@example.com").TokenVersion; got != tv+1 {
+		t.Errorf("got TokenVersion %d, want %d (one change)", got, tv+1)
+	}
+	if got := len(coreMails(e, "user@example.com", mail.KindEmailChangedNotice)); got != notices+1 {
+		t.Errorf("got %d change notices, want 1", got-notices)
+	}
+}
+
+func TestCoreLinksIgnoreHost(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	hostile := []string{"Host", "evil.example", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "http", "Forwarded", "host=evil.example;proto=http"}
+	check := func(to, kind, prefix string) {
+		t.Helper()
+		m := coreLastMail(e, to, kind)
+		for _, l := range m.Links {
+			if strings.Contains(l, "evil") || !strings.HasPrefix(l, prefix) {
+				t.Errorf("%s: got link %q, want it under %s", kind, l, prefix)
+			}
+		}
+		if strings.Contains(m.Text+m.HTML, "evil.example") {
+			t.Errorf("%s: the mail mentions the hostile host", kind)
+		}
+	}
+	expect(t, coreRaw(e, http.MethodPost, "/api/auth/signup/", map[string]string{"email": "new@example.com", "password": goodPassword}, hostile...), http.StatusCreated, "")
+	check("new@example.com", mail.KindVerifyAccount, coreFrontend+"/verify-account?")
+	expect(t, coreRaw(e, http.MethodPost, "/api/auth/signup/", map[string]string{"email": "user@example.com", "password": goodPassword}, hostile...), http.StatusCreated, "")
+	check("user@example.com", mail.KindSignupAttempt, coreFrontend+"/reset-password")
+	expect(t, coreRaw(e, http.MethodPost, "/api/auth/verify-account/resend/", map[string]string{"email": "new@example.com"}, hostile...), http.StatusOK, "")
+	check("new@example.com", mail.KindVerifyAccount, coreFrontend+"/verify-account?")
+	expect(t, coreRaw(e, http.MethodPost, "/api/auth/password-reset/", map[string]string{"email": "user@example.com"}, hostile...), http.StatusOK, "")
+	check("user@example.com", mail.KindPasswordReset, coreFrontend+"/reset-password?")
+	c := e.loggedIn("user@example.com", goodPassword)
+	hdr := append([]string{"Cookie", coreCookieHeader("access_token", c.accessCookie())}, hostile...)
+	expect(t, coreRaw(e, http.MethodPost, "/api/auth/change-email/", map[string]string{"new_email": "moved@example.com", "password": goodPassword}, hdr...), http.StatusOK, "")
+	check("moved@example.com", mail.KindEmailChangeConfirm, coreFrontend+"/confirm-email-change?")
+
+	t.Run("FrontendURL with a path", func(t *testing.T) {
+		e := newEnv(t, func(c *authsys.Config) {
+			c.Links.FrontendURL = "https://example.com/app/"
+			c.Links.VerifyAccountPath = "/account/verify"
+		})
+		expect(t, coreRaw(e, http.MethodPost, "/api/auth/signup/", map[string]string{"email": "new@example.com", "password": goodPassword}, hostile...), http.StatusCreated, "")
+		if l := coreLastMail(e, "new@example.com", mail.KindVerifyAccount).Links[0]; !strings.HasPrefix(l, "https://example.com/app/account/verify?") {
+			t.Errorf("got link %q, want https://example.com/app/account/verify?...", l)
+		}
+	})
+}

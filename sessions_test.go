@@ -1,0 +1,905 @@
+package authsys_test
+
+// Sessions: refresh and its races, logout, logout everywhere, revocation,
+// key rotation, clock skew, rolling refresh, cookies and bearer tokens, the
+// middlewares and Authenticate, their store lookups, and the JWKS.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/authtest"
+	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/store"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Success and failure of every account endpoint, black box through
+// auth.Handler() behind httptest.
+
+func TestCoreLogout(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	other := e.loggedIn("user@example.com", goodPassword)
+	refresh := c.refreshCookie()
+
+	r := c.post("/logout/", nil)
+	expect(t, r, http.StatusOK, "")
+	for _, name := range []string{"access_token", "refresh_token"} {
+		ck := coreSetCookie(r, name)
+		if ck == nil || ck.MaxAge >= 0 || ck.Value != "" {
+			t.Errorf("got %s cookie %v, want it cleared (Max-Age=0)", name, ck)
+		}
+	}
+	if c.accessCookie() != "" || c.refreshCookie() != "" {
+		t.Error("logout left cookies in the jar")
+	}
+	replay := e.client()
+	replay.setCookie("refresh_token", refresh, "/api/auth/")
+	expect(t, replay.post("/refresh/", nil), http.StatusUnauthorized, "invalid_token")
+	// Another session of the same user lives on.
+	expect(t, other.get("/me/"), http.StatusOK, "")
+	expect(t, other.post("/refresh/", nil), http.StatusOK, "")
+	if !e.events.has("logout") {
+		t.Errorf("got events %v, want logout", e.events.kinds())
+	}
+
+	// Logout always works: with no token, or a garbage one, it answers 200
+	// and clears the cookies, telling nothing; with only the refresh
+	// cookie (the access cookie expired) it ends that session.
+	for _, cookies := range [][2]string{{"", ""}, {"not-a-token", "not-a-token"}} {
+		lc := e.client()
+		if cookies[0] != "" {
+			lc.setCookie("access_token", cookies[0], "/")
+			lc.setCookie("refresh_token", cookies[1], "/api/auth/")
+		}
+		r := lc.post("/logout/", nil)
+		expect(t, r, http.StatusOK, "")
+		if ck := coreSetCookie(r, "refresh_token"); ck == nil || ck.MaxAge >= 0 {
+			t.Errorf("logout with cookies %q: got refresh cookie %v, want it cleared", cookies, ck)
+		}
+	}
+	third := e.loggedIn("user@example.com", goodPassword)
+	onlyRefresh := e.client()
+	onlyRefresh.setCookie("refresh_token", third.refreshCookie(), "/api/auth/")
+	expect(t, onlyRefresh.post("/logout/", nil), http.StatusOK, "")
+	expect(t, third.get("/me/"), http.StatusUnauthorized, "invalid_token")
+	expect(t, third.post("/refresh/", nil), http.StatusUnauthorized, "invalid_token")
+}
+
+func TestCoreLogoutAll(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	a := e.loggedIn("user@example.com", goodPassword)
+	b := e.loggedIn("user@example.com", goodPassword)
+	bAccess, bRefresh := b.accessCookie(), b.refreshCookie()
+	tv := coreUser(e, "user@example.com").TokenVersion
+
+	expect(t, a.post("/logout-all/", nil), http.StatusOK, "")
+	if got := coreUser(e, "user@example.com").TokenVersion; got != tv+1 {
+		t.Errorf("got TokenVersion %d, want %d", got, tv+1)
+	}
+	if a.accessCookie() != "" {
+		t.Error("logout-all left the caller's access cookie")
+	}
+	stale := e.client()
+	stale.setCookie("access_token", bAccess, "/")
+	stale.setCookie("refresh_token", bRefresh, "/api/auth/")
+	expect(t, stale.get("/me/"), http.StatusUnauthorized, "invalid_token")
+	expect(t, stale.do(http.MethodGet, "/api/private", nil), http.StatusUnauthorized, "invalid_token")
+	expect(t, stale.post("/refresh/", nil), http.StatusUnauthorized, "invalid_token")
+	// A new login works.
+	expect(t, e.loggedIn("user@example.com", goodPassword).get("/me/"), http.StatusOK, "")
+
+	expect(t, e.client().post("/logout-all/", nil), http.StatusUnauthorized, "not_authenticated")
+}
+
+func TestCoreRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	oldAccess, oldRefresh := c.accessCookie(), c.refreshCookie()
+	e.clock.Advance(time.Minute)
+
+	r := c.post("/refresh/", nil)
+	expect(t, r, http.StatusOK, "")
+	if c.accessCookie() == oldAccess || c.accessCookie() == "" {
+		t.Error("got the same access token after refresh, want a new one")
+	}
+	if c.refreshCookie() == oldRefresh || c.refreshCookie() == "" {
+		t.Error("got the same refresh token after refresh, want it rotated")
+	}
+	expect(t, c.get("/me/"), http.StatusOK, "")
+	expect(t, c.post("/refresh/", nil), http.StatusOK, "")
+
+	for _, tc := range []struct {
+		name, cookie string
+		code         string
+	}{
+		{"no cookie", "", "not_authenticated"},
+		{"garbage", "garbage", "invalid_token"},
+		{"access token", oldAccess, "invalid_token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := e.client()
+			if tc.cookie != "" {
+				x.setCookie("refresh_token", tc.cookie, "/api/auth/")
+			}
+			expect(t, x.post("/refresh/", nil), http.StatusUnauthorized, tc.code)
+		})
+	}
+	t.Run("expired", func(t *testing.T) {
+		x := e.loggedIn("user@example.com", goodPassword)
+		e.clock.Advance(7*24*time.Hour + time.Second)
+		expect(t, x.post("/refresh/", nil), http.StatusUnauthorized, "token_expired")
+	})
+}
+
+func TestCoreMe(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	r := c.get("/me/")
+	expect(t, r, http.StatusOK, "")
+	u, _ := r.json(t)["user"].(map[string]any)
+	if u["email"] != "user@example.com" || u["is_active"] != true || u["id"] != coreUser(e, "user@example.com").ID {
+		t.Errorf("got user %v, want user@example.com, active, with its id", u)
+	}
+	for _, k := range []string{"password", "password_hash", "token_version", "totp_secret"} {
+		if _, ok := u[k]; ok {
+			t.Errorf("got field %q in /me, want no secret fields", k)
+		}
+	}
+	expect(t, e.client().get("/me/"), http.StatusUnauthorized, "not_authenticated")
+
+	coreSetUser(e, "user@example.com", func(u *authsys.User) { u.IsActive = false })
+	expect(t, c.get("/me/"), http.StatusUnauthorized, "account_inactive")
+	expect(t, c.do(http.MethodGet, "/api/private", nil), http.StatusUnauthorized, "account_inactive")
+}
+
+// Racing goroutines against refresh rotation, reset confirmation and
+// signup.
+
+func TestCoreRefreshRace(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	parent := c.refreshCookie()
+	e.clock.Advance(2 * time.Second)
+
+	const n = 50
+	refresh := func(tok string) response {
+		return coreRaw(e, http.MethodPost, "/api/auth/refresh/", nil, "Cookie", coreCookieHeader("refresh_token", tok))
+	}
+	rs := coreParallel(n, func(int) response { return refresh(parent) })
+	var successor string
+	for i, r := range rs {
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("refresh %d: got %d %s, want 200 for every use inside the grace", i, r.StatusCode, r.body)
+		}
+		ck := coreSetCookie(r, "refresh_token")
+		if ck == nil || ck.Value == "" {
+			t.Fatalf("refresh %d: got no refresh cookie", i)
+		}
+		if successor == "" {
+			successor = ck.Value
+		}
+		if ck.Value != successor {
+			t.Fatalf("refresh %d: got successor %.20s…, want the same successor %.20s… for every caller", i, ck.Value, successor)
+		}
+		if a := coreSetCookie(r, "access_token"); a == nil || a.Value == "" {
+			t.Fatalf("refresh %d: got no access cookie", i)
+		}
+	}
+	if successor == parent {
+		t.Fatal("got the parent back as its own successor")
+	}
+	// Still inside the grace, a late tab gets the same successor too.
+	e.clock.Advance(9 * time.Second)
+	if got := coreSetCookie(refresh(parent), "refresh_token"); got == nil || got.Value != successor {
+		t.Fatalf("got %v at the end of the grace, want the same successor", got)
+	}
+	// The successor rotates on; the chain grows.
+	r := refresh(successor)
+	expect(t, r, http.StatusOK, "")
+	newest := coreSetCookie(r, "refresh_token").Value
+	r = refresh(newest)
+	expect(t, r, http.StatusOK, "")
+	newest = coreSetCookie(r, "refresh_token").Value
+
+	// After the grace the parent is a replay: refused, and the whole
+	// family dies, the newest token included.
+	e.clock.Advance(2 * time.Second)
+	r = refresh(parent)
+	expect(t, r, http.StatusUnauthorized, "token_reused")
+	if ck := coreSetCookie(r, "refresh_token"); ck == nil || ck.MaxAge >= 0 {
+		t.Errorf("got refresh cookie %v on a replay, want it cleared", ck)
+	}
+	if !e.events.has("refresh_token_reuse") {
+		t.Errorf("got events %v, want refresh_token_reuse", e.events.kinds())
+	}
+	for name, tok := range map[string]string{"successor": successor, "newest": newest, "parent again": parent} {
+		r := refresh(tok)
+		if r.StatusCode != http.StatusUnauthorized || (r.code() != "invalid_token" && r.code() != "token_reused") {
+			t.Errorf("%s after the replay: got %d %s, want 401 invalid_token", name, r.StatusCode, r.body)
+		}
+	}
+	// Another login of the same user is another family and lives on.
+	other := e.loggedIn("user@example.com", goodPassword)
+	expect(t, other.post("/refresh/", nil), http.StatusOK, "")
+}
+
+func TestCoreRefreshReplayAfterGraceRace(t *testing.T) {
+	// Many replays after the grace, racing: every one refused, none 500.
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	parent := c.refreshCookie()
+	expect(t, c.post("/refresh/", nil), http.StatusOK, "")
+	e.clock.Advance(11 * time.Second)
+	rs := coreParallel(20, func(int) response {
+		return coreRaw(e, http.MethodPost, "/api/auth/refresh/", nil, "Cookie", coreCookieHeader("refresh_token", parent))
+	})
+	for i, r := range rs {
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("replay %d: got %d %s, want 401", i, r.StatusCode, r.body)
+		}
+	}
+	expect(t, c.post("/refresh/", nil), http.StatusUnauthorized, "invalid_token")
+}
+
+func TestCoreRefreshWithoutGrace(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) { c.Sessions.RefreshReuseGrace = -1 })
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	parent := c.refreshCookie()
+	expect(t, c.post("/refresh/", nil), http.StatusOK, "")
+	// Same instant of the fake clock: still a replay.
+	r := coreRaw(e, http.MethodPost, "/api/auth/refresh/", nil, "Cookie", coreCookieHeader("refresh_token", parent))
+	expect(t, r, http.StatusUnauthorized, "token_reused")
+	expect(t, c.post("/refresh/", nil), http.StatusUnauthorized, "invalid_token")
+}
+
+func TestCoreRefreshRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(e *env, c *client)
+		code   string
+	}{
+		{"deactivated user", func(e *env, c *client) {
+			coreSetUser(e, "user@example.com", func(u *authsys.User) { u.IsActive = false })
+		}, "account_inactive"},
+		{"token version bumped", func(e *env, c *client) {
+			// As an admin's "revoke sessions" does.
+			coreSetUser(e, "user@example.com", func(u *authsys.User) { u.TokenVersion++ })
+		}, "invalid_token"},
+		{"after logout", func(e *env, c *client) {
+			x := e.client()
+			x.setCookie("access_token", c.accessCookie(), "/")
+			x.setCookie("refresh_token", c.refreshCookie(), "/api/auth/")
+			expect(e.t, x.post("/logout/", nil), http.StatusOK, "")
+		}, "invalid_token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.signupVerified("user@example.com", goodPassword)
+			c := e.loggedIn("user@example.com", goodPassword)
+			tc.change(e, c)
+			r := c.post("/refresh/", nil)
+			expect(t, r, http.StatusUnauthorized, tc.code)
+			if c.accessCookie() != "" || c.refreshCookie() != "" {
+				t.Error("a refused refresh left cookies, want them cleared")
+			}
+		})
+	}
+}
+
+// TestLogoutEndsAccessTokens checks Config.CheckRevokedSessions: by
+// default an access token dies with its session, at logout or when the
+// session is revoked for a replayed refresh token, while the user's other
+// sessions live on; with the check off it lives until it expires, as in
+// SimpleJWT.
+func TestLogoutEndsAccessTokens(t *testing.T) {
+	t.Run("logout", func(t *testing.T) {
+		e := newEnv(t)
+		e.signupVerified("out@example.com", goodPassword)
+		c := e.loggedIn("out@example.com", goodPassword)
+		other := e.loggedIn("out@example.com", goodPassword)
+		stolen := c.accessCookie()
+		expect(t, c.post("/logout/", nil), http.StatusOK, "")
+		thief := e.client()
+		thief.setCookie("access_token", stolen, "/")
+		expect(t, thief.do(http.MethodGet, "/api/private", nil), http.StatusUnauthorized, "invalid_token")
+		expect(t, thief.get("/me/"), http.StatusUnauthorized, "invalid_token")
+		expect(t, other.get("/me/"), http.StatusOK, "")
+	})
+	t.Run("refresh token replayed", func(t *testing.T) {
+		e := newEnv(t)
+		e.signupVerified("replay@example.com", goodPassword)
+		c := e.loggedIn("replay@example.com", goodPassword)
+		old := c.refreshCookie()
+		expect(t, c.post("/refresh/", nil), http.StatusOK, "")
+		e.clock.Advance(time.Minute) // past the grace
+		thief := e.client()
+		thief.setCookie("refresh_token", old, "/api/auth/refresh/")
+		expect(t, thief.post("/refresh/", nil), http.StatusUnauthorized, "token_reused")
+		// The victim's fresh access token belongs to the revoked session.
+		expect(t, c.get("/me/"), http.StatusUnauthorized, "invalid_token")
+	})
+	t.Run("check off", func(t *testing.T) {
+		e := newEnv(t, func(c *authsys.Config) { c.Sessions.StatelessAccessTokens = true })
+		e.signupVerified("lax@example.com", goodPassword)
+		c := e.loggedIn("lax@example.com", goodPassword)
+		stolen := c.accessCookie()
+		expect(t, c.post("/logout/", nil), http.StatusOK, "")
+		thief := e.client()
+		thief.setCookie("access_token", stolen, "/")
+		expect(t, thief.get("/me/"), http.StatusOK, "")
+		e.clock.Advance(16 * time.Minute)
+		expect(t, thief.get("/me/"), http.StatusUnauthorized, "token_expired")
+	})
+}
+
+// TestKeyRotationKeepsTwoFactor rotates the signing key (and with it the
+// default TOTP keys) and checks that nobody loses two-factor
+// authentication: TOTP secrets sealed under the old key are re-sealed when
+// used, or all at once by RotateTOTPSecrets, and backup codes, keyed by
+// each account's TOTP secret, survive the rotation; once the old key is
+// gone, every account still logs in with a TOTP or a backup code.
+func TestKeyRotationKeepsTwoFactor(t *testing.T) {
+	a := newEnv(t)
+	alice := a.tfaEnabled("alice@example.com")
+	bob := a.tfaEnabled("bob@example.com")
+	sealedUnder := func(email string) string {
+		t.Helper()
+		u, err := a.store.UserByEmail(t.Context(), email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kid, _, _ := strings.Cut(strings.TrimPrefix(u.TOTPSecret, "v1."), ".")
+		return kid
+	}
+	if got := sealedUnder(alice.email); got != "k1" {
+		t.Fatalf("alice's secret is sealed under %q, want k1 (the signing key's id)", got)
+	}
+	newKey := []byte("a brand new signing key of at least 32 bytes")
+	onStore := func(mutate func(*authsys.Config)) func(*authsys.Config) {
+		return func(c *authsys.Config) {
+			c.Users, c.Pending, c.Now = a.store, a.store, a.clock.Now
+			mutate(c)
+		}
+	}
+	// During the rotation the new key signs and the old one verifies.
+	during := newEnv(t, onStore(func(c *authsys.Config) {
+		c.Keys.Signing.Secret, c.Keys.Signing.ID = newKey, "k2"
+		c.Keys.Verification = []authsys.Key{{ID: "k1", Secret: testKey}}
+	}))
+	login := func(e *env, u *tfaUser, code string) {
+		t.Helper()
+		c, token := e.tfaLogin(u.email)
+		expect(t, c.tfaVerify(token, code), http.StatusOK, "")
+	}
+	login(during, alice, a.tfaFreshCode(alice.secret))
+	if got := sealedUnder(alice.email); got != "k2" {
+		t.Errorf("after a login during the rotation alice's secret is under %q, want k2", got)
+	}
+	login(during, alice, alice.backup[0])
+	if got := sealedUnder(bob.email); got != "k1" {
+		t.Fatalf("bob, who did not log in, has his secret under %q, want k1 still", got)
+	}
+	n, err := during.auth.RotateTOTPSecrets(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("RotateTOTPSecrets: got %d, %v; want 1 (bob), nil", n, err)
+	}
+	if got := sealedUnder(bob.email); got != "k2" {
+		t.Errorf("after RotateTOTPSecrets bob's secret is under %q, want k2", got)
+	}
+	if n, err := during.auth.RotateTOTPSecrets(t.Context()); err != nil || n != 0 {
+		t.Errorf("RotateTOTPSecrets again: got %d, %v; want 0, nil", n, err)
+	}
+
+	// The old key is gone: every second factor still works.
+	after := newEnv(t, onStore(func(c *authsys.Config) { c.Keys.Signing.Secret, c.Keys.Signing.ID = newKey, "k2" }))
+	login(after, bob, a.tfaFreshCode(bob.secret))
+	login(after, bob, bob.backup[0])
+	login(after, alice, a.tfaFreshCode(alice.secret))
+	login(after, alice, alice.backup[1])
+	// A used backup code stays used across the rotation.
+	c, token := after.tfaLogin(alice.email)
+	expect(t, c.tfaVerify(token, alice.backup[0]), http.StatusBadRequest, "invalid_code")
+}
+
+// TestRefreshGraceDuringRollingKeyRotation refreshes one refresh token at
+// once on two instances that sign with different keys, as during a rolling
+// rotation (each verifies the other's key). Within the grace both must
+// issue the same successor (same jti), never two children of one token:
+// the successor's ID is recorded with the first rotation, not derived from
+// the instance's signing key.
+func TestRefreshGraceDuringRollingKeyRotation(t *testing.T) {
+	key2 := []byte("the second signing key, 32 bytes or more")
+	a := newEnv(t, func(c *authsys.Config) {
+		c.Keys.Verification = []authsys.Key{{ID: "k2", Secret: key2}}
+	})
+	b := newEnv(t, func(c *authsys.Config) {
+		c.Users, c.Pending, c.Now = a.store, a.store, a.clock.Now
+		c.Keys.Signing.Secret, c.Keys.Signing.ID = key2, "k2"
+		c.Keys.Verification = []authsys.Key{{ID: "k1", Secret: testKey}}
+	})
+	a.signupVerified("roll@example.com", goodPassword)
+	login := a.loggedIn("roll@example.com", goodPassword)
+	parent := login.refreshCookie()
+
+	jtiAfterRefresh := func(e *env) (jti, kid string) {
+		t.Helper()
+		c := e.client()
+		c.setCookie("refresh_token", parent, "/api/auth/refresh/")
+		r := c.post("/refresh/", nil)
+		expect(t, r, http.StatusOK, "")
+		var successor string
+		for _, ck := range r.Cookies() {
+			if ck.Name == "refresh_token" {
+				successor = ck.Value
+			}
+		}
+		tok, _, err := jwt.NewParser().ParseUnverified(successor, jwt.MapClaims{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jti, _ = tok.Claims.(jwt.MapClaims)["jti"].(string)
+		kid, _ = tok.Header["kid"].(string)
+		return jti, kid
+	}
+	jtiA, kidA := jtiAfterRefresh(a)
+	jtiB, kidB := jtiAfterRefresh(b)
+	if kidA != "k1" || kidB != "k2" {
+		t.Fatalf("got kids %q and %q, want k1 and k2", kidA, kidB)
+	}
+	if jtiA == "" || jtiA != jtiB {
+		t.Errorf("the two instances issued successors %q and %q, want one and the same", jtiA, jtiB)
+	}
+}
+
+// TestClockSkewBetweenInstances issues tokens on an instance whose clock
+// runs ahead and presents them at once to another: within
+// Config.ClockSkew (default 5 s) they are accepted, not refused as issued
+// in the future; beyond it they are.
+func TestClockSkewBetweenInstances(t *testing.T) {
+	for _, tc := range []struct {
+		ahead  time.Duration
+		status int
+	}{
+		{3 * time.Second, http.StatusOK},
+		{10 * time.Second, http.StatusUnauthorized},
+	} {
+		t.Run(tc.ahead.String(), func(t *testing.T) {
+			behind := newEnv(t, func(c *authsys.Config) { c.Sessions.ClockSkew = 0 }) // the default
+			ahead := newEnv(t, func(c *authsys.Config) {
+				c.Users, c.Pending = behind.store, behind.store
+				c.Sessions.ClockSkew = 0
+			})
+			ahead.clock.Advance(tc.ahead)
+			ahead.signupVerified("skew@example.com", goodPassword)
+			c := ahead.loggedIn("skew@example.com", goodPassword)
+			other := behind.client()
+			other.setCookie("access_token", c.accessCookie(), "/")
+			expect(t, other.get("/me/"), tc.status, "")
+		})
+	}
+}
+
+// userCalls counts the UserStore reads and writes spy recorded.
+func userCalls(spy *authtest.Spy) (reads, writes int64) {
+	for _, c := range spy.Calls() {
+		switch c.Method {
+		case "UserByID", "UserByEmail":
+			reads++
+		case "UpdateUser":
+			writes++
+		}
+	}
+	return reads, writes
+}
+
+// TestMiddlewareOneLookup counts UserStore calls: an authenticated request
+// through Middleware, or to /me/, makes exactly one read and no write; a
+// request without a valid token makes none.
+func TestMiddlewareOneLookup(t *testing.T) {
+	var spy *authtest.Spy
+	e := newEnv(t, spyOn(&spy))
+	e.signupVerified("count@example.com", goodPassword)
+	c := e.loggedIn("count@example.com", goodPassword)
+	for _, tc := range []struct {
+		name   string
+		client *client
+		path   string
+		status int
+		reads  int64
+	}{
+		{"middleware", c, "/api/private", http.StatusOK, 1},
+		{"me", c, "/api/auth/me/", http.StatusOK, 1},
+		{"no token", e.client(), "/api/private", http.StatusUnauthorized, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r0, w0 := userCalls(spy)
+			expect(t, tc.client.do(http.MethodGet, tc.path, nil), tc.status, "")
+			r1, w1 := userCalls(spy)
+			if r, w := r1-r0, w1-w0; r != tc.reads || w != 0 {
+				t.Errorf("got %d reads and %d writes, want %d and 0", r, w, tc.reads)
+			}
+		})
+	}
+}
+
+// TestJWKSEdDSA signs with EdDSA, then checks a login's access cookie the
+// way another service would: with the public key GET /jwks.json serves and
+// golang-jwt, without the signing key. The library's own middleware accepts
+// the same cookie.
+func TestJWKSEdDSA(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) { c.Keys.Signing.Algorithm = "EdDSA" })
+	e.signupVerified("ed@example.com", goodPassword)
+	c := e.loggedIn("ed@example.com", goodPassword)
+	expect(t, c.do(http.MethodGet, "/api/private", nil), http.StatusOK, "")
+
+	r := c.get("/jwks.json")
+	expect(t, r, http.StatusOK, "")
+	keys, _ := r.json(t)["keys"].([]any)
+	if len(keys) != 1 {
+		t.Fatalf("got keys %v, want one", r.json(t)["keys"])
+	}
+	k := keys[0].(map[string]any)
+	if k["kid"] != "k1" || k["alg"] != "EdDSA" || k["kty"] != "OKP" || k["crv"] != "Ed25519" {
+		t.Errorf("got JWK %v, want kid k1, EdDSA, OKP, Ed25519", k)
+	}
+	x, err := base64.RawURLEncoding.DecodeString(k["x"].(string))
+	if err != nil || len(x) != ed25519.PublicKeySize {
+		t.Fatalf("got x %v, want an Ed25519 public key", k["x"])
+	}
+	tok, err := jwt.Parse(c.accessCookie(), func(tok *jwt.Token) (any, error) {
+		if tok.Header["kid"] != k["kid"] {
+			t.Errorf("got kid %v, want %v", tok.Header["kid"], k["kid"])
+		}
+		return ed25519.PublicKey(x), nil
+	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithTimeFunc(e.clock.Now),
+		jwt.WithIssuer("authsys"), jwt.WithAudience("authsys"))
+	if err != nil || !tok.Valid {
+		t.Fatalf("verifying the access cookie with the published key: %v", err)
+	}
+
+	// The public key cannot sign: an HS256 token keyed with it is refused.
+	claims, _ := tok.Claims.(jwt.MapClaims)
+	forged := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	forged.Header["kid"] = "k1"
+	s, err := forged.SignedString(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := e.client()
+	expect(t, hc.do(http.MethodGet, "/api/private", nil, "Cookie", "access_token="+s), http.StatusUnauthorized, "invalid_token")
+}
+
+// TestJWKSHS256 serves an empty key set: HMAC keys are secret.
+func TestJWKSHS256(t *testing.T) {
+	e := newEnv(t)
+	r := e.client().get("/jwks.json")
+	expect(t, r, http.StatusOK, "")
+	if keys, ok := r.json(t)["keys"].([]any); !ok || len(keys) != 0 {
+		t.Errorf("got %s, want {\"keys\": []}", r.body)
+	}
+}
+
+func TestCoreBearer(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refused by default", true: "AllowBearer"}[allow], func(t *testing.T) {
+			e := newEnv(t, func(c *authsys.Config) { c.Sessions.AllowBearer = allow })
+			e.signupVerified("user@example.com", goodPassword)
+			c := e.loggedIn("user@example.com", goodPassword)
+			access, refresh := c.accessCookie(), c.refreshCookie()
+			want, code := http.StatusUnauthorized, "not_authenticated"
+			if allow {
+				want, code = http.StatusOK, ""
+			}
+			for _, auth := range []string{"Bearer " + access, "bearer " + access} {
+				expect(t, coreRaw(e, http.MethodGet, "/api/auth/me/", nil, "Authorization", auth), want, code)
+				expect(t, coreRaw(e, http.MethodGet, "/api/private", nil, "Authorization", auth), want, code)
+			}
+			if allow {
+				expect(t, coreRaw(e, http.MethodGet, "/api/auth/me/", nil, "Authorization", "Bearer "+refresh), http.StatusUnauthorized, "invalid_token")
+				expect(t, coreRaw(e, http.MethodGet, "/api/private", nil, "Authorization", "Bearer garbage"), http.StatusUnauthorized, "invalid_token")
+				expect(t, coreRaw(e, http.MethodGet, "/api/private", nil, "Authorization", "Basic "+access), http.StatusUnauthorized, "not_authenticated")
+				r := coreRaw(e, http.MethodPost, "/api/auth/logout-all/", nil, "Authorization", "Bearer "+access)
+				expect(t, r, http.StatusOK, "")
+				expect(t, coreRaw(e, http.MethodGet, "/api/private", nil, "Authorization", "Bearer "+access), http.StatusUnauthorized, "invalid_token")
+			}
+		})
+	}
+}
+
+func TestCoreCookieAttributes(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		mutate      func(*authsys.Config)
+		secure      bool
+		refreshPath string
+		domain      string
+		sameSite    http.SameSite
+	}{
+		{"defaults", func(*authsys.Config) {}, true, "/api/auth/", "", http.SameSiteLaxMode},
+		{"InsecureCookies", func(c *authsys.Config) { c.Cookies.Insecure = true }, false, "/api/auth/", "", http.SameSiteLaxMode},
+		{"RefreshCookiePath and CookieDomain", func(c *authsys.Config) {
+			c.Cookies.RefreshPath = "/api/auth/refresh/"
+			c.Cookies.Domain = "example.com"
+		}, true, "/api/auth/refresh/", "example.com", http.SameSiteLaxMode},
+		{"SameSite strict", func(c *authsys.Config) { c.Cookies.SameSite = http.SameSiteStrictMode }, true, "/api/auth/", "", http.SameSiteStrictMode},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.mutate)
+			e.signupVerified("user@example.com", goodPassword)
+			login := e.client().post("/login/", map[string]string{"email": "user@example.com", "password": goodPassword})
+			expect(t, login, http.StatusOK, "")
+			refresh := coreRaw(e, http.MethodPost, "/api/auth/refresh/", nil, "Cookie", coreCookieHeader("refresh_token", coreSetCookie(login, "refresh_token").Value))
+			expect(t, refresh, http.StatusOK, "")
+			for _, r := range []response{login, refresh} {
+				for _, want := range []struct {
+					name, path string
+					maxAge     int
+				}{
+					{"access_token", "/", int((15 * time.Minute).Seconds())},
+					{"refresh_token", tc.refreshPath, int((7 * 24 * time.Hour).Seconds())},
+				} {
+					ck := coreSetCookie(r, want.name)
+					if ck == nil {
+						t.Fatalf("got no %s cookie", want.name)
+					}
+					if !ck.HttpOnly || ck.Secure != tc.secure || ck.SameSite != tc.sameSite || ck.Path != want.path || ck.Domain != tc.domain || ck.MaxAge != want.maxAge {
+						t.Errorf("got %s cookie %q, want HttpOnly, Secure=%v, SameSite=%v, Path=%s, Domain=%q, Max-Age=%d",
+							want.name, ck.Raw, tc.secure, tc.sameSite, want.path, tc.domain, want.maxAge)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCoreStaleAccessTokens proves that an access token issued before a
+// password change, a reset or an email change is refused by the middleware
+// and by the endpoints, while it has not expired.
+func TestCoreStaleAccessTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		revoke func(e *env, c *client)
+	}{
+		{"password change", func(e *env, c *client) {
+			expect(e.t, c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "a new long passphrase"}), http.StatusOK, "")
+		}},
+		{"password reset", func(e *env, c *client) {
+			expect(e.t, e.client().post("/password-reset/", map[string]string{"email": "user@example.com"}), http.StatusOK, "")
+			q := linkParams(e.t, coreLastMail(e, "user@example.com", mail.KindPasswordReset))
+			expect(e.t, e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": "a new long passphrase"}), http.StatusOK, "")
+		}},
+		{"email change", func(e *env, c *client) {
+			expect(e.t, c.post("/change-email/", map[string]string{"new_email": "moved@example.com", "password": goodPassword}), http.StatusOK, "")
+			q := linkParams(e.t, coreLastMail(e, "moved@example.com", mail.KindEmailChangeConfirm))
+			expect(e.t, e.client().get("/change-email-confirm/?token="+q.Get("token")), http.StatusOK, "")
+		}},
+		{"logout-all", func(e *env, c *client) {
+			expect(e.t, c.post("/logout-all/", nil), http.StatusOK, "")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.signupVerified("user@example.com", goodPassword)
+			c := e.loggedIn("user@example.com", goodPassword)
+			access := c.accessCookie()
+			stale := e.client()
+			stale.setCookie("access_token", access, "/")
+			expect(t, stale.do(http.MethodGet, "/api/private", nil), http.StatusOK, "")
+			tc.revoke(e, c)
+			expect(t, stale.do(http.MethodGet, "/api/private", nil), http.StatusUnauthorized, "invalid_token")
+			expect(t, stale.get("/me/"), http.StatusUnauthorized, "invalid_token")
+			expect(t, stale.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "attacker passphrase"}), http.StatusUnauthorized, "invalid_token")
+		})
+	}
+}
+
+// authnRequest returns a request to an application route carrying the
+// given access token in the access cookie ("" for none).
+func authnRequest(e *env, access string) *http.Request {
+	r := httptest.NewRequestWithContext(e.t.Context(), http.MethodGet, e.srv.URL+"/api/orders", nil)
+	if access != "" {
+		e.capture.add(access)
+		r.AddCookie(&http.Cookie{Name: "access_token", Value: access})
+	}
+	return r
+}
+
+// spyWrites returns the write calls spy recorded after the first n.
+func spyWrites(spy *authtest.Spy, n int) []string {
+	var out []string
+	for _, c := range spy.Calls()[n:] {
+		switch c.Method {
+		case "UserByID", "UserByEmail", "GetPending", "ListUsers", "SessionByID", "SessionsByUser":
+		default:
+			out = append(out, c.Method+" "+c.Key)
+		}
+	}
+	return out
+}
+
+// TestAuthenticate checks Auth.Authenticate, the side-effect-free check
+// behind Middleware: the user for a valid access token, a 401 *Problem
+// with the reason otherwise, the store's error (wrapping
+// store.ErrUnavailable) in an outage, and never a store write.
+func TestAuthenticate(t *testing.T) {
+	var spy *authtest.Spy
+	e := newEnv(t, spyOn(&spy))
+	const email = "authn@example.com"
+	e.signupVerified(email, goodPassword)
+	live := e.loggedIn(email, goodPassword).accessCookie()
+	ended := e.loggedIn(email, goodPassword)
+	endedToken := ended.accessCookie()
+	expect(t, ended.post("/logout/", nil), http.StatusOK, "")
+	e.signupVerified("inactive@example.com", goodPassword)
+	inactive := e.loggedIn("inactive@example.com", goodPassword).accessCookie()
+	coreSetUser(e, "inactive@example.com", func(u *authsys.User) { u.IsActive = false })
+	e.signupVerified("bumped@example.com", goodPassword)
+	bumped := e.loggedIn("bumped@example.com", goodPassword).accessCookie()
+	coreSetUser(e, "bumped@example.com", func(u *authsys.User) { u.TokenVersion++ })
+	outage := errors.Join(store.ErrUnavailable, errors.New("injected outage"))
+
+	for _, tc := range []struct {
+		name    string
+		access  string
+		advance time.Duration
+		down    bool   // the UserStore fails with outage
+		email   string // the user, when authenticated
+		code    string // the problem code, when not
+	}{
+		{name: "valid token", access: live, email: email},
+		{name: "no token", code: authsys.CodeNotAuthenticated},
+		{name: "garbage", access: "not-a-jwt", code: authsys.CodeInvalidToken},
+		{name: "expired", access: live, advance: 16 * time.Minute, code: authsys.CodeTokenExpired},
+		{name: "session ended by logout", access: endedToken, code: authsys.CodeInvalidToken},
+		{name: "token version bumped", access: bumped, code: authsys.CodeInvalidToken},
+		{name: "inactive account", access: inactive, code: authsys.CodeAccountInactive},
+		{name: "store outage", access: live, down: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.advance != 0 {
+				e.clock.Advance(tc.advance)
+				defer e.clock.Advance(-tc.advance)
+			}
+			if tc.down {
+				spy.SetHook(func(_ context.Context, c *authtest.Call) error {
+					if c.Method == "UserByID" {
+						return outage
+					}
+					return nil
+				})
+				defer spy.SetHook(nil)
+			}
+			n := len(spy.Calls())
+			r := authnRequest(e, tc.access)
+			u, err := e.auth.Authenticate(r)
+			if w := spyWrites(spy, n); len(w) != 0 {
+				t.Errorf("Authenticate wrote %v, want no store write", w)
+			}
+			var p *authsys.Problem
+			switch {
+			case tc.down:
+				if !errors.Is(err, store.ErrUnavailable) {
+					t.Fatalf("got error %v, want one wrapping store.ErrUnavailable", err)
+				}
+				if errors.As(err, &p) && p.Status == http.StatusUnauthorized {
+					t.Errorf("got a 401 problem %q for an outage, want the store's error", p.Code)
+				}
+			case tc.email != "":
+				if err != nil || u.Email != tc.email {
+					t.Fatalf("got user %q, error %v; want %q, nil", u.Email, err, tc.email)
+				}
+			default:
+				if !errors.As(err, &p) {
+					t.Fatalf("got error %v (%T), want a *authsys.Problem", err, err)
+				}
+				if p.Status != http.StatusUnauthorized || p.Code != tc.code {
+					t.Errorf("got problem %d %q, want 401 %q", p.Status, p.Code, tc.code)
+				}
+				if u.ID != "" {
+					t.Errorf("got user %q with the error, want none", u.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestAuthenticateBearer checks that Authenticate reads an
+// "Authorization: Bearer" token only when Sessions.AllowBearer.
+func TestAuthenticateBearer(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AllowBearer %t", allow), func(t *testing.T) {
+			e := newEnv(t, func(c *authsys.Config) { c.Sessions.AllowBearer = allow })
+			e.signupVerified("bearer@example.com", goodPassword)
+			access := e.loggedIn("bearer@example.com", goodPassword).accessCookie()
+			r := authnRequest(e, "")
+			r.Header.Set("Authorization", "Bearer "+access)
+			u, err := e.auth.Authenticate(r)
+			var p *authsys.Problem
+			switch {
+			case allow && (err != nil || u.Email != "bearer@example.com"):
+				t.Errorf("got user %q, error %v; want bearer@example.com", u.Email, err)
+			case !allow && (!errors.As(err, &p) || p.Code != authsys.CodeNotAuthenticated):
+				t.Errorf("got user %q, error %v; want a not_authenticated problem", u.Email, err)
+			}
+		})
+	}
+}
+
+// TestOptionalMiddleware checks that OptionalMiddleware lets every request
+// through, with the user in the context only for a valid access token, and
+// never clears or sets a cookie.
+func TestOptionalMiddleware(t *testing.T) {
+	var spy *authtest.Spy
+	e := newEnv(t, spyOn(&spy))
+	e.Mux.Handle("GET /api/optional", e.auth.OptionalMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := authsys.UserFromContext(r.Context()); ok {
+			io.WriteString(w, u.Email)
+			return
+		}
+		io.WriteString(w, "anonymous")
+	})))
+	e.signupVerified("optional@example.com", goodPassword)
+	c := e.loggedIn("optional@example.com", goodPassword)
+	access := c.accessCookie()
+	for _, tc := range []struct {
+		name    string
+		cookie  string
+		advance time.Duration
+		down    bool
+		want    string
+	}{
+		{name: "anonymous", want: "anonymous"},
+		{name: "valid token", cookie: access, want: "optional@example.com"},
+		{name: "invalid token", cookie: "not-a-jwt", want: "anonymous"},
+		{name: "tampered token", cookie: access[:len(access)-2] + "xx", want: "anonymous"},
+		{name: "expired token", cookie: access, advance: 16 * time.Minute, want: "anonymous"},
+		{name: "store outage", cookie: access, down: true, want: "anonymous"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.advance != 0 {
+				e.clock.Advance(tc.advance)
+				defer e.clock.Advance(-tc.advance)
+			}
+			if tc.down {
+				spy.SetHook(func(_ context.Context, call *authtest.Call) error {
+					if call.Method == "UserByID" {
+						return errors.Join(store.ErrUnavailable, errors.New("injected outage"))
+					}
+					return nil
+				})
+				defer spy.SetHook(nil)
+			}
+			var hdr []string
+			if tc.cookie != "" {
+				e.capture.add(tc.cookie)
+				hdr = []string{"Cookie", coreCookieHeader("access_token", tc.cookie)}
+			}
+			r := coreRaw(e, http.MethodGet, "/api/optional", nil, hdr...)
+			if r.StatusCode != http.StatusOK || string(r.body) != tc.want {
+				t.Errorf("got %d %q, want 200 %q", r.StatusCode, r.body, tc.want)
+			}
+			if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
+				t.Errorf("got Set-Cookie %q, want none", sc)
+			}
+		})
+	}
+}
