@@ -714,6 +714,7 @@ type bkCluster struct {
 	outbox  *mail.Outbox
 	users   authsys.UserStore
 	pending string // "redis" or "postgres"
+	prefix  string // the Redis key prefix, with pending "redis"
 }
 
 // bkNewCluster starts the three instances; pending names the shared
@@ -726,7 +727,7 @@ func bkNewCluster(t *testing.T, pending string, mutate ...func(*authsys.Config))
 	if pending == "redis" {
 		prefix = bkRedisPrefix(t)
 	}
-	cl := &bkCluster{t: t, clock: newClock(), outbox: &mail.Outbox{}, pending: pending}
+	cl := &bkCluster{t: t, clock: newClock(), outbox: &mail.Outbox{}, pending: pending, prefix: prefix}
 	for range 3 {
 		users := postgres.New(bkPostgresPool(t, ""), postgres.WithSchema(schema))
 		var ps authsys.PendingStore = users
@@ -770,6 +771,14 @@ func (cl *bkCluster) mail(to string) mail.Message {
 		cl.t.Fatalf("no mail to %s", to)
 	}
 	return m
+}
+
+// signupVerified signs email up on node 0 and verifies it on node 1.
+func (cl *bkCluster) signupVerified(email string) {
+	cl.t.Helper()
+	expect(cl.t, cl.nodes[0].client().post("/signup/", map[string]string{"email": email, "password": goodPassword}), http.StatusCreated, "")
+	q := linkParams(cl.t, cl.mail(email))
+	expect(cl.t, cl.nodes[1].client().post("/verify-account/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token")}), http.StatusOK, "")
 }
 
 // login2FA logs in with password on node a and with a fresh TOTP code on
@@ -1979,4 +1988,80 @@ func BenchmarkMiddleware(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestBackendsSessionsSurviveAPendingStoreFlush is the durable-sessions
+// deployment: users and session records in PostgreSQL, pending state in
+// Redis, three instances. Log in twice, log one session out on A, revoke
+// nothing else, then lose every Redis key (a flush): the logged-out
+// session's access and refresh tokens stay refused on every instance, the
+// other session works, and a session revoked on B is refused on A and C.
+func TestBackendsSessionsSurviveAPendingStoreFlush(t *testing.T) {
+	cl := bkNewCluster(t, "redis")
+	const email = "alice@example.com"
+	const A, B, C = 0, 1, 2
+	cl.signupVerified(email)
+	gone := cl.nodes[A].loggedIn(email, goodPassword)
+	kept := cl.nodes[B].loggedIn(email, goodPassword)
+	revoked := cl.nodes[C].loggedIn(email, goodPassword)
+	goneAccess, goneRefresh := gone.accessCookie(), gone.refreshCookie()
+	expect(t, cl.on(A, goneAccess, goneRefresh).post("/logout/", nil), http.StatusOK, "")
+	expect(t, cl.on(B, kept.accessCookie(), "").do(http.MethodDelete, "/api/auth/sessions/"+sessID(t, revoked)+"/", nil), http.StatusOK, "")
+
+	// The flush: every key of the test's Redis prefix.
+	rdb := bkRedisClient(t, "")
+	keys, err := rdb.Keys(t.Context(), cl.prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) > 0 {
+		if err := rdb.Del(t.Context(), keys...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for node := range cl.nodes {
+		expect(t, cl.on(node, goneAccess, "").get("/me/"), http.StatusUnauthorized, "invalid_token")
+		expect(t, cl.on(node, "", goneRefresh).post("/refresh/", nil), http.StatusUnauthorized, "invalid_token")
+		expect(t, cl.on(node, revoked.accessCookie(), "").get("/me/"), http.StatusUnauthorized, "invalid_token")
+		expect(t, cl.on(node, kept.accessCookie(), "").get("/me/"), http.StatusOK, "")
+	}
+	expect(t, cl.on(C, "", kept.refreshCookie()).post("/refresh/", nil), http.StatusOK, "")
+}
+
+// TestBackendsRefreshStorageIsConstant refreshes one session 300 times on
+// PostgreSQL and Redis: the number of Redis keys and of session rows does
+// not grow with the refreshes.
+func TestBackendsRefreshStorageIsConstant(t *testing.T) {
+	cl := bkNewCluster(t, "redis", func(c *authsys.Config) { c.RateLimits.Refresh = authsys.Rate{N: 1000, Per: time.Minute} })
+	const email = "alice@example.com"
+	cl.signupVerified(email)
+	c := cl.nodes[0].loggedIn(email, goodPassword)
+	rdb := bkRedisClient(t, "")
+	u, err := cl.users.UserByEmail(t.Context(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() (redisKeys, sessions int) {
+		keys, err := rdb.Keys(t.Context(), cl.prefix+"*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := cl.users.(store.SessionStore).SessionsByUser(t.Context(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys), len(all)
+	}
+	expect(t, c.post("/refresh/", nil), http.StatusOK, "")
+	keys0, rows0 := count()
+	for i := range 300 {
+		cl.clock.Advance(time.Second)
+		if r := c.post("/refresh/", nil); r.StatusCode != http.StatusOK {
+			t.Fatalf("refresh %d: got %d; body %s", i, r.StatusCode, r.body)
+		}
+	}
+	if keys, rows := count(); keys != keys0 || rows != rows0 || rows != 1 {
+		t.Errorf("after 300 refreshes: %d Redis keys and %d session rows, want %d and %d (1)", keys, rows, keys0, rows0)
+	}
 }

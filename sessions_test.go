@@ -8,20 +8,23 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/authtest"
 	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/store"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Success and failure of every account endpoint, black box through
@@ -902,4 +905,241 @@ func TestOptionalMiddleware(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Durable sessions: the session list, revoking one or the others, and
+// what ends sessions. Names start with sess.
+
+// sessID returns the session ID of c's access token.
+func sessID(t *testing.T, c *client) string {
+	t.Helper()
+	_, claims, _ := coreJWTParts(t, c.accessCookie())
+	sid, _ := claims["sid"].(string)
+	if sid == "" {
+		t.Fatal("the access token carries no sid")
+	}
+	return sid
+}
+
+// sessList returns the sessions GET /sessions/ lists for c.
+func sessList(t *testing.T, c *client) []map[string]any {
+	t.Helper()
+	r := c.get("/sessions/")
+	expect(t, r, http.StatusOK, "")
+	var body struct {
+		Sessions []map[string]any `json:"sessions"`
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatalf("sessions: %v: %s", err, r.body)
+	}
+	return body.Sessions
+}
+
+const (
+	firefoxUA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	iphoneUA  = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+// sessLogin logs email in from a client with the user agent ua.
+func sessLogin(e *env, email, ua string) *client {
+	e.t.Helper()
+	c := e.client()
+	expect(e.t, c.post("/login/", map[string]string{"email": email, "password": goodPassword}, "User-Agent", ua), http.StatusOK, "")
+	return c
+}
+
+func TestSessionsList(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	phone := sessLogin(e, "user@example.com", iphoneUA)
+	e.clock.Advance(time.Minute)
+	laptop := sessLogin(e, "user@example.com", firefoxUA)
+	list := sessList(t, laptop)
+	if len(list) != 2 {
+		t.Fatalf("got %d sessions, want 2", len(list))
+	}
+	want := []struct {
+		id, label string
+		current   bool
+	}{{sessID(t, laptop), "Firefox on Linux", true}, {sessID(t, phone), "Safari on iOS", false}}
+	for i, w := range want {
+		s := list[i]
+		if s["id"] != w.id || s["label"] != w.label || s["current"] != w.current || s["ip"] != "127.0.0.1" {
+			t.Errorf("session %d: got %v, want id %s, label %q, current %t, ip 127.0.0.1 (newest first)", i, s, w.id, w.label, w.current)
+		}
+		var keys []string
+		for k := range s {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if got := strings.Join(keys, ","); got != "created_at,current,expires_at,id,ip,label,last_used_at,user_agent" {
+			t.Errorf("session %d has members %s; want exactly the documented ones", i, got)
+		}
+	}
+	// Another user sees only their own.
+	e.signupVerified("other@example.com", goodPassword)
+	if got := sessList(t, e.loggedIn("other@example.com", goodPassword)); len(got) != 1 {
+		t.Errorf("another user: got %d sessions, want 1", len(got))
+	}
+	expect(t, e.client().get("/sessions/"), http.StatusUnauthorized, "not_authenticated")
+}
+
+func TestSessionsRevokeOne(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	e.signupVerified("other@example.com", goodPassword)
+	me := e.loggedIn("user@example.com", goodPassword)
+	phone := e.loggedIn("user@example.com", goodPassword)
+	foreign := e.loggedIn("other@example.com", goodPassword)
+	phoneID := sessID(t, phone)
+
+	// Another user's session and an unknown one answer alike.
+	a := me.do(http.MethodDelete, "/api/auth/sessions/"+sessID(t, foreign)+"/", nil)
+	b := me.do(http.MethodDelete, "/api/auth/sessions/no-such-session/", nil)
+	expect(t, a, http.StatusNotFound, "not_found")
+	coreSameAnswer(t, "another user's session vs an unknown one", a, b)
+	expect(t, foreign.get("/me/"), http.StatusOK, "")
+
+	expect(t, me.do(http.MethodDelete, "/api/auth/sessions/"+phoneID+"/", nil), http.StatusOK, "")
+	expect(t, phone.get("/me/"), http.StatusUnauthorized, "invalid_token")
+	expect(t, phone.post("/refresh/", nil), http.StatusUnauthorized, "invalid_token")
+	expect(t, me.get("/me/"), http.StatusOK, "")
+	// Revoking it again: it is no longer a session of the user.
+	expect(t, me.do(http.MethodDelete, "/api/auth/sessions/"+phoneID+"/", nil), http.StatusNotFound, "not_found")
+
+	// Revoking the current session is a logout.
+	r := me.do(http.MethodDelete, "/api/auth/sessions/"+sessID(t, me)+"/", nil)
+	expect(t, r, http.StatusOK, "")
+	if ck := coreSetCookie(r, "access_token"); ck == nil || ck.MaxAge >= 0 {
+		t.Errorf("revoking the current session: got access cookie %v, want it cleared", ck)
+	}
+}
+
+func TestSessionsRevokeOthers(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	others := []*client{e.loggedIn("user@example.com", goodPassword), e.loggedIn("user@example.com", goodPassword)}
+	me := e.loggedIn("user@example.com", goodPassword)
+	r := me.post("/sessions/revoke-others/", nil)
+	expect(t, r, http.StatusOK, "")
+	if n, _ := r.json(t)["revoked"].(float64); n != 2 {
+		t.Errorf("got %s, want revoked 2", r.body)
+	}
+	for i, c := range others {
+		expect(t, c.get("/me/"), http.StatusUnauthorized, "invalid_token")
+		if got := c.post("/refresh/", nil); got.StatusCode != http.StatusUnauthorized {
+			t.Errorf("session %d's refresh: got %d, want 401", i, got.StatusCode)
+		}
+	}
+	expect(t, me.get("/me/"), http.StatusOK, "")
+	expect(t, me.post("/refresh/", nil), http.StatusOK, "")
+	if got := sessList(t, me); len(got) != 1 {
+		t.Errorf("got %d sessions listed, want the current one", len(got))
+	}
+	if ev, ok := coreLastEvent(e, "session_revoked"); !ok || ev.Reason != "others" {
+		t.Errorf("got event %+v, want session_revoked others", ev)
+	}
+}
+
+// TestSessionsEndedByAccountChanges checks that what ends every token of an
+// account also ends its session records, so the list shows only what
+// lives: a password change (the client that changed it keeps a new
+// session), logout-all, and 2FA changes, which end every other session.
+func TestSessionsEndedByAccountChanges(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("user@example.com", goodPassword)
+	other := e.loggedIn("user@example.com", goodPassword)
+	me := e.loggedIn("user@example.com", goodPassword)
+	expect(t, me.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "another long passphrase"}), http.StatusOK, "")
+	expect(t, other.get("/me/"), http.StatusUnauthorized, "")
+	if got := sessList(t, me); len(got) != 1 || got[0]["current"] != true {
+		t.Errorf("after a password change: got %v, want only the new current session", got)
+	}
+
+	u := e.tfaEnabled("tfa@example.com") // enabled from u.c's session
+	expect(t, u.c.get("/me/"), http.StatusOK, "")
+	second := e.client()
+	r := second.post("/login/", map[string]string{"email": "tfa@example.com", "password": goodPassword})
+	token, _ := r.json(t)["session_token"].(string)
+	expect(t, second.post("/2fa/verify-login/", map[string]string{"session_token": token, "code": e.tfaFreshCode(u.secret)}), http.StatusOK, "")
+	// Disabling 2FA from the second session ends the first.
+	expect(t, second.post("/2fa/disable/", map[string]string{"password": goodPassword, "code": e.tfaFreshCode(u.secret)}), http.StatusOK, "")
+	expect(t, u.c.get("/me/"), http.StatusUnauthorized, "invalid_token")
+	expect(t, second.get("/me/"), http.StatusOK, "")
+	// Enabling it again from the second session ends a third.
+	third := e.loggedIn("tfa@example.com", goodPassword)
+	secret := second.tfaSetup()
+	expect(t, second.post("/2fa/enable/", map[string]string{"code": e.tfaFreshCode(secret)}), http.StatusOK, "")
+	expect(t, third.get("/me/"), http.StatusUnauthorized, "invalid_token")
+	expect(t, second.get("/me/"), http.StatusOK, "")
+
+	expect(t, second.post("/logout-all/", nil), http.StatusOK, "")
+	if all, err := e.store.SessionsByUser(t.Context(), coreUser(e, "tfa@example.com").ID); err != nil || slices.ContainsFunc(all, func(s store.Session) bool { return s.RevokedAt.IsZero() }) {
+		t.Errorf("after logout-all: got records %v (%v), want every one revoked", all, err)
+	}
+}
+
+func TestSessionsAbsoluteLifetime(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) { c.Sessions.AbsoluteTTL = 10 * 24 * time.Hour })
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	for range 3 {
+		e.clock.Advance(3 * 24 * time.Hour)
+		expect(t, c.post("/refresh/", nil), http.StatusOK, "")
+	}
+	e.clock.Advance(2 * 24 * time.Hour) // day 11
+	if r := c.post("/refresh/", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("refresh past the absolute end: got %d, want 401", r.StatusCode)
+	}
+}
+
+func TestSessionsRefreshRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) {
+		c.RateLimits = testLimits(map[string]string{})
+		c.RateLimits.Refresh = authsys.Rate{N: 3, Per: time.Minute}
+	})
+	e.signupVerified("user@example.com", goodPassword)
+	c := e.loggedIn("user@example.com", goodPassword)
+	for i := range 3 {
+		e.clock.Advance(time.Second)
+		if r := c.post("/refresh/", nil); r.StatusCode != http.StatusOK {
+			t.Fatalf("refresh %d: got %d, want 200", i+1, r.StatusCode)
+		}
+	}
+	r := c.post("/refresh/", nil)
+	expect(t, r, http.StatusTooManyRequests, "throttled")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// The refusal spent nothing and kept the cookies: after the wait the
+	// same session refreshes.
+	e.clock.Advance(21 * time.Second)
+	expect(t, c.post("/refresh/", nil), http.StatusOK, "")
+}
+
+func TestSessionsAdminAPI(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("admin@example.com", goodPassword)
+	coreSetUser(e, "admin@example.com", func(u *authsys.User) { u.IsStaff = true })
+	admin := e.loggedIn("admin@example.com", goodPassword)
+	e.signupVerified("user@example.com", goodPassword)
+	victim := e.loggedIn("user@example.com", goodPassword)
+	uid := coreUser(e, "user@example.com").ID
+	r := admin.do(http.MethodGet, "/api/admin/auth/users/"+uid+"/sessions/", nil)
+	expect(t, r, http.StatusOK, "")
+	var body struct {
+		Sessions []map[string]any `json:"sessions"`
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil || len(body.Sessions) != 1 || body.Sessions[0]["id"] != sessID(t, victim) {
+		t.Fatalf("admin list: got %s, want the user's one session", r.body)
+	}
+	// The admin's own session is not the user's: 404.
+	expect(t, admin.do(http.MethodDelete, "/api/admin/auth/users/"+uid+"/sessions/"+sessID(t, admin)+"/", nil), http.StatusNotFound, "not_found")
+	expect(t, admin.do(http.MethodDelete, "/api/admin/auth/users/"+uid+"/sessions/"+sessID(t, victim)+"/", nil), http.StatusOK, "")
+	expect(t, victim.get("/me/"), http.StatusUnauthorized, "invalid_token")
+	if ev, ok := coreLastEvent(e, "session_revoked"); !ok || ev.ActorID != coreUser(e, "admin@example.com").ID || ev.UserID != uid {
+		t.Errorf("got event %+v, want session_revoked by the admin", ev)
+	}
+	expect(t, admin.do(http.MethodGet, "/api/admin/auth/users/no-such-user/sessions/", nil), http.StatusNotFound, "not_found")
+	expect(t, victim.do(http.MethodGet, "/api/admin/auth/users/"+uid+"/sessions/", nil), http.StatusUnauthorized, "")
 }

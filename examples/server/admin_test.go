@@ -313,3 +313,47 @@ func TestAdminNeedsOnlyTheUserStore(t *testing.T) {
 		t.Errorf("got %q, want the users listed", o.String())
 	}
 }
+
+// TestAdminSessions lists a user's live sessions and revokes one.
+func TestAdminSessions(t *testing.T) {
+	d := newCLIDB(t)
+	d.seed()
+	alice := d.user("alice@example.com")
+	now := time.Now()
+	d.with(func(s *sqlite.Store) {
+		for _, id := range []string{"sess-laptop", "sess-phone"} {
+			err := s.CreateSession(t.Context(), store.Session{
+				ID: id, UserID: alice.ID, CreatedAt: now, LastUsedAt: now,
+				IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour),
+				Label: "Firefox on Linux", LastIP: "192.0.2.7", RefreshID: "r-" + id,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	out, err := d.admin("sessions", "alice@example.com")
+	if err != nil || !strings.Contains(out, "sess-laptop") || !strings.Contains(out, "sess-phone") || !strings.Contains(out, "Firefox on Linux") {
+		t.Fatalf("sessions: got %q, %v; want both sessions listed", out, err)
+	}
+	out, log, err := d.adminLog("revoke-session", "alice@example.com", "sess-phone")
+	if err != nil || !strings.Contains(out, "session sess-phone revoked") {
+		t.Fatalf("revoke-session: got %q, %v", out, err)
+	}
+	if !strings.Contains(log, "event=session_revoked user_id="+alice.ID+" actor_id=cli") {
+		t.Errorf("got log %q, want a session_revoked event by the operator", log)
+	}
+	out, _ = d.admin("sessions", alice.ID)
+	if strings.Contains(out, "sess-phone") || !strings.Contains(out, "sess-laptop") {
+		t.Errorf("after the revoke: got %q, want only sess-laptop", out)
+	}
+	if _, err := d.admin("revoke-session", "alice@example.com", "sess-phone"); err == nil || !strings.Contains(err.Error(), "no such live session") {
+		t.Errorf("revoking it again: got %v, want no such live session", err)
+	}
+	if _, err := d.admin("revoke-session", "bob@example.com", "sess-laptop"); err == nil {
+		t.Error("revoking alice's session as bob's: got nil, want an error")
+	}
+	if _, err := d.admin("revoke-session", "alice@example.com"); err == nil || !strings.Contains(err.Error(), "usage:") {
+		t.Errorf("revoke-session without an id: got %v, want the usage", err)
+	}
+}
