@@ -188,6 +188,26 @@ type Sessions struct {
 	// KeyPrefix prefixes every key the library puts in Pending. Default
 	// "auth:".
 	KeyPrefix string
+	// CacheSize bounds the per-instance cache of what authentication needs
+	// (users, session records and verified access tokens, each up to
+	// CacheSize entries), which lets an authenticated request touch no
+	// store in steady state. Negative turns the cache off. Default 10,000.
+	CacheSize int
+	// CacheMaxAge is how long a cached user or session serves. With a
+	// change channel (a store that implements store.ChangeNotifier: the
+	// user store's, else the pending store's), every change the library
+	// makes, on any instance, drops the cached entry at once, and
+	// PostgreSQL announces direct SQL updates of its tables too; while the
+	// channel is down nothing is served from the cache. CacheMaxAge then
+	// bounds how long a change the channel never announced (a write to the
+	// user store outside the library, on a store without triggers) may go
+	// unseen; zero means 1 minute. Without a channel the cache serves users
+	// and sessions only when CacheMaxAge is set, and then a revoked session
+	// or a deactivated account may still be accepted on other instances
+	// for up to CacheMaxAge: the staleness the application accepts.
+	// Verified tokens are cached either way (they depend on no stored
+	// state).
+	CacheMaxAge time.Duration
 }
 
 // Cookies configures the access and refresh token cookies. Both are
@@ -443,6 +463,11 @@ func (c Config) build() (server.Deps, error) {
 	} else {
 		return d, bad("Users", "implements no store.SessionStore, and neither does Pending: one of them must keep the session records (every store of this module does)")
 	}
+	if n, ok := c.Users.(store.ChangeNotifier); ok {
+		d.Notifier = n
+	} else if n, ok := c.Pending.(store.ChangeNotifier); ok {
+		d.Notifier = n
+	}
 	d.Logger, d.Now = c.Logger, c.Now
 	d.Hasher = password.NewHasher(password.Params(c.Passwords.Params), c.Passwords.MaxConcurrentHashes)
 	d.Limiter = ratelimit.New(c.Pending, session.NewKeys(c.Sessions.KeyPrefix).RateLimits())
@@ -592,6 +617,7 @@ func (s *Sessions) defaults() {
 	s.Issuer = cmp.Or(s.Issuer, "authsys")
 	s.Audience = cmp.Or(s.Audience, "authsys")
 	s.KeyPrefix = cmp.Or(s.KeyPrefix, "auth:")
+	s.CacheSize = cmp.Or(s.CacheSize, 10_000)
 }
 
 func (s Sessions) validate() error {
@@ -604,6 +630,8 @@ func (s Sessions) validate() error {
 		return bad("Sessions.AccessTTL", "must be shorter than RefreshTTL")
 	case s.AbsoluteTTL <= s.AccessTTL:
 		return bad("Sessions.AbsoluteTTL", "must be longer than AccessTTL")
+	case s.CacheMaxAge < 0:
+		return bad("Sessions.CacheMaxAge", "must not be negative")
 	}
 	return nil
 }

@@ -350,3 +350,45 @@ type SessionStore interface {
 	// 0 whatever before is.
 	PurgeSessions(ctx context.Context, before time.Time) (int, error)
 }
+
+// Change names what a ChangeNotifier announces: a user or a session whose
+// stored state changed.
+type Change struct {
+	// Kind is ChangeUser or ChangeSession.
+	Kind string
+	// ID is the user's or the session's ID.
+	ID string
+}
+
+// Kinds of Change.
+const (
+	// ChangeUser: the user ID changed (any field), or all its sessions
+	// did.
+	ChangeUser = "user"
+	// ChangeSession: the session ID changed (revoked, rotated, deleted).
+	ChangeSession = "session"
+)
+
+// ChangeNotifier is an optional capability of a UserStore or a
+// PendingStore: a channel on which every instance of an application hears
+// of changes to users and sessions, so that each can cache what
+// authentication needs and drop it when it changes. Implementations must
+// be safe for concurrent use.
+//
+// The library announces every change it makes with NotifyChange, after
+// the change is stored. A store may also announce changes made outside
+// the library (PostgreSQL does, with triggers on its tables).
+type ChangeNotifier interface {
+	// NotifyChange announces c to every subscriber of every instance,
+	// this one included. An error means the announcement may be lost; the
+	// library then drops its own cache.
+	NotifyChange(ctx context.Context, c Change) error
+	// SubscribeChanges delivers every change announced from now on to
+	// changed, in a goroutine of its own, until ctx is done; it returns at
+	// once. It calls ready(true) when the subscription is confirmed (from
+	// then on no change is missed) and ready(false) as soon as it may miss
+	// changes (a lost connection); after a reconnect it calls ready(true)
+	// again. Changes delivered while not ready may be incomplete.
+	// Callbacks are never called concurrently with each other.
+	SubscribeChanges(ctx context.Context, changed func(Change), ready func(bool)) error
+}

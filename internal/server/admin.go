@@ -81,7 +81,7 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 	default:
 		return store.User{}, fmt.Errorf("%w %q", ErrUnknownAdminAction, action)
 	}
-	u, err := h.deps.Users.UpdateUser(ctx, id, change)
+	u, err := h.sess.UpdateUser(ctx, id, change)
 	if err != nil {
 		return store.User{}, err
 	}

@@ -103,7 +103,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	}
 	// The token version check inside the update makes the link single use
 	// (the change bumps it) and kills it when the password changed since.
-	u, err := h.deps.Users.UpdateUser(ctx, rec.UserID, func(x *store.User) error {
+	u, err := h.sess.UpdateUser(ctx, rec.UserID, func(x *store.User) error {
 		if x.TokenVersion != rec.TokenVersion || x.Email != rec.OldEmail || !x.IsActive {
 			return errInvalidLink
 		}

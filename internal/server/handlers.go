@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys/internal/authcache"
 	"github.com/authsys-go/authsys/internal/session"
 
 	"github.com/authsys-go/authsys/internal/clientip"
@@ -41,12 +42,15 @@ type Deps struct {
 	// SessionsVolatile: SessionStore is the PendingStore's, so revoked
 	// sessions come back if it loses its data.
 	SessionsVolatile bool
-	Mailer           mail.Mailer
-	Tokens           *tokens.Manager
-	Hasher           *password.Hasher
-	Limiter          *ratelimit.Limiter
-	ClientIP         *clientip.Resolver
-	CSRF             *http.CrossOriginProtection
+	// Notifier carries changes between instances (the UserStore's, else
+	// the PendingStore's); nil when neither has one.
+	Notifier store.ChangeNotifier
+	Mailer   mail.Mailer
+	Tokens   *tokens.Manager
+	Hasher   *password.Hasher
+	Limiter  *ratelimit.Limiter
+	ClientIP *clientip.Resolver
+	CSRF     *http.CrossOriginProtection
 	// FrontendURL is Links.FrontendURL, parsed.
 	FrontendURL *url.URL
 	TOTPCipher  *totp.Cipher
@@ -77,12 +81,27 @@ type Handlers struct {
 	unknownIP sync.Once
 	// served lists the routes registered on each mux, for Routes.
 	served map[*http.ServeMux][]Route
+	// unsubscribe ends the change subscription (Shutdown).
+	unsubscribe context.CancelFunc
 }
 
 // New returns the handlers for d.
 func New(d Deps) *Handlers {
-	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix)}
+	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix), unsubscribe: func() {}}
+	var cache *authcache.Cache
+	if d.Sessions.CacheSize > 0 {
+		maxAge := d.Sessions.CacheMaxAge
+		if maxAge == 0 {
+			maxAge = time.Minute
+		}
+		cache = authcache.New(d.Sessions.CacheSize, maxAge, d.Now)
+		h.subscribe(cache)
+	}
 	h.sess = session.New(session.Config{
+		Cache: cache, Notifier: d.Notifier,
+		OnNotifyError: func(err error) {
+			h.log.Warn("authsys: announcing a change to the other instances failed; they may serve the old state until it ages out of their caches", "error", err)
+		},
 		Users: d.Users, Pending: d.Pending, Sessions: d.SessionStore, Tokens: d.Tokens, Keys: h.keys, Now: d.Now,
 		ReuseGrace: d.Sessions.RefreshReuseGrace, AbsoluteTTL: d.Sessions.AbsoluteTTL,
 		CheckEnded:      !d.Sessions.StatelessAccessTokens,
@@ -96,6 +115,32 @@ func New(d Deps) *Handlers {
 	h.admin = http.NewServeMux()
 	h.adminRoutes()
 	return h
+}
+
+// subscribe makes cache serve users and sessions: while the change channel
+// is up, or always when there is none but Sessions.CacheMaxAge is set (the
+// staleness the application accepts). Without either it serves verified
+// tokens only.
+func (h *Handlers) subscribe(cache *authcache.Cache) {
+	switch {
+	case h.deps.Notifier != nil:
+		ctx, cancel := context.WithCancel(context.Background())
+		h.unsubscribe = cancel
+		var once sync.Once
+		ready := func(up bool) {
+			cache.SetReady(up)
+			if !up {
+				once.Do(func() {
+					h.log.Warn("authsys: the change channel is down; authentication reads the stores until it is back")
+				})
+			}
+		}
+		if err := h.deps.Notifier.SubscribeChanges(ctx, cache.Invalidate, ready); err != nil {
+			h.log.Warn("authsys: subscribing to the change channel failed; authentication reads the stores", "error", err)
+		}
+	case h.deps.Sessions.CacheMaxAge > 0:
+		cache.SetReady(true)
+	}
 }
 
 // ServeHTTP serves the auth API (mounted with the mount prefix stripped).
@@ -114,8 +159,11 @@ func (h *Handlers) Admin() http.Handler {
 	})
 }
 
-// Shutdown waits for emails still being sent, or until ctx is done.
+// Shutdown ends the change subscription (the handlers keep serving,
+// reading the stores) and waits for emails still being sent, or until ctx
+// is done.
 func (h *Handlers) Shutdown(ctx context.Context) error {
+	h.unsubscribe()
 	done := make(chan struct{})
 	go func() { h.mailWG.Wait(); close(done) }()
 	select {

@@ -107,7 +107,7 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 	if rehash {
 		if nh, err := h.deps.Hasher.Hash(ctx, pw); err == nil {
 			old := u.PasswordHash
-			u2, err := h.deps.Users.UpdateUser(ctx, u.ID, func(x *store.User) error {
+			u2, err := h.sess.UpdateUser(ctx, u.ID, func(x *store.User) error {
 				if x.PasswordHash == old && x.TokenVersion == u.TokenVersion {
 					x.PasswordHash = nh
 				}
@@ -133,7 +133,7 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
 	now := h.now()
 	checked, id := u.TokenVersion, u.ID
-	u, err := h.deps.Users.UpdateUser(r.Context(), id, func(x *store.User) error {
+	u, err := h.sess.UpdateUser(r.Context(), id, func(x *store.User) error {
 		if x.TokenVersion != checked || !x.IsActive {
 			return errInvalidCredentials
 		}

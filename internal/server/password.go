@@ -95,7 +95,7 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	}
 	// The token is checked again on the row being written: of concurrent
 	// confirms only the first finds the state it was issued for.
-	u, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	u, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if err := tm.VerifyOneTime(in.Token, purposeReset, x.ID, resetState(*x)); err != nil {
 			return oneTimeProblem(err)
 		}
@@ -158,7 +158,7 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 		return err
 	}
 	old := u.PasswordHash
-	u, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	u, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.PasswordHash != old {
 			return problem(http.StatusConflict, handlers.CodeConflict, "The password was changed by another request; try again.")
 		}

@@ -39,7 +39,7 @@ func (h *Handlers) RotateTOTPSecrets(ctx context.Context) (int, error) {
 				continue
 			}
 			did := false
-			_, err := h.deps.Users.UpdateUser(ctx, u.ID, func(x *store.User) error {
+			_, err := h.sess.UpdateUser(ctx, u.ID, func(x *store.User) error {
 				did = false
 				for _, f := range []*string{&x.TOTPSecret, &x.TOTPPendingSecret} {
 					if *f == "" {

@@ -42,6 +42,8 @@ type Sessions struct {
 	LogoutOnPasswordChange bool
 	StatelessAccessTokens  bool
 	KeyPrefix              string
+	CacheSize              int
+	CacheMaxAge            time.Duration
 }
 
 // Cookies is authsys.Cookies.

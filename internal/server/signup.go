@@ -122,7 +122,7 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 				return
 			}
 		} else {
-			u, err = h.deps.Users.UpdateUser(ctx, existing.ID, func(x *store.User) error {
+			u, err = h.sess.UpdateUser(ctx, existing.ID, func(x *store.User) error {
 				if x.EmailVerified || x.Disabled {
 					return errVerifiedMeanwhile
 				}
@@ -221,7 +221,7 @@ func (h *Handlers) verifyAccount(w http.ResponseWriter, r *http.Request) error {
 	if err := tm.VerifyOneTime(in.Token, purposeVerify, u.ID, verifyState(u)); err != nil {
 		return oneTimeProblem(err)
 	}
-	u, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	u, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if err := tm.VerifyOneTime(in.Token, purposeVerify, x.ID, verifyState(*x)); err != nil {
 			return oneTimeProblem(err)
 		}

@@ -76,7 +76,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	var method string
-	u, err := h.deps.Users.UpdateUser(ctx, p.UserID, func(x *store.User) error {
+	u, err := h.sess.UpdateUser(ctx, p.UserID, func(x *store.User) error {
 		if x.TokenVersion != p.TokenVersion || !x.IsActive || !x.TOTPEnabled {
 			return errStaleSession
 		}

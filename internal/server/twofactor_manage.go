@@ -52,7 +52,7 @@ func (h *Handlers) setup2FA(w http.ResponseWriter, r *http.Request, u store.User
 	if err != nil {
 		return err
 	}
-	u, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	u, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.TOTPEnabled {
 			return errAlreadyEnabled
 		}
@@ -147,7 +147,7 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 	if err != nil {
 		return err
 	}
-	_, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	_, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.TOTPEnabled {
 			return errAlreadyEnabled
 		}
@@ -201,7 +201,7 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 	if err := h.verifyOwnPassword(r, u, "password", in.Password); err != nil {
 		return err
 	}
-	_, err := h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	_, err := h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.TokenVersion != u.TokenVersion {
 			return errSessionEnded
 		}
@@ -297,7 +297,7 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	seen := u.BackupCodes
-	_, err = h.deps.Users.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	_, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.TokenVersion != u.TokenVersion {
 			return errSessionEnded
 		}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authsys-go/authsys/internal/authcache"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/tokens"
 )
@@ -57,6 +58,14 @@ type Config struct {
 	// OnPurgeError, when set, hears of a failed purge of old session
 	// records (a purge is retried later; nothing else depends on it).
 	OnPurgeError func(error)
+	// Cache, when set, serves Authenticate without store reads; Notifier,
+	// when set, carries every change to the caches of every instance.
+	Cache    *authcache.Cache
+	Notifier store.ChangeNotifier
+	// OnNotifyError, when set, hears of a change whose announcement
+	// failed (other instances may serve the old state until their entries
+	// age out).
+	OnNotifyError func(error)
 }
 
 // purgeEvery is how often, at most, a Manager deletes the records of
@@ -146,12 +155,12 @@ func (m *Manager) issue(u store.User, refresh tokens.Claims) (Issued, error) {
 // ErrEnded, ErrInvalid, ErrRevoked, ErrInactive, a tokens error or a store
 // error.
 func (m *Manager) Authenticate(ctx context.Context, raw string) (store.User, tokens.Claims, error) {
-	claims, err := m.c.Tokens.Parse(raw, tokens.TypeAccess)
+	claims, err := m.parseAccess(raw)
 	if err != nil {
 		return store.User{}, claims, err
 	}
 	if m.c.CheckEnded {
-		s, err := m.c.Sessions.SessionByID(ctx, claims.SessionID)
+		s, err := m.session(ctx, claims.SessionID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return store.User{}, claims, ErrEnded
@@ -161,7 +170,7 @@ func (m *Manager) Authenticate(ctx context.Context, raw string) (store.User, tok
 			return store.User{}, claims, ErrEnded
 		}
 	}
-	u, err := m.c.Users.UserByID(ctx, claims.Subject)
+	u, err := m.user(ctx, claims.Subject)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return store.User{}, claims, ErrInvalid
@@ -173,6 +182,90 @@ func (m *Manager) Authenticate(ctx context.Context, raw string) (store.User, tok
 		return store.User{}, claims, ErrInactive
 	}
 	return u, claims, nil
+}
+
+// parseAccess verifies the access token raw, or recognises it as verified
+// before.
+func (m *Manager) parseAccess(raw string) (tokens.Claims, error) {
+	if m.c.Cache != nil {
+		if claims, ok := m.c.Cache.Token(raw); ok {
+			return claims, nil
+		}
+	}
+	claims, err := m.c.Tokens.Parse(raw, tokens.TypeAccess)
+	if err == nil && m.c.Cache != nil {
+		m.c.Cache.PutToken(raw, claims)
+	}
+	return claims, err
+}
+
+// session returns the session record id, from the cache when it can.
+func (m *Manager) session(ctx context.Context, id string) (store.Session, error) {
+	if m.c.Cache == nil {
+		return m.c.Sessions.SessionByID(ctx, id)
+	}
+	if s, ok := m.c.Cache.Session(id); ok {
+		return s, nil
+	}
+	t := m.c.Cache.Ticket()
+	s, err := m.c.Sessions.SessionByID(ctx, id)
+	if err == nil {
+		m.c.Cache.PutSession(t, s)
+	}
+	return s, err
+}
+
+// user returns the user id, from the cache when it can.
+func (m *Manager) user(ctx context.Context, id string) (store.User, error) {
+	if m.c.Cache == nil {
+		return m.c.Users.UserByID(ctx, id)
+	}
+	if u, ok := m.c.Cache.User(id); ok {
+		return u, nil
+	}
+	t := m.c.Cache.Ticket()
+	u, err := m.c.Users.UserByID(ctx, id)
+	if err == nil {
+		m.c.Cache.PutUser(t, u)
+	}
+	return u, err
+}
+
+// changed drops what c names from this instance's cache at once and
+// announces it to every instance. A failed announcement is reported, not
+// returned: the change itself is stored.
+func (m *Manager) changed(ctx context.Context, c store.Change) {
+	if m.c.Cache != nil {
+		m.c.Cache.Invalidate(c)
+	}
+	if m.c.Notifier == nil {
+		return
+	}
+	// The announcement outlives a cancelled request: the change is made.
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.WorkTimeout)
+	defer cancel()
+	if err := m.c.Notifier.NotifyChange(nctx, c); err != nil && m.c.OnNotifyError != nil {
+		m.c.OnNotifyError(err)
+	}
+}
+
+// UpdateUser is the UserStore's UpdateUser, announcing the change: every
+// change of a user goes through it.
+func (m *Manager) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	u, err := m.c.Users.UpdateUser(ctx, id, fn)
+	if err == nil {
+		m.changed(ctx, store.Change{Kind: store.ChangeUser, ID: id})
+	}
+	return u, err
+}
+
+// revoke revokes the session record id and announces it.
+func (m *Manager) revoke(ctx context.Context, id string, at time.Time, reason string) (store.Session, bool, error) {
+	s, ok, err := m.c.Sessions.RevokeSession(ctx, id, at, reason)
+	if ok {
+		m.changed(ctx, store.Change{Kind: store.ChangeSession, ID: id})
+	}
+	return s, ok, err
 }
 
 // live reports whether s is neither revoked nor past its absolute end at
@@ -234,7 +327,7 @@ func (m *Manager) Refresh(ctx context.Context, raw string, c Client) (Issued, st
 		s = next // rotated by a concurrent caller: the grace applies
 	}
 	if claims.ID != s.PreviousRefreshID || m.c.ReuseGrace <= 0 || now.Sub(s.RotatedAt) > m.c.ReuseGrace {
-		if _, _, err := m.c.Sessions.RevokeSession(ctx, s.ID, now, ReasonReuse); err != nil {
+		if _, _, err := m.revoke(ctx, s.ID, now, ReasonReuse); err != nil {
 			return Issued{}, store.User{}, err
 		}
 		return Issued{}, u, ErrReused
@@ -296,7 +389,7 @@ func (m *Manager) End(ctx context.Context, access, refresh string) (string, erro
 		if err != nil {
 			continue
 		}
-		s, ok, err := m.c.Sessions.RevokeSession(ctx, claims.SessionID, now, ReasonLogout)
+		s, ok, err := m.revoke(ctx, claims.SessionID, now, ReasonLogout)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			continue
@@ -313,7 +406,7 @@ func (m *Manager) End(ctx context.Context, access, refresh string) (string, erro
 // token version, and revokes its session records. It returns
 // store.ErrNotFound for an unknown user.
 func (m *Manager) EndAll(ctx context.Context, userID string) error {
-	_, err := m.c.Users.UpdateUser(ctx, userID, func(x *store.User) error {
+	_, err := m.UpdateUser(ctx, userID, func(x *store.User) error {
 		x.TokenVersion++
 		return nil
 	})
@@ -329,7 +422,11 @@ func (m *Manager) EndAll(ctx context.Context, userID string) error {
 // version have already ended the sessions' tokens; this keeps the records
 // (and the session list) in step.
 func (m *Manager) RevokeAll(ctx context.Context, userID, except, reason string) (int, error) {
-	return m.c.Sessions.RevokeUserSessions(ctx, userID, except, m.c.Now(), reason)
+	n, err := m.c.Sessions.RevokeUserSessions(ctx, userID, except, m.c.Now(), reason)
+	if n > 0 {
+		m.changed(ctx, store.Change{Kind: store.ChangeUser, ID: userID})
+	}
+	return n, err
 }
 
 // Revoke revokes the session id of userID; ErrNotFound (wrapping
@@ -343,7 +440,7 @@ func (m *Manager) Revoke(ctx context.Context, userID, id string) error {
 	if err != nil {
 		return err
 	}
-	_, _, err = m.c.Sessions.RevokeSession(ctx, id, m.c.Now(), ReasonRevoked)
+	_, _, err = m.revoke(ctx, id, m.c.Now(), ReasonRevoked)
 	return err
 }
 
