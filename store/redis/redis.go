@@ -18,8 +18,8 @@ const DefaultPrefix = "authsys:"
 // pingTimeout bounds the connectivity check of NewFromURL.
 const pingTimeout = 3 * time.Second
 
-// Store is a store.PendingStore, store.RateStore and store.SessionStore
-// backed by Redis. It is safe for concurrent use by multiple goroutines,
+// Store is a store.PendingStore, store.RateStore, store.SessionStore and
+// store.ChangeNotifier backed by Redis. It is safe for concurrent use by multiple goroutines,
 // and several processes sharing one Redis database (and prefix) share its
 // state: takes, put-if-absent, counters and session rotations stay atomic
 // across them.
@@ -31,6 +31,8 @@ type Store struct {
 	ctxAware bool
 	// owned is true when NewFromURL created the client, so Close closes it.
 	owned bool
+	// healthCheck is the silence after which a change subscription pings.
+	healthCheck time.Duration
 }
 
 var (
@@ -59,9 +61,10 @@ func WithPrefix(p string) Option {
 // ReadTimeout. Setting ContextTimeoutEnabled is therefore recommended.
 func New(client goredis.UniversalClient, opts ...Option) *Store {
 	s := &Store{
-		client:   client,
-		prefix:   DefaultPrefix,
-		ctxAware: contextAware(client),
+		client:      client,
+		prefix:      DefaultPrefix,
+		ctxAware:    contextAware(client),
+		healthCheck: DefaultHealthCheck,
 	}
 	for _, o := range opts {
 		o(s)

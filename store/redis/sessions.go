@@ -30,7 +30,9 @@ var _ store.SessionStore = (*Store)(nil)
 //     SessionsByUser or RevokeUserSessions meets them.
 //
 // The braces are Redis Cluster hash tags: each key is its own slot's, and
-// every script touches one key only, so everything works on Redis Cluster.
+// every script touches one key only (KEYS[1]), so everything works on Redis
+// Cluster (see the package documentation; the tests run every session
+// operation on a three-master cluster too).
 // Pending keys chosen by the library must not start with "session:" or
 // "user_sessions:".
 
