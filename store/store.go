@@ -377,7 +377,16 @@ const (
 //
 // The library announces every change it makes with NotifyChange, after
 // the change is stored. A store may also announce changes made outside
-// the library (PostgreSQL does, with triggers on its tables).
+// the library (PostgreSQL does, with triggers on its tables). A change may
+// be heard more than once (a subscriber only drops what it cached), and a
+// change announced by one instance after another, one after the other,
+// reaches a subscriber in that order when the backend promises it (the
+// stores of this module do).
+//
+// The stores of this module implement it: memory in process (every Auth
+// sharing one memory.Store), Redis with pub/sub, PostgreSQL with LISTEN
+// and NOTIFY. Run storetest.RunChangeNotifier (or
+// RunChangeNotifierHarness) against an implementation to prove it.
 type ChangeNotifier interface {
 	// NotifyChange announces c to every subscriber of every instance,
 	// this one included. An error means the announcement may be lost; the
@@ -389,6 +398,11 @@ type ChangeNotifier interface {
 	// then on no change is missed) and ready(false) as soon as it may miss
 	// changes (a lost connection); after a reconnect it calls ready(true)
 	// again. Changes delivered while not ready may be incomplete.
-	// Callbacks are never called concurrently with each other.
+	// Callbacks are never called concurrently with each other, and should
+	// return quickly: a subscriber that keeps them busy may be told
+	// ready(false) (the memory store's queue overflowed) or delay the
+	// changes that follow. Once ctx is done no callback starts any more
+	// and the subscription's goroutines end soon after. A ctx that has
+	// already ended may give an error instead of a subscription.
 	SubscribeChanges(ctx context.Context, changed func(Change), ready func(bool)) error
 }

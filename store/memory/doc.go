@@ -10,4 +10,10 @@
 // default); expired entries are never returned and are swept lazily, so
 // memory does not grow without bound. Session records stay until
 // PurgeSessions deletes them.
+//
+// A Store is also a store.ChangeNotifier in process: every Auth sharing
+// the Store hears what any announces. A subscription is ready at once,
+// and NotifyChange never waits for a subscriber: each subscription queues
+// up to WithChangeBuffer changes, and one whose queue overflows calls
+// ready(false), drops the queue, and calls ready(true) again.
 package memory

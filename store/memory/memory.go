@@ -46,6 +46,10 @@ type Store struct {
 	writes int
 	// sweepAt is the number of writes that triggers the next sweep.
 	sweepAt int
+
+	// changes is the store.ChangeNotifier (changes.go), with a lock of
+	// its own.
+	changes changeHub
 }
 
 // entry is one pending value and the instant it expires.
@@ -75,6 +79,8 @@ func New(opts ...Option) *Store {
 
 		sessions:     make(map[string]store.Session),
 		userSessions: make(map[string]map[string]struct{}),
+
+		changes: changeHub{limit: DefaultChangeBuffer, subs: make(map[*changeSub]struct{})},
 	}
 	for _, opt := range opts {
 		opt(s)

@@ -1,7 +1,7 @@
 // Package postgres keeps authsys users, pending entries and sessions in
 // PostgreSQL, through pgx. One Store implements store.UserStore,
-// store.UserLister, store.PendingStore, store.RateStore and
-// store.SessionStore:
+// store.UserLister, store.PendingStore, store.RateStore,
+// store.SessionStore and store.ChangeNotifier:
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	if err != nil {
@@ -15,7 +15,8 @@
 //	auth, err := authsys.New(authsys.Config{Users: st, Pending: st /* , ... */})
 //
 // Migrate creates the schema (default "public") and the tables users,
-// backup_codes, pending, sessions and schema_migrations in it, from SQL
+// backup_codes, pending, sessions and schema_migrations in it, and the
+// triggers that announce changes, from SQL
 // files embedded in the package. Several processes may run Migrate at once.
 //
 // UpdateUser runs SELECT ... FOR UPDATE, the caller's function and the
@@ -34,6 +35,16 @@
 // so of concurrent rotations from one refresh token exactly one wins;
 // RevokeSession, RevokeUserSessions and PurgeSessions are one UPDATE or
 // DELETE each. Sessions stay until PurgeSessions deletes them.
+//
+// Changes (store.ChangeNotifier) travel by LISTEN and NOTIFY on a channel
+// per schema (Store.ChangeChannel). NotifyChange runs SELECT pg_notify;
+// the triggers of migration 0004 announce every UPDATE and DELETE of a
+// row of users or sessions, direct SQL included, when its transaction
+// commits. SubscribeChanges listens on a connection of its own, taken out
+// of the pool for good (or opened by WithListenConn), and reconnects with
+// backoff after losing it, telling its subscriber with ready(false) and
+// ready(true). Each subscription holds one more connection to the server
+// than the pool counts.
 //
 // Errors: store.ErrNotFound for a missing row, store.ErrEmailTaken for a
 // unique violation on the email, and an error wrapping store.ErrUnavailable

@@ -64,7 +64,8 @@ const sweepEvery = 100
 
 // Store keeps users, pending entries and sessions in PostgreSQL through
 // pgx. It implements store.UserStore, store.UserLister,
-// store.PendingStore, store.RateStore and store.SessionStore. All methods
+// store.PendingStore, store.RateStore, store.SessionStore and
+// store.ChangeNotifier. All methods
 // are safe for concurrent use, also by several Store values (in one or
 // many processes) on the same schema. Call Migrate before first use.
 type Store struct {
@@ -74,6 +75,9 @@ type Store struct {
 	err    error // a configuration error every method returns
 	q      queries
 	writes atomic.Uint64
+	// listenConn opens the connection SubscribeChanges listens on; nil
+	// for the default (changes.go).
+	listenConn func(ctx context.Context) (*pgx.Conn, error)
 }
 
 var (
