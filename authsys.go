@@ -134,10 +134,10 @@ func (a *Auth) Authenticate(r *http.Request) (User, error) {
 // authenticated, in handlers behind them.
 func UserFromContext(ctx context.Context) (User, bool) { return server.UserFromContext(ctx) }
 
-// Shutdown ends the Auth's subscription to the change channel (it keeps
-// serving, reading the stores on every request) and waits until the emails
-// being sent in the background are sent, or ctx is done. Call it after
-// http.Server.Shutdown.
+// Shutdown ends the Auth's subscription to the change channel (which the
+// first authenticated request started; a later one starts it again) and
+// waits until the emails being sent in the background are sent, or ctx is
+// done. Call it after http.Server.Shutdown.
 func (a *Auth) Shutdown(ctx context.Context) error { return a.h.Shutdown(ctx) }
 
 // AdminAction carries out one of the admin actions (AdminDisable2FA,

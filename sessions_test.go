@@ -731,7 +731,9 @@ func spyWrites(spy *authtest.Spy, n int) []string {
 	var out []string
 	for _, c := range spy.Calls()[n:] {
 		switch c.Method {
-		case "UserByID", "UserByEmail", "GetPending", "ListUsers", "SessionByID", "SessionsByUser":
+		// The change subscription starts with the first authenticated
+		// request; it writes nothing.
+		case "UserByID", "UserByEmail", "GetPending", "ListUsers", "SessionByID", "SessionsByUser", "SubscribeChanges":
 		default:
 			out = append(out, c.Method+" "+c.Key)
 		}
@@ -783,6 +785,9 @@ func TestAuthenticate(t *testing.T) {
 				defer e.clock.Advance(-tc.advance)
 			}
 			if tc.down {
+				// A change drops the cached user, so that the next
+				// request reads the store, which is down.
+				coreSetUser(e, email, func(*authsys.User) {})
 				spy.SetHook(func(_ context.Context, c *authtest.Call) error {
 					if c.Method == "UserByID" {
 						return outage
@@ -883,6 +888,9 @@ func TestOptionalMiddleware(t *testing.T) {
 				defer e.clock.Advance(-tc.advance)
 			}
 			if tc.down {
+				// A change drops the cached user, so that the request
+				// reads the store, which is down.
+				coreSetUser(e, "optional@example.com", func(*authsys.User) {})
 				spy.SetHook(func(_ context.Context, call *authtest.Call) error {
 					if call.Method == "UserByID" {
 						return errors.Join(store.ErrUnavailable, errors.New("injected outage"))

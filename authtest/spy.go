@@ -48,8 +48,9 @@ type Call struct {
 // the stores it wraps, records it, and first lets a hook see it, delay it or
 // fail it. It also implements the optional capabilities store.UserLister
 // (passed to the wrapped UserStore), store.RateStore (to the PendingStore)
-// and store.SessionStore (to the UserStore's when it has one, else to the
-// PendingStore's, as the library chooses); when the wrapped stores lack
+// and store.SessionStore and store.ChangeNotifier (each to the UserStore's
+// when it has one, else to the PendingStore's, as the library chooses);
+// when the wrapped stores lack
 // one, its methods return an error wrapping errors.ErrUnsupported, so wrap
 // only stores that have the capabilities the Auth is to use (every store of
 // this module has them). A Spy is safe for concurrent use.
@@ -71,11 +72,12 @@ type Spy struct {
 }
 
 var (
-	_ store.UserStore    = (*Spy)(nil)
-	_ store.UserLister   = (*Spy)(nil)
-	_ store.PendingStore = (*Spy)(nil)
-	_ store.RateStore    = (*Spy)(nil)
-	_ store.SessionStore = (*Spy)(nil)
+	_ store.UserStore      = (*Spy)(nil)
+	_ store.UserLister     = (*Spy)(nil)
+	_ store.PendingStore   = (*Spy)(nil)
+	_ store.RateStore      = (*Spy)(nil)
+	_ store.SessionStore   = (*Spy)(nil)
+	_ store.ChangeNotifier = (*Spy)(nil)
 )
 
 // NewSpy returns a Spy over users and pending, either of which may be nil
@@ -372,4 +374,44 @@ func (s *Spy) PurgeSessions(ctx context.Context, before time.Time) (int, error) 
 	}
 	n, err := ss.PurgeSessions(ctx, before)
 	return n, s.after(call, err)
+}
+
+// notifier returns the wrapped ChangeNotifier, chosen as the library
+// chooses: the UserStore's, else the PendingStore's.
+func (s *Spy) notifier() (store.ChangeNotifier, error) {
+	if n, ok := s.users.(store.ChangeNotifier); ok {
+		return n, nil
+	}
+	if n, ok := s.pending.(store.ChangeNotifier); ok {
+		return n, nil
+	}
+	return nil, fmt.Errorf("authtest: neither %T nor %T is a store.ChangeNotifier: %w", s.users, s.pending, errors.ErrUnsupported)
+}
+
+// NotifyChange records the call and passes it to the wrapped
+// ChangeNotifier.
+func (s *Spy) NotifyChange(ctx context.Context, c store.Change) error {
+	call := &Call{Method: "NotifyChange", Key: c.Kind + ":" + c.ID}
+	if err := s.before(ctx, call); err != nil {
+		return s.after(call, err)
+	}
+	n, err := s.notifier()
+	if err != nil {
+		return s.after(call, err)
+	}
+	return s.after(call, n.NotifyChange(ctx, c))
+}
+
+// SubscribeChanges records the call and passes it to the wrapped
+// ChangeNotifier; the changes it delivers are not calls.
+func (s *Spy) SubscribeChanges(ctx context.Context, changed func(store.Change), ready func(bool)) error {
+	call := &Call{Method: "SubscribeChanges"}
+	if err := s.before(ctx, call); err != nil {
+		return s.after(call, err)
+	}
+	n, err := s.notifier()
+	if err != nil {
+		return s.after(call, err)
+	}
+	return s.after(call, n.SubscribeChanges(ctx, changed, ready))
 }

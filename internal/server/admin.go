@@ -69,6 +69,7 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 				return ErrTwoFactorNotEnabled
 			}
 			clearTwoFactor(x)
+			x.TokenVersion++ // as when the user disables it: every session ends
 			return nil
 		}
 	case handlers.AdminRevokeSessions:
@@ -85,7 +86,7 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 	if err != nil {
 		return store.User{}, err
 	}
-	if action == handlers.AdminRevokeSessions || action == handlers.AdminDeactivate {
+	if action == handlers.AdminRevokeSessions || action == handlers.AdminDeactivate || action == handlers.AdminDisable2FA {
 		h.endSessions(r, u.ID, "", session.ReasonRevoked)
 	}
 	h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, ActorID: actorID, Reason: action})

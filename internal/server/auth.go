@@ -64,6 +64,14 @@ func (h *Handlers) endSessions(r *http.Request, userID, except, reason string) {
 	}
 }
 
+// restartSession follows a change that bumped u's token version for the
+// client of r, which made it: every session of u has ended (the records
+// follow), and the client goes on in a new one.
+func (h *Handlers) restartSession(w http.ResponseWriter, r *http.Request, u store.User, reason string) error {
+	h.endSessions(r, u.ID, "", reason)
+	return h.startSession(w, r, u)
+}
+
 // setTokens sets the access and refresh cookies of is.
 func (h *Handlers) setTokens(w http.ResponseWriter, is session.Issued) {
 	c := h.deps.Cookies
@@ -91,6 +99,7 @@ func (h *Handlers) accessToken(r *http.Request) (string, error) {
 // (see session.Manager.Authenticate). Errors are *Problem (401) or a store
 // error (503).
 func (h *Handlers) Authenticate(r *http.Request) (store.User, tokens.Claims, error) {
+	h.ensureSubscribed()
 	raw, err := h.accessToken(r)
 	if err != nil {
 		return store.User{}, tokens.Claims{}, problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "Authentication credentials were not provided.")
@@ -164,6 +173,14 @@ func claimsFromContext(ctx context.Context) tokens.Claims {
 // it is authenticated.
 func (h *Handlers) Middleware(next http.Handler, optional bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A request the cache answers needs no store and no deadline.
+		h.ensureSubscribed()
+		if raw, err := h.accessToken(r); err == nil {
+			if u, claims, ok := h.sess.AuthenticateCached(raw); ok {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims})))
+				return
+			}
+		}
 		ctx := r.Context()
 		if h.deps.HTTP.RequestTimeout > 0 {
 			var cancel context.CancelFunc

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -81,13 +82,18 @@ type Handlers struct {
 	unknownIP sync.Once
 	// served lists the routes registered on each mux, for Routes.
 	served map[*http.ServeMux][]Route
-	// unsubscribe ends the change subscription (Shutdown).
+	// cache is set when a change channel keeps it: the subscription
+	// (subMu) starts with the first authenticated request and ends at
+	// Shutdown.
+	cache       *authcache.Cache
+	subMu       sync.Mutex
+	subscribed  atomic.Bool
 	unsubscribe context.CancelFunc
 }
 
 // New returns the handlers for d.
 func New(d Deps) *Handlers {
-	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix), unsubscribe: func() {}}
+	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix)}
 	var cache *authcache.Cache
 	if d.Sessions.CacheSize > 0 {
 		maxAge := d.Sessions.CacheMaxAge
@@ -118,29 +124,62 @@ func New(d Deps) *Handlers {
 }
 
 // subscribe makes cache serve users and sessions: while the change channel
-// is up, or always when there is none but Sessions.CacheMaxAge is set (the
-// staleness the application accepts). Without either it serves verified
-// tokens only.
+// is up (the subscription starts with the first authenticated request; see
+// ensureSubscribed), or always when there is none but
+// Sessions.CacheMaxAge is set (the staleness the application accepts).
+// Without either it serves verified tokens only.
 func (h *Handlers) subscribe(cache *authcache.Cache) {
 	switch {
 	case h.deps.Notifier != nil:
-		ctx, cancel := context.WithCancel(context.Background())
-		h.unsubscribe = cancel
-		var once sync.Once
-		ready := func(up bool) {
-			cache.SetReady(up)
-			if !up {
-				once.Do(func() {
-					h.log.Warn("authsys: the change channel is down; authentication reads the stores until it is back")
-				})
-			}
-		}
-		if err := h.deps.Notifier.SubscribeChanges(ctx, cache.Invalidate, ready); err != nil {
-			h.log.Warn("authsys: subscribing to the change channel failed; authentication reads the stores", "error", err)
-		}
+		h.cache = cache
 	case h.deps.Sessions.CacheMaxAge > 0:
 		cache.SetReady(true)
 	}
+}
+
+// ensureSubscribed starts the change subscription unless it runs: lazily,
+// so that an Auth that authenticates nothing (a command-line tool) opens no
+// connection, and again after Shutdown ended it.
+func (h *Handlers) ensureSubscribed() {
+	if h.cache == nil || h.subscribed.Load() {
+		return
+	}
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	if h.subscribed.Load() {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cache := h.cache
+	ready := func(up bool) {
+		cache.SetReady(up)
+		if !up && ctx.Err() == nil {
+			h.log.Warn("authsys: the change channel is down; authentication reads the stores until it is back")
+		}
+	}
+	if err := h.deps.Notifier.SubscribeChanges(ctx, cache.Invalidate, ready); err != nil {
+		cancel()
+		h.log.Warn("authsys: subscribing to the change channel failed; authentication reads the stores", "error", err)
+		return // tried again at the next request
+	}
+	h.unsubscribe = cancel
+	h.subscribed.Store(true)
+}
+
+// endSubscription ends the change subscription; nothing is served from the
+// cache until a new one is confirmed.
+func (h *Handlers) endSubscription() {
+	if h.cache == nil {
+		return
+	}
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	if h.subscribed.Load() {
+		h.unsubscribe()
+		h.subscribed.Store(false)
+	}
+	// No change arrives any more: the cache must not serve.
+	h.cache.SetReady(false)
 }
 
 // ServeHTTP serves the auth API (mounted with the mount prefix stripped).
@@ -159,11 +198,11 @@ func (h *Handlers) Admin() http.Handler {
 	})
 }
 
-// Shutdown ends the change subscription (the handlers keep serving,
-// reading the stores) and waits for emails still being sent, or until ctx
-// is done.
+// Shutdown ends the change subscription (a later authenticated request
+// starts a new one) and waits for emails still being sent, or until ctx is
+// done.
 func (h *Handlers) Shutdown(ctx context.Context) error {
-	h.unsubscribe()
+	h.endSubscription()
 	done := make(chan struct{})
 	go func() { h.mailWG.Wait(); close(done) }()
 	select {

@@ -169,14 +169,14 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 	if err != nil {
 		return err
 	}
-	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.emit(r, Event{Kind: handlers.EventPasswordChanged, UserID: u.ID})
 	if !h.deps.Sessions.LogoutOnPasswordChange {
-		if err := h.startSession(w, r, u); err != nil {
+		if err := h.restartSession(w, r, u, session.ReasonAccount); err != nil {
 			return err
 		}
 		return writeMessage(w, "Your password has been changed.")
 	}
+	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
 	return writeMessage(w, "Your password has been changed; log in again.")
 }

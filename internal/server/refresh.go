@@ -51,20 +51,21 @@ func (h *Handlers) logoutAll(w http.ResponseWriter, r *http.Request, u store.Use
 
 // refresh rotates the refresh token (see session.Manager.Refresh). A token
 // the core refuses clears the cookies; a store error keeps them (an outage
-// is not a logout). The client IP's budget is checked before anything, the
-// session's once the token is known to be genuine.
+// is not a logout).
 func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 	raw := cookie(r, h.deps.Cookies.RefreshName)
 	if raw == "" {
 		return problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "No refresh token was provided.")
 	}
-	if err := h.limit(r, limitRefresh, h.deps.Limits.Refresh, ""); err != nil {
-		return err
-	}
+	// A genuine token spends its session's budget; only a token that is
+	// not (forged, expired, garbage) spends the client IP's, so that one
+	// client cannot use up the budget of everyone behind its address.
 	if claims, err := h.deps.Tokens.Parse(raw, tokens.TypeRefresh); err == nil {
 		if err := h.limitKey(r, limitRefresh, h.deps.Limits.Refresh, "sess:"+claims.SessionID, claims.Subject); err != nil {
 			return err
 		}
+	} else if err := h.limit(r, limitRefresh, h.deps.Limits.Refresh, ""); err != nil {
+		return err
 	}
 	is, u, err := h.sess.Refresh(r.Context(), raw, h.client(r))
 	if err != nil {

@@ -147,7 +147,7 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 	if err != nil {
 		return err
 	}
-	_, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	enabled, err := h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.TOTPEnabled {
 			return errAlreadyEnabled
 		}
@@ -164,12 +164,18 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 		x.TOTPSecret, x.TOTPPendingSecret = x.TOTPPendingSecret, ""
 		x.TOTPEnabled = true
 		x.BackupCodes = stored
+		// Every session and pending login ends with the change, in the
+		// same write: none that began with the password alone outlives
+		// it. The client that enabled it goes on in a new session.
+		x.TokenVersion++
 		return nil
 	})
 	if err != nil {
 		return h.codeFailed(r, u.ID, "enable", err)
 	}
-	h.endSessions(r, u.ID, claimsFromContext(r.Context()).SessionID, session.ReasonTwoFactor)
+	if err := h.restartSession(w, r, enabled, session.ReasonTwoFactor); err != nil {
+		return err
+	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorEnabled, UserID: u.ID})
 	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
 }
@@ -201,7 +207,7 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 	if err := h.verifyOwnPassword(r, u, "password", in.Password); err != nil {
 		return err
 	}
-	_, err := h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+	disabled, err := h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.TokenVersion != u.TokenVersion {
 			return errSessionEnded
 		}
@@ -212,12 +218,15 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 			return err
 		}
 		clearTwoFactor(x)
+		x.TokenVersion++ // every other session ends with it (see enable2FA)
 		return nil
 	})
 	if err != nil {
 		return h.codeFailed(r, u.ID, "disable", err)
 	}
-	h.endSessions(r, u.ID, claimsFromContext(r.Context()).SessionID, session.ReasonTwoFactor)
+	if err := h.restartSession(w, r, disabled, session.ReasonTwoFactor); err != nil {
+		return err
+	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorDisabled, UserID: u.ID})
 	return writeMessage(w, "Two-factor authentication is disabled.")
 }

@@ -184,6 +184,32 @@ func (m *Manager) Authenticate(ctx context.Context, raw string) (store.User, tok
 	return u, claims, nil
 }
 
+// AuthenticateCached is Authenticate answered from the cache alone: it
+// reports false unless the token, its session (when checked) and its user
+// are all cached, and then touches no store and needs no deadline. A
+// refusal is never decided here: Authenticate decides it.
+func (m *Manager) AuthenticateCached(raw string) (store.User, tokens.Claims, bool) {
+	c := m.c.Cache
+	if c == nil {
+		return store.User{}, tokens.Claims{}, false
+	}
+	claims, ok := c.Token(raw)
+	if !ok {
+		return store.User{}, claims, false
+	}
+	if m.c.CheckEnded {
+		s, ok := c.Session(claims.SessionID)
+		if !ok || !m.live(s, m.c.Now()) || s.UserID != claims.Subject {
+			return store.User{}, claims, false
+		}
+	}
+	u, ok := c.User(claims.Subject)
+	if !ok || u.TokenVersion != claims.TokenVersion || !u.IsActive {
+		return store.User{}, claims, false
+	}
+	return u, claims, true
+}
+
 // parseAccess verifies the access token raw, or recognises it as verified
 // before.
 func (m *Manager) parseAccess(raw string) (tokens.Claims, error) {
@@ -311,6 +337,9 @@ func (m *Manager) Refresh(ctx context.Context, raw string, c Client) (Issued, st
 	}
 	if claims.ID == s.RefreshID {
 		iat := now.Truncate(time.Second)
+		if !m.refreshExpiry(iat, s).After(iat) {
+			return Issued{}, store.User{}, ErrRevoked // the session's last second: nothing left to issue
+		}
 		r := store.Rotation{
 			To: tokens.NewID(), At: now, IdleExpiresAt: m.refreshExpiry(iat, s),
 			IP: c.IP, UserAgent: c.userAgent(),
@@ -377,7 +406,7 @@ const (
 // any, and that of the refresh token refresh, if it is valid. Either may
 // be missing or invalid: End then revokes what it can, and nothing when
 // neither is valid (a logout always succeeds). It returns the user ID of
-// a revoked session, for the event.
+// a session it revoked, for the event; empty when it revoked none.
 func (m *Manager) End(ctx context.Context, access, refresh string) (string, error) {
 	now := m.c.Now()
 	userID := ""
@@ -395,7 +424,7 @@ func (m *Manager) End(ctx context.Context, access, refresh string) (string, erro
 			continue
 		case err != nil:
 			return userID, err
-		case ok || s.UserID == claims.Subject:
+		case ok:
 			userID = s.UserID
 		}
 	}

@@ -70,19 +70,28 @@ func (sub *changeSub) take() ([]store.Change, bool) {
 // sharing it), in the order NotifyChange calls return. It never blocks on
 // a subscriber: it only queues c (see WithChangeBuffer). It fails only
 // when ctx has ended, with an error wrapping store.ErrUnavailable and
-// ctx's error. The Store does not announce its own writes: the library
-// announces the changes it makes.
+// ctx's error. The Store also announces its own writes of users and
+// sessions (UpdateUser, RevokeSession, RevokeUserSessions), as
+// PostgreSQL's triggers do, so that a change made on the Store directly (a
+// test, a tool) reaches every Auth that shares it; the library's own
+// announcements of the same changes are duplicates, which cost nothing
+// but an eviction.
 func (s *Store) NotifyChange(ctx context.Context, c store.Change) error {
 	if err := ended(ctx, "NotifyChange"); err != nil {
 		return err
 	}
+	s.announce(c)
+	return nil
+}
+
+// announce queues c for every subscriber.
+func (s *Store) announce(c store.Change) {
 	h := &s.changes
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {
 		sub.push(c, h.limit)
 	}
-	return nil
 }
 
 // SubscribeChanges delivers the changes announced on the Store from now

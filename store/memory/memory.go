@@ -206,6 +206,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		s.byEmail[newKey] = id
 	}
 	s.users[id] = u.Clone()
+	s.announce(store.Change{Kind: store.ChangeUser, ID: id})
 	return u, nil
 }
 

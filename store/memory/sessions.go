@@ -120,6 +120,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, reas
 	}
 	sess.RevokedAt, sess.RevokeReason = at, reason
 	s.sessions[id] = sess
+	s.announce(store.Change{Kind: store.ChangeSession, ID: id})
 	return sess, true, nil
 }
 
@@ -140,6 +141,9 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, except string, a
 		sess.RevokedAt, sess.RevokeReason = at, reason
 		s.sessions[id] = sess
 		n++
+	}
+	if n > 0 {
+		s.announce(store.Change{Kind: store.ChangeUser, ID: userID})
 	}
 	return n, nil
 }
