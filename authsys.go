@@ -75,7 +75,7 @@ func New(cfg Config) (*Auth, error) {
 		return nil, err
 	}
 	if d.SessionsVolatile {
-		d.Logger.Warn("authsys: the user store does not keep session records (store.SessionStore), so they live in the pending store: if it loses its data (a Redis restart without persistence, an eviction), logged-out and revoked sessions come back until their tokens expire; implement store.SessionStore on the user store to make revocations durable")
+		d.Logger.Warn("authsys: the user store does not keep session records (store.SessionStore), so they live in the pending store: if it loses its data (a Redis restart without persistence, an eviction), every session it held ends and its users must log in again; implement store.SessionStore on the user store to keep sessions through such a loss")
 	}
 	return &Auth{h: server.New(d), deps: d}, nil
 }
@@ -156,10 +156,10 @@ func (a *Auth) AdminAction(ctx context.Context, actor, userID, action string) (U
 	return a.h.AdminAction(ctx, nil, actor, userID, action)
 }
 
-// Sessions returns the live sessions of the user userID (logins not logged
-// out, revoked or expired), newest first, as the admin API lists them. It
-// is safe for concurrent use.
-func (a *Auth) Sessions(ctx context.Context, userID string) ([]Session, error) {
+// UserSessions returns the live sessions of the user userID (logins not
+// logged out, revoked or expired), newest first, as the admin API lists
+// them. It is safe for concurrent use.
+func (a *Auth) UserSessions(ctx context.Context, userID string) ([]Session, error) {
 	return a.h.Sessions(ctx, userID)
 }
 
@@ -183,6 +183,13 @@ func (a *Auth) RotateTOTPSecrets(ctx context.Context) (int, error) { return a.h.
 
 // Errors of Auth's methods.
 var (
+	// ErrNotFound (store.ErrNotFound) is wrapped by the errors of
+	// AdminAction, RevokeSession and the stores for an unknown user or
+	// session.
+	ErrNotFound = store.ErrNotFound
+	// ErrUnavailable (store.ErrUnavailable) is wrapped by the errors of
+	// Authenticate and of every store call when a store cannot answer.
+	ErrUnavailable = store.ErrUnavailable
 	// ErrCannotList is returned by RotateTOTPSecrets for a UserStore that
 	// does not implement store.UserLister.
 	ErrCannotList = server.ErrCannotList

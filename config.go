@@ -36,8 +36,9 @@ type Config struct {
 	// Users stores accounts. Required: sqlite.Open, postgres.New,
 	// memory.New, or the application's own UserStore.
 	Users UserStore
-	// Pending stores short-lived state (2FA logins, revoked sessions, rate
-	// limits). Required: memory.New() on a single instance, Redis (or the
+	// Pending stores short-lived state (pending 2FA logins, email changes,
+	// rate limits), and the session records when Users does not
+	// implement store.SessionStore. Required: memory.New() on a single instance, Redis (or the
 	// SQL stores) when several run.
 	Pending PendingStore
 	// Mailer sends the library's emails. Required: mail.Console in
@@ -178,15 +179,17 @@ type Sessions struct {
 	// false: that client gets fresh cookies and stays logged in.
 	LogoutOnPasswordChange bool
 	// StatelessAccessTokens skips the check that an access token's session
-	// has not ended (logged out, or revoked because its refresh token was
-	// replayed), saving one Pending read per authenticated request and the
-	// tie of those requests to Pending's availability; an access token
+	// has not ended (logged out, or revoked), saving the session record's
+	// lookup (a cache hit, or one SessionStore read); an access token
 	// then stays valid until it expires after a logout, as in SimpleJWT.
 	// Logout-all, password and email changes and deactivation end tokens
 	// at once either way (the token version). Default false: checked.
 	StatelessAccessTokens bool
-	// KeyPrefix prefixes every key the library puts in Pending. Default
-	// "auth:".
+	// KeyPrefix prefixes every key the library puts in Pending. It does not
+	// namespace the session records a pending store keeps when Users has no
+	// SessionStore (store/redis keeps them under its own prefix): give
+	// applications that share such a store their own store prefix
+	// (redis.WithPrefix). Default "auth:".
 	KeyPrefix string
 	// CacheSize bounds the per-instance cache of what authentication needs
 	// (users, session records and verified access tokens, each up to
@@ -251,7 +254,8 @@ func (r Rate) String() string {
 
 // RateLimits are the rate limits of the public endpoints. Each applies per
 // client IP (IPv6 by /64) and per account (the normalized email; the user
-// for 2FA), except TwoFactorDaily, per account only. A rate is enforced by
+// for 2FA), except TwoFactorDaily, per account only, and Refresh, per
+// session (and per client IP for refused tokens). A rate is enforced by
 // GCRA (generic cell rate algorithm): a burst of N, then one request every
 // Per/N; a refused request (429 with Retry-After, the seconds until one
 // would be allowed) spends nothing. The state is kept in Pending, in one
@@ -273,9 +277,11 @@ type RateLimits struct {
 	// 14,400 codes a day (a few percent chance of guessing one); 50/day
 	// caps that near 0.03 %. Default 50 per day.
 	TwoFactorDaily Rate
-	// Refresh limits POST /refresh/, per client IP and per session (a
-	// client refreshes once per Sessions.AccessTTL; a loop is refused).
-	// Default 30 per minute.
+	// Refresh limits POST /refresh/: a genuine refresh token spends its
+	// session's budget (a client refreshes once per Sessions.AccessTTL; a
+	// loop is refused), a refused one (forged, expired) the client IP's, so
+	// that one client cannot use up the budget of everyone behind its
+	// address. Default 30 per minute.
 	Refresh Rate
 	// Off disables every limit, for tests or a deployment that limits
 	// upstream. Default false.

@@ -1319,3 +1319,28 @@ func BenchmarkLoginPeakHeap(b *testing.B) {
 		})
 	}
 }
+
+// TestRateLimitTwoFactorDailyDefault checks the documented default of the
+// daily 2FA budget: 50 codes a day per account (the hour rlEnable2FA
+// lets pass gives back the code enabling spent), then one every 24h/50,
+// about 29 minutes.
+func TestRateLimitTwoFactorDailyDefault(t *testing.T) {
+	off := authsys.Rate{Off: true}
+	e := newEnv(t, func(c *authsys.Config) {
+		c.RateLimits = authsys.RateLimits{Login: off, Signup: off, PasswordReset: off, TwoFactor: off, Refresh: off}
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+	})
+	rlAddUser(t, e.store, rlVictim, goodPassword)
+	secret := rlEnable2FA(e, rlVictim)
+	verify := func(i int) response {
+		return e.client().post("/2fa/verify-login/", map[string]string{"session_token": rlSession(e, rlVictim), "code": rlWrongCode(e, secret)}, rlFrom(rlIP(i))...)
+	}
+	for i := range 50 {
+		expect(t, verify(i), http.StatusBadRequest, "invalid_code")
+	}
+	r := verify(50)
+	rlThrottled(t, r, "")
+	if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra < 25*60 || ra > 29*60 {
+		t.Errorf("got Retry-After %q, want about 29 minutes (24 h / 50)", r.Header.Get("Retry-After"))
+	}
+}

@@ -1151,3 +1151,84 @@ func TestSessionsAdminAPI(t *testing.T) {
 	expect(t, admin.do(http.MethodGet, "/api/admin/auth/users/no-such-user/sessions/", nil), http.StatusNotFound, "not_found")
 	expect(t, victim.do(http.MethodGet, "/api/admin/auth/users/"+uid+"/sessions/", nil), http.StatusUnauthorized, "")
 }
+
+// Regressions found in review.
+
+// TestSessionsTwoFactorChangeEndsOthersWhateverTheRecords: enabling 2FA
+// ends every other session in the same write as the change (the token
+// version), so a failure to revoke the session records cannot leave a
+// stolen session alive.
+func TestSessionsTwoFactorChangeEndsOthersWhateverTheRecords(t *testing.T) {
+	var spy *authtest.Spy
+	e := newEnv(t, spyOn(&spy))
+	e.signupVerified("v@example.com", goodPassword)
+	victim := e.loggedIn("v@example.com", goodPassword)
+	thief := e.loggedIn("v@example.com", goodPassword)
+	secret := victim.tfaSetup()
+	spy.SetHook(func(_ context.Context, c *authtest.Call) error {
+		if c.Method == "RevokeUserSessions" {
+			return store.ErrUnavailable
+		}
+		return nil
+	})
+	r := victim.post("/2fa/enable/", map[string]string{"code": tfaCodeAt(t, secret, e.clock.Now())})
+	spy.SetHook(nil)
+	expect(t, r, http.StatusOK, "")
+	expect(t, thief.get("/me/"), http.StatusUnauthorized, "")
+	expect(t, thief.post("/refresh/", nil), http.StatusUnauthorized, "")
+	expect(t, victim.get("/me/"), http.StatusOK, "") // the enabling client goes on
+}
+
+// TestSessionsLoginRacingTwoFactorEnable: a password login whose password
+// was checked before 2FA was enabled must not complete after it without a
+// second factor.
+func TestSessionsLoginRacingTwoFactorEnable(t *testing.T) {
+	var spy *authtest.Spy
+	e := newEnv(t, spyOn(&spy))
+	e.signupVerified("v@example.com", goodPassword)
+	victim := e.loggedIn("v@example.com", goodPassword)
+	secret := victim.tfaSetup()
+	enabled := 0
+	hookOnce(spy, func() { // runs just before the login's write
+		enabled = victim.post("/2fa/enable/", map[string]string{"code": tfaCodeAt(t, secret, e.clock.Now())}).StatusCode
+	})
+	attacker := e.client()
+	r := attacker.post("/login/", map[string]string{"email": "v@example.com", "password": goodPassword})
+	if enabled != http.StatusOK {
+		t.Fatalf("the racing enable got %d, want 200", enabled)
+	}
+	expect(t, r, http.StatusUnauthorized, "invalid_credentials")
+	if attacker.accessCookie() != "" {
+		t.Fatal("the refused login set an access cookie")
+	}
+}
+
+// TestSessionsRefreshInTheLastSecond: a refresh in the last second of a
+// session's absolute lifetime is refused, not an internal error.
+func TestSessionsRefreshInTheLastSecond(t *testing.T) {
+	for _, skew := range []time.Duration{-1, 5 * time.Second} { // none, and the default
+		e := newEnv(t, func(c *authsys.Config) { c.Sessions.AbsoluteTTL = time.Hour; c.Sessions.ClockSkew = skew })
+		e.signupVerified("u@example.com", goodPassword)
+		e.clock.Advance(500 * time.Millisecond) // log in at hh:mm:ss.5
+		c := e.loggedIn("u@example.com", goodPassword)
+		e.clock.Advance(time.Hour - 300*time.Millisecond) // 0.2 s before the end, in its last second
+		expect(t, c.post("/refresh/", nil), http.StatusUnauthorized, "")
+	}
+}
+
+// TestSessionsRefreshBudgetOfAnIP: refresh requests with garbage cookies
+// spend the client IP's budget, not the sessions' of the users behind the
+// same address.
+func TestSessionsRefreshBudgetOfAnIP(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) { c.RateLimits = authsys.RateLimits{} })
+	e.signupVerified("u@example.com", goodPassword)
+	victim := e.loggedIn("u@example.com", goodPassword)
+	attacker := e.client()
+	var last response
+	for range 40 {
+		attacker.setCookie("refresh_token", "garbage", "/api/auth/")
+		last = attacker.post("/refresh/", nil)
+	}
+	expect(t, last, http.StatusTooManyRequests, "throttled")
+	expect(t, victim.post("/refresh/", nil), http.StatusOK, "")
+}

@@ -113,7 +113,7 @@ func runAdmin(ctx context.Context, auth *authsys.Auth, users authsys.UserStore, 
 			return err
 		}
 		if err := auth.RevokeSession(ctx, cliActor(), u.ID, strings.TrimSpace(args[1])); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, authsys.ErrNotFound) {
 				return fmt.Errorf("%s: no such live session of %s", args[1], u.Email)
 			}
 			return err
@@ -142,7 +142,7 @@ func runAdmin(ctx context.Context, auth *authsys.Auth, users authsys.UserStore, 
 	switch {
 	case errors.Is(err, authsys.ErrTwoFactorNotEnabled):
 		return fmt.Errorf("%s: two-factor authentication is not enabled", u.Email)
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, authsys.ErrNotFound):
 		return fmt.Errorf("%s: no such user", args[0])
 	case err != nil:
 		return err
@@ -152,15 +152,15 @@ func runAdmin(ctx context.Context, auth *authsys.Auth, users authsys.UserStore, 
 }
 
 // lookupUser finds the user named by email or id.
-func lookupUser(ctx context.Context, users authsys.UserStore, name string) (store.User, error) {
-	var u store.User
+func lookupUser(ctx context.Context, users authsys.UserStore, name string) (authsys.User, error) {
+	var u authsys.User
 	var err error
 	if strings.Contains(name, "@") {
 		u, err = users.UserByEmail(ctx, store.NormalizeEmail(name))
 	} else {
 		u, err = users.UserByID(ctx, strings.TrimSpace(name))
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, authsys.ErrNotFound) {
 		return u, fmt.Errorf("%s: no such user", name)
 	}
 	if err != nil {
@@ -197,7 +197,7 @@ func listUsers(ctx context.Context, users authsys.UserStore, prefix string, out 
 	return tw.Flush()
 }
 
-func showUser(u store.User, out io.Writer) error {
+func showUser(u authsys.User, out io.Writer) error {
 	remaining := 0
 	for _, c := range u.BackupCodes {
 		if c.UsedAt.IsZero() {
@@ -239,7 +239,7 @@ func when(t time.Time) string {
 
 // listSessions prints the live sessions of u.
 func listSessions(ctx context.Context, auth *authsys.Auth, u authsys.User, out io.Writer) error {
-	ss, err := auth.Sessions(ctx, u.ID)
+	ss, err := auth.UserSessions(ctx, u.ID)
 	if err != nil {
 		return err
 	}
