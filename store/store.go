@@ -389,8 +389,10 @@ const (
 // RunChangeNotifierHarness) against an implementation to prove it.
 type ChangeNotifier interface {
 	// NotifyChange announces c to every subscriber of every instance,
-	// this one included. An error means the announcement may be lost; the
-	// library then drops its own cache.
+	// this one included. An error means the announcement may be lost: the
+	// library has already dropped the entry from its own cache, logs the
+	// failure, and other instances see the change when their entry ages
+	// out (Config.Sessions.CacheMaxAge) or their channel reconnects.
 	NotifyChange(ctx context.Context, c Change) error
 	// SubscribeChanges delivers every change announced from now on to
 	// changed, in a goroutine of its own, until ctx is done; it returns at
