@@ -866,6 +866,9 @@ func TestSecurityEvents(t *testing.T) {
 	_, claims, _ := coreJWTParts(t, victim.accessCookie())
 	expect(t, e.loggedIn(alice, goodPassword).do(http.MethodDelete, "/api/auth/sessions/"+claims["sid"].(string)+"/", nil), http.StatusOK, "")
 
+	// reauthenticated
+	expect(t, e.loggedIn(alice, goodPassword).post("/reauthenticate/", map[string]string{"password": goodPassword}), http.StatusOK, "")
+
 	// logout, logout_all
 	expect(t, e.loggedIn(alice, goodPassword).post("/logout/", nil), http.StatusOK, "")
 	expect(t, e.loggedIn(alice, goodPassword).post("/logout-all/", nil), http.StatusOK, "")
@@ -941,6 +944,7 @@ func TestSecurityEvents(t *testing.T) {
 		authsys.EventLoginFailed:          {aliceUser.ID, "wrong_password"},
 		authsys.EventLogout:               {aliceUser.ID, ""},
 		authsys.EventLogoutAll:            {aliceUser.ID, ""},
+		authsys.EventReauthenticated:      {aliceUser.ID, ""},
 		authsys.EventRefreshReuse:         {aliceUser.ID, ""},
 		authsys.EventSessionRevoked:       {aliceUser.ID, "one"},
 		authsys.EventPasswordResetRequest: {aliceUser.ID, ""},

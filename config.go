@@ -211,6 +211,14 @@ type Sessions struct {
 	// Verified tokens are cached either way (they depend on no stored
 	// state).
 	CacheMaxAge time.Duration
+	// ReauthWindow is how long a session stays fresh after its user showed
+	// their credentials (the password, and a code when 2FA is on) at login
+	// or at POST /reauthenticate/. Sensitive actions need a fresh session
+	// and answer 403 reauthentication_required otherwise: 2FA setup,
+	// enable and disable, listing and regenerating backup codes, an email
+	// change, revoking the other sessions, and the admin API's actions.
+	// Default 10 minutes.
+	ReauthWindow time.Duration
 }
 
 // Cookies configures the access and refresh token cookies. Both are
@@ -624,6 +632,7 @@ func (s *Sessions) defaults() {
 	s.Audience = cmp.Or(s.Audience, "authsys")
 	s.KeyPrefix = cmp.Or(s.KeyPrefix, "auth:")
 	s.CacheSize = cmp.Or(s.CacheSize, 10_000)
+	defaultDuration(&s.ReauthWindow, 10*time.Minute)
 }
 
 func (s Sessions) validate() error {
@@ -638,6 +647,8 @@ func (s Sessions) validate() error {
 		return bad("Sessions.AbsoluteTTL", "must be longer than AccessTTL")
 	case s.CacheMaxAge < 0:
 		return bad("Sessions.CacheMaxAge", "must not be negative")
+	case s.ReauthWindow < 0:
+		return bad("Sessions.ReauthWindow", "must not be negative")
 	}
 	return nil
 }

@@ -785,9 +785,12 @@ func TestAuthenticate(t *testing.T) {
 				defer e.clock.Advance(-tc.advance)
 			}
 			if tc.down {
-				// A change drops the cached user, so that the next
-				// request reads the store, which is down.
-				coreSetUser(e, email, func(*authsys.User) {})
+				// Shutdown empties the cache (the next request starts a
+				// new subscription), so that the request reads the
+				// store, which is down.
+				if err := e.auth.Shutdown(t.Context()); err != nil {
+					t.Fatal(err)
+				}
 				spy.SetHook(func(_ context.Context, c *authtest.Call) error {
 					if c.Method == "UserByID" {
 						return outage
@@ -888,9 +891,12 @@ func TestOptionalMiddleware(t *testing.T) {
 				defer e.clock.Advance(-tc.advance)
 			}
 			if tc.down {
-				// A change drops the cached user, so that the request
-				// reads the store, which is down.
-				coreSetUser(e, "optional@example.com", func(*authsys.User) {})
+				// Shutdown empties the cache (the next request starts a
+				// new subscription), so that the request reads the
+				// store, which is down.
+				if err := e.auth.Shutdown(t.Context()); err != nil {
+					t.Fatal(err)
+				}
 				spy.SetHook(func(_ context.Context, call *authtest.Call) error {
 					if call.Method == "UserByID" {
 						return errors.Join(store.ErrUnavailable, errors.New("injected outage"))
@@ -1231,4 +1237,93 @@ func TestSessionsRefreshBudgetOfAnIP(t *testing.T) {
 	}
 	expect(t, last, http.StatusTooManyRequests, "throttled")
 	expect(t, victim.post("/refresh/", nil), http.StatusOK, "")
+}
+
+// Re-authentication ("sudo mode").
+
+// staleSession returns a client of email whose session was last shown its
+// credentials more than the re-authentication window ago, with a valid
+// access token (refreshed).
+func staleSession(e *env, email string) *client {
+	e.t.Helper()
+	c := e.loggedIn(email, goodPassword)
+	e.clock.Advance(11 * time.Minute)
+	expect(e.t, c.post("/refresh/", nil), http.StatusOK, "")
+	return c
+}
+
+// TestReauthenticationRequired: every sensitive action answers 403
+// reauthentication_required on a session that showed its credentials
+// more than Sessions.ReauthWindow ago (a stolen session, say), and works
+// after POST /reauthenticate/; a login is fresh by itself.
+func TestReauthenticationRequired(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("admin@example.com", goodPassword)
+	coreSetUser(e, "admin@example.com", func(u *authsys.User) { u.IsStaff = true })
+	e.signupVerified("user@example.com", goodPassword)
+	uid := coreUser(e, "user@example.com").ID
+	actions := []struct {
+		name         string
+		email        string
+		method, path string
+		body         any
+	}{
+		{"2fa setup", "user@example.com", http.MethodPost, "/api/auth/2fa/setup/", nil},
+		{"2fa enable", "user@example.com", http.MethodPost, "/api/auth/2fa/enable/", map[string]string{"code": "123456"}},
+		{"2fa disable", "user@example.com", http.MethodPost, "/api/auth/2fa/disable/", map[string]string{"password": goodPassword, "code": "123456"}},
+		{"backup codes list", "user@example.com", http.MethodGet, "/api/auth/2fa/backup-codes/", nil},
+		{"backup codes regenerate", "user@example.com", http.MethodPost, "/api/auth/2fa/backup-codes/", map[string]string{"password": goodPassword}},
+		{"email change", "user@example.com", http.MethodPost, "/api/auth/change-email/", map[string]string{"new_email": "new@example.com", "password": goodPassword}},
+		{"revoke other sessions", "user@example.com", http.MethodPost, "/api/auth/sessions/revoke-others/", nil},
+		{"admin action", "admin@example.com", http.MethodPost, "/api/admin/auth/users/" + uid + "/revoke-sessions/", nil},
+		{"admin session revoke", "admin@example.com", http.MethodDelete, "/api/admin/auth/users/" + uid + "/sessions/x/", nil},
+	}
+	for _, a := range actions {
+		t.Run(a.name, func(t *testing.T) {
+			c := staleSession(e, a.email)
+			expect(t, c.do(a.method, a.path, a.body), http.StatusForbidden, "reauthentication_required")
+			r := c.post("/reauthenticate/", map[string]string{"password": goodPassword})
+			expect(t, r, http.StatusOK, "")
+			if coreSetCookie(r, "access_token") == nil {
+				t.Error("re-authentication set no access cookie")
+			}
+			if got := c.do(a.method, a.path, a.body); got.StatusCode == http.StatusForbidden {
+				t.Errorf("after re-authentication: got %d %s, want the action let through", got.StatusCode, got.body)
+			}
+		})
+	}
+	// A non-admin is refused as such, before any freshness check.
+	c := staleSession(e, "user@example.com")
+	expect(t, c.do(http.MethodPost, "/api/admin/auth/users/"+uid+"/activate/", nil), http.StatusForbidden, "forbidden")
+	// A login is fresh.
+	expect(t, e.loggedIn("user@example.com", goodPassword).post("/2fa/setup/", nil), http.StatusOK, "")
+}
+
+func TestReauthenticate(t *testing.T) {
+	e := newEnv(t)
+	u := e.tfaEnabled("tfa@example.com")
+	e.clock.Advance(11 * time.Minute)
+	expect(t, u.c.post("/refresh/", nil), http.StatusOK, "")
+	expect(t, u.c.get("/2fa/backup-codes/"), http.StatusForbidden, "reauthentication_required")
+
+	// With 2FA on the password alone is not enough: both factors.
+	expect(t, u.c.post("/reauthenticate/", map[string]string{"password": goodPassword}), http.StatusBadRequest, "validation_failed")
+	expect(t, u.c.post("/reauthenticate/", map[string]string{"password": "not the password", "code": e.tfaFreshCode(u.secret)}), http.StatusBadRequest, "invalid_password")
+	expect(t, u.c.post("/reauthenticate/", map[string]string{"password": goodPassword, "code": e.tfaWrongCode(u.secret)}), http.StatusBadRequest, "invalid_code")
+	expect(t, u.c.get("/2fa/backup-codes/"), http.StatusForbidden, "reauthentication_required")
+	code := e.tfaFreshCode(u.secret)
+	expect(t, u.c.post("/reauthenticate/", map[string]string{"password": goodPassword, "code": code}), http.StatusOK, "")
+	expect(t, u.c.get("/2fa/backup-codes/"), http.StatusOK, "")
+	// The code is spent: it cannot confirm again.
+	expect(t, u.c.post("/reauthenticate/", map[string]string{"password": goodPassword, "code": code}), http.StatusBadRequest, "invalid_code")
+	// Freshness survives a refresh, and ends with the window.
+	e.clock.Advance(5 * time.Minute)
+	expect(t, u.c.post("/refresh/", nil), http.StatusOK, "")
+	expect(t, u.c.get("/2fa/backup-codes/"), http.StatusOK, "")
+	e.clock.Advance(6 * time.Minute)
+	expect(t, u.c.get("/2fa/backup-codes/"), http.StatusForbidden, "reauthentication_required")
+	// A backup code confirms too.
+	expect(t, u.c.post("/reauthenticate/", map[string]string{"password": goodPassword, "code": u.backup[0]}), http.StatusOK, "")
+	expect(t, u.c.get("/2fa/backup-codes/"), http.StatusOK, "")
+	expect(t, e.client().post("/reauthenticate/", map[string]string{"password": goodPassword}), http.StatusUnauthorized, "not_authenticated")
 }

@@ -321,3 +321,37 @@ func TestCoreSignupRace(t *testing.T) {
 		t.Error("a mail failed")
 	}
 }
+
+// TestLinksNeverActOnHEAD: a HEAD of a verification or email-change link
+// (a link checker, a mail scanner) answers 405 and uses nothing up; the
+// same link still works with GET.
+func TestLinksNeverActOnHEAD(t *testing.T) {
+	e := newEnv(t)
+	expect(t, e.client().post("/signup/", map[string]string{"email": "head@example.com", "password": goodPassword}), http.StatusCreated, "")
+	q := linkParams(t, coreLastMail(e, "head@example.com", mail.KindVerifyAccount))
+	link := "/api/auth/verify-account/?uid=" + q.Get("uid") + "&token=" + q.Get("token")
+	r := e.client().do(http.MethodHead, link, nil)
+	if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, POST" {
+		t.Fatalf("HEAD of the verification link: got %d, Allow %q; want 405, GET, POST", r.StatusCode, r.Header.Get("Allow"))
+	}
+	if coreUser(e, "head@example.com").IsActive {
+		t.Fatal("a HEAD of the verification link activated the account")
+	}
+	expect(t, e.client().do(http.MethodGet, link, nil), http.StatusOK, "")
+
+	c := e.loggedIn("head@example.com", goodPassword)
+	expect(t, c.post("/change-email/", map[string]string{"new_email": "head2@example.com", "password": goodPassword}), http.StatusOK, "")
+	q = linkParams(t, coreLastMail(e, "head2@example.com", mail.KindEmailChangeConfirm))
+	link = "/api/auth/change-email-confirm/?token=" + q.Get("token")
+	if r := e.client().do(http.MethodHead, link, nil); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("HEAD of the email-change link: got %d, want 405", r.StatusCode)
+	}
+	if coreUser(e, "head@example.com").Email != "head@example.com" {
+		t.Fatal("a HEAD of the email-change link changed the email")
+	}
+	expect(t, e.client().do(http.MethodGet, link, nil), http.StatusOK, "")
+	// Read-only endpoints still answer HEAD.
+	if r := e.client().do(http.MethodHead, "/api/auth/openapi.json", nil); r.StatusCode != http.StatusOK {
+		t.Errorf("HEAD /openapi.json: got %d, want 200", r.StatusCode)
+	}
+}

@@ -9,6 +9,7 @@ const (
 	EventAccountVerified      = "account_verified"
 	EventLoginSucceeded       = "login_succeeded"
 	EventLoginFailed          = "login_failed"
+	EventReauthenticated      = "reauthenticated"
 	EventLogout               = "logout"
 	EventLogoutAll            = "logout_all"
 	EventRefreshReuse         = "refresh_token_reuse"

@@ -28,6 +28,7 @@ const (
 	CodeTwoFactorAlreadyEnabled = "two_factor_already_enabled"
 	CodeTwoFactorNotEnabled     = "two_factor_not_enabled"
 	CodeTwoFactorNotSetUp       = "two_factor_not_set_up"
+	CodeReauthRequired          = "reauthentication_required"
 	CodeSessionExpired          = "session_expired"
 	CodeForbidden               = "forbidden"
 	CodeConflict                = "conflict"

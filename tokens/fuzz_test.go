@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzParse checks that Parse never panics, that every failure is exactly
-// one of ErrInvalid and ErrExpired, and that an accepted token is one the
+// one of ErrInvalid and ErrExpired and comes with no claims, and that an accepted token is one the
 // Manager itself issued: the claims it yields re-sign to the same string, so
 // no mutation of a genuine token (another base64 spelling, a stray byte) is
 // accepted. The seeds hold no token crafted with the key in another JSON
@@ -33,6 +33,9 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				if errors.Is(err, tokens.ErrInvalid) == errors.Is(err, tokens.ErrExpired) {
 					t.Fatalf("Parse(%q): got error %v, want exactly one of ErrInvalid, ErrExpired", tok, err)
+				}
+				if cl != (tokens.Claims{}) {
+					t.Fatalf("Parse(%q): got claims %+v with error %v, want none", tok, cl, err)
 				}
 				continue
 			}

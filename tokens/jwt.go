@@ -30,6 +30,10 @@ type Claims struct {
 	IssuedAt time.Time
 	// ExpiresAt is the expiry time, whole seconds (claim "exp").
 	ExpiresAt time.Time
+	// AuthTime is when the user last showed their credentials (password,
+	// and second factor when required) in this session, whole seconds
+	// (claim "auth_time", as in OpenID Connect); zero when unknown.
+	AuthTime time.Time
 }
 
 // NewClaims returns fresh claims of typ for the user: a random 128-bit ID
@@ -73,7 +77,13 @@ func (m *Manager) Sign(c Claims) (string, error) {
 	if exp <= iat {
 		return "", errors.New("tokens: sign: ExpiresAt must be after IssuedAt")
 	}
+	var authTime *int64
+	if !c.AuthTime.IsZero() {
+		at := c.AuthTime.Unix()
+		authTime = &at
+	}
 	wc := &wireClaims{
+		AuthTime:     authTime,
 		Type:         c.Type,
 		Subject:      c.Subject,
 		TokenVersion: c.TokenVersion,
@@ -127,7 +137,7 @@ func (m *Manager) Parse(token, wantType string) (Claims, error) {
 	default:
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return Claims{
+	c := Claims{
 		Type:         wc.Type,
 		Subject:      wc.Subject,
 		TokenVersion: wc.TokenVersion,
@@ -135,7 +145,11 @@ func (m *Manager) Parse(token, wantType string) (Claims, error) {
 		ID:           wc.ID,
 		IssuedAt:     time.Unix(*wc.IssuedAt, 0).UTC(),
 		ExpiresAt:    time.Unix(*wc.ExpiresAt, 0).UTC(),
-	}, nil
+	}
+	if wc.AuthTime != nil {
+		c.AuthTime = time.Unix(*wc.AuthTime, 0).UTC()
+	}
+	return c, nil
 }
 
 // jwtKey is the jwt.Keyfunc of Parse: it returns the verification key named
@@ -202,6 +216,7 @@ type wireClaims struct {
 	ExpiresAt    *int64 `json:"exp"`
 	Issuer       string `json:"iss"`
 	Audience     string `json:"aud"`
+	AuthTime     *int64 `json:"auth_time,omitempty"`
 
 	want string // the type Parse expects; not encoded
 }
@@ -252,6 +267,9 @@ func (c *wireClaims) Validate() error {
 	}
 	if c.IssuedAt != nil && c.ExpiresAt != nil && *c.ExpiresAt <= *c.IssuedAt {
 		errs = append(errs, errors.New("exp claim is not after iat"))
+	}
+	if c.AuthTime != nil && c.IssuedAt != nil && *c.AuthTime > *c.IssuedAt {
+		errs = append(errs, errors.New("auth_time claim is after iat"))
 	}
 	return errors.Join(errs...)
 }

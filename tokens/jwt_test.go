@@ -522,3 +522,31 @@ func BenchmarkParseAccess(b *testing.B) {
 		})
 	}
 }
+
+// TestAuthTime checks the optional auth_time claim: it survives a round
+// trip, is absent when zero, and a token claiming an auth_time after its
+// issue time is refused.
+func TestAuthTime(t *testing.T) {
+	c := newClock(t0)
+	m := newManager(t, c, key1)
+	claims := m.NewClaims(tokens.TypeAccess, "u1", 0, "s1")
+	claims.AuthTime = claims.IssuedAt.Add(-time.Minute)
+	tok, err := m.Sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Parse(tok, tokens.TypeAccess)
+	if err != nil || !got.AuthTime.Equal(claims.AuthTime) {
+		t.Fatalf("got auth time %v (%v), want %v", got.AuthTime, err, claims.AuthTime)
+	}
+	claims.AuthTime = time.Time{}
+	tok, _ = m.Sign(claims)
+	if got, err := m.Parse(tok, tokens.TypeAccess); err != nil || !got.AuthTime.IsZero() {
+		t.Fatalf("without auth time: got %v (%v), want zero", got.AuthTime, err)
+	}
+	claims.AuthTime = claims.IssuedAt.Add(time.Second)
+	tok, _ = m.Sign(claims)
+	if _, err := m.Parse(tok, tokens.TypeAccess); !errors.Is(err, tokens.ErrInvalid) {
+		t.Fatalf("auth time after iat: got %v, want ErrInvalid", err)
+	}
+}

@@ -163,6 +163,17 @@ func (h *Handlers) adminOnly(fn func(w http.ResponseWriter, r *http.Request, adm
 	})
 }
 
+// adminFresh is adminOnly for the admin API's actions, which also need a
+// fresh session (see fresh): an admin's stolen session is not enough.
+func (h *Handlers) adminFresh(fn func(w http.ResponseWriter, r *http.Request, admin store.User) error) handlerFunc {
+	return h.adminOnly(func(w http.ResponseWriter, r *http.Request, admin store.User) error {
+		if !h.sess.Fresh(claimsFromContext(r.Context()), h.deps.Sessions.ReauthWindow) {
+			return errReauthRequired
+		}
+		return fn(w, r, admin)
+	})
+}
+
 var errNoSuchUser = problem(http.StatusNotFound, handlers.CodeNotFound, "No such user.")
 
 // targetID returns the {id} of the path, or errNoSuchUser for one no store
@@ -268,7 +279,7 @@ func (h *Handlers) showUser(w http.ResponseWriter, r *http.Request, _ store.User
 
 // adminAction returns the endpoint POST /users/{id}/<action>/.
 func (h *Handlers) adminAction(action string) handlerFunc {
-	return h.adminOnly(func(w http.ResponseWriter, r *http.Request, admin store.User) error {
+	return h.adminFresh(func(w http.ResponseWriter, r *http.Request, admin store.User) error {
 		if err := decodeOptional(w, r, &struct{}{}); err != nil {
 			return err
 		}

@@ -200,6 +200,22 @@ func (h *Handlers) Middleware(next http.Handler, optional bool) http.Handler {
 	})
 }
 
+var errReauthRequired = problem(http.StatusForbidden, handlers.CodeReauthRequired,
+	"This action needs you to confirm your identity: POST /reauthenticate/ with your password (and a code when two-factor authentication is on), then try again.")
+
+// fresh wraps a sensitive endpoint: it needs a valid access token whose
+// session showed its credentials within Sessions.ReauthWindow (a login or
+// a re-authentication), and answers 403 reauthentication_required
+// otherwise.
+func (h *Handlers) fresh(fn func(w http.ResponseWriter, r *http.Request, u store.User) error) handlerFunc {
+	return h.authed(func(w http.ResponseWriter, r *http.Request, u store.User) error {
+		if !h.sess.Fresh(claimsFromContext(r.Context()), h.deps.Sessions.ReauthWindow) {
+			return errReauthRequired
+		}
+		return fn(w, r, u)
+	})
+}
+
 // authed wraps an endpoint that needs a valid access token.
 func (h *Handlers) authed(fn func(w http.ResponseWriter, r *http.Request, u store.User) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {

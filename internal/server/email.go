@@ -78,7 +78,7 @@ type tokenOnly struct {
 
 func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) error {
 	var in tokenOnly
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	if r.Method == http.MethodGet {
 		in.Token = r.URL.Query().Get("token")
 	} else if err := decode(w, r, &in); err != nil {
 		return err

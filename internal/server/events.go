@@ -11,7 +11,7 @@ import (
 // EventKinds lists every event kind, for documentation and tests.
 var EventKinds = []string{
 	handlers.EventSignup, handlers.EventSignupExisting, handlers.EventAccountVerified, handlers.EventLoginSucceeded,
-	handlers.EventLoginFailed, handlers.EventLogout, handlers.EventLogoutAll, handlers.EventRefreshReuse, handlers.EventSessionRevoked,
+	handlers.EventLoginFailed, handlers.EventReauthenticated, handlers.EventLogout, handlers.EventLogoutAll, handlers.EventRefreshReuse, handlers.EventSessionRevoked,
 	handlers.EventPasswordResetRequest, handlers.EventPasswordReset, handlers.EventPasswordChanged,
 	handlers.EventEmailChangeRequested, handlers.EventEmailChanged, handlers.EventTwoFactorEnabled,
 	handlers.EventTwoFactorDisabled, handlers.EventTwoFactorUsed, handlers.EventTwoFactorFailed,

@@ -225,8 +225,20 @@ type Route struct {
 type methods map[string]handlerFunc
 
 // handle registers path with and without its trailing slash. Methods not
-// listed get 405 problem+json with Allow.
+// listed get 405 problem+json with Allow; HEAD is answered as GET (see
+// handleLink for the exception).
 func (h *Handlers) handle(mux *http.ServeMux, path string, ms methods) {
+	h.register(mux, path, ms, true)
+}
+
+// handleLink is handle for the endpoints that email links open with GET,
+// which act (verify an account, confirm an email change): HEAD gets 405,
+// so that link checkers and mail scanners that only look use nothing up.
+func (h *Handlers) handleLink(mux *http.ServeMux, path string, ms methods) {
+	h.register(mux, path, ms, false)
+}
+
+func (h *Handlers) register(mux *http.ServeMux, path string, ms methods, headAsGet bool) {
 	if h.served == nil {
 		h.served = map[*http.ServeMux][]Route{}
 	}
@@ -244,7 +256,7 @@ func (h *Handlers) handle(mux *http.ServeMux, path string, ms methods) {
 	allow := strings.Join(allowed, ", ")
 	hf := func(w http.ResponseWriter, r *http.Request) {
 		fn, ok := ms[r.Method]
-		if !ok && r.Method == http.MethodHead {
+		if !ok && r.Method == http.MethodHead && headAsGet {
 			fn, ok = ms[http.MethodGet]
 		}
 		if !ok {

@@ -24,7 +24,7 @@ var ProblemCodes = []string{
 	handlers.CodeInvalidCredentials, handlers.CodeAccountInactive, handlers.CodeInvalidToken, handlers.CodeTokenExpired,
 	handlers.CodeTokenReused, handlers.CodeInvalidPassword, handlers.CodeEmailTaken, handlers.CodeThrottled, handlers.CodeInvalidCode,
 	handlers.CodeTwoFactorAlreadyEnabled, handlers.CodeTwoFactorNotEnabled,
-	handlers.CodeTwoFactorNotSetUp, handlers.CodeSessionExpired, handlers.CodeForbidden, handlers.CodeConflict,
+	handlers.CodeTwoFactorNotSetUp, handlers.CodeReauthRequired, handlers.CodeSessionExpired, handlers.CodeForbidden, handlers.CodeConflict,
 	handlers.CodeAlreadyVerified, handlers.CodeNotImplemented,
 	handlers.CodeServiceUnavailable, handlers.CodeInternalError,
 }

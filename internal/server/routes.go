@@ -11,7 +11,7 @@ import (
 func (h *Handlers) routes() {
 	m := h.mux
 	h.handle(m, "/signup/", methods{http.MethodPost: h.signup})
-	h.handle(m, "/verify-account/", methods{http.MethodGet: h.verifyAccount, http.MethodPost: h.verifyAccount})
+	h.handleLink(m, "/verify-account/", methods{http.MethodGet: h.verifyAccount, http.MethodPost: h.verifyAccount})
 	h.handle(m, "/verify-account/resend/", methods{http.MethodPost: h.resendVerification})
 	h.handle(m, "/login/", methods{http.MethodPost: h.login})
 	h.handle(m, "/2fa/verify-login/", methods{http.MethodPost: h.verifyLogin})
@@ -19,14 +19,15 @@ func (h *Handlers) routes() {
 	h.handle(m, "/logout-all/", methods{http.MethodPost: h.authed(h.logoutAll)})
 	h.handle(m, "/refresh/", methods{http.MethodPost: h.refresh})
 	h.handle(m, "/sessions/", methods{http.MethodGet: h.authed(h.listSessions)})
-	h.handle(m, "/sessions/revoke-others/", methods{http.MethodPost: h.authed(h.revokeOtherSessions)})
+	h.handle(m, "/sessions/revoke-others/", methods{http.MethodPost: h.fresh(h.revokeOtherSessions)})
 	h.handle(m, "/sessions/{id}/", methods{http.MethodDelete: h.authed(h.revokeSession)})
 	h.handle(m, "/me/", methods{http.MethodGet: h.authed(h.me)})
 	h.handle(m, "/password-reset/", methods{http.MethodPost: h.passwordReset})
 	h.handle(m, "/password-reset-confirm/", methods{http.MethodPost: h.passwordResetConfirm})
 	h.handle(m, "/change-password/", methods{http.MethodPost: h.authed(h.changePassword)})
-	h.handle(m, "/change-email/", methods{http.MethodPost: h.authed(h.changeEmail)})
-	h.handle(m, "/change-email-confirm/", methods{http.MethodGet: h.changeEmailConfirm, http.MethodPost: h.changeEmailConfirm})
+	h.handle(m, "/change-email/", methods{http.MethodPost: h.fresh(h.changeEmail)})
+	h.handle(m, "/reauthenticate/", methods{http.MethodPost: h.authed(h.reauthenticate)})
+	h.handleLink(m, "/change-email-confirm/", methods{http.MethodGet: h.changeEmailConfirm, http.MethodPost: h.changeEmailConfirm})
 	h.twoFactorRoutes(m)
 	h.handle(m, "/openapi.json", methods{http.MethodGet: h.openAPI})
 	h.handle(m, "/jwks.json", methods{http.MethodGet: h.jwks})
@@ -40,7 +41,7 @@ func (h *Handlers) adminRoutes() {
 	h.handle(m, "/users/", methods{http.MethodGet: h.adminOnly(h.listUsers)})
 	h.handle(m, "/users/{id}/", methods{http.MethodGet: h.adminOnly(h.showUser)})
 	h.handle(m, "/users/{id}/sessions/", methods{http.MethodGet: h.adminOnly(h.adminListSessions)})
-	h.handle(m, "/users/{id}/sessions/{sid}/", methods{http.MethodDelete: h.adminOnly(h.adminRevokeSession)})
+	h.handle(m, "/users/{id}/sessions/{sid}/", methods{http.MethodDelete: h.adminFresh(h.adminRevokeSession)})
 	for _, a := range []struct{ path, action string }{
 		{"/users/{id}/disable-2fa/", handlers.AdminDisable2FA},
 		{"/users/{id}/revoke-sessions/", handlers.AdminRevokeSessions},

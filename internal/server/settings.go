@@ -44,6 +44,7 @@ type Sessions struct {
 	KeyPrefix              string
 	CacheSize              int
 	CacheMaxAge            time.Duration
+	ReauthWindow           time.Duration
 }
 
 // Cookies is authsys.Cookies.

@@ -155,7 +155,7 @@ type uidToken struct {
 // readUIDToken takes uid and token from the query (GET) or the body (POST).
 func readUIDToken(w http.ResponseWriter, r *http.Request) (uidToken, error) {
 	var in uidToken
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	if r.Method == http.MethodGet {
 		q := r.URL.Query()
 		in = uidToken{UID: q.Get("uid"), Token: q.Get("token")}
 	} else if err := decode(w, r, &in); err != nil {

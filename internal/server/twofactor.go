@@ -17,12 +17,12 @@ import (
 const maxCodeInput = 64
 
 func (h *Handlers) twoFactorRoutes(m *http.ServeMux) {
-	h.handle(m, "/2fa/setup/", methods{http.MethodPost: h.authed(h.setup2FA)})
-	h.handle(m, "/2fa/enable/", methods{http.MethodPost: h.authed(h.enable2FA)})
-	h.handle(m, "/2fa/disable/", methods{http.MethodPost: h.authed(h.disable2FA)})
+	h.handle(m, "/2fa/setup/", methods{http.MethodPost: h.fresh(h.setup2FA)})
+	h.handle(m, "/2fa/enable/", methods{http.MethodPost: h.fresh(h.enable2FA)})
+	h.handle(m, "/2fa/disable/", methods{http.MethodPost: h.fresh(h.disable2FA)})
 	h.handle(m, "/2fa/backup-codes/", methods{
-		http.MethodGet:  h.authed(h.listBackupCodes),
-		http.MethodPost: h.authed(h.regenerateBackupCodes),
+		http.MethodGet:  h.fresh(h.listBackupCodes),
+		http.MethodPost: h.fresh(h.regenerateBackupCodes),
 	})
 }
 

@@ -116,6 +116,7 @@ func (m *Manager) Start(ctx context.Context, u store.User, c Client) (Issued, er
 	m.maybePurge(ctx)
 	now := m.c.Now()
 	refresh := m.c.Tokens.NewClaims(tokens.TypeRefresh, u.ID, u.TokenVersion, tokens.NewID())
+	refresh.AuthTime = refresh.IssuedAt // a login shows the credentials
 	end := now.Add(m.c.AbsoluteTTL)
 	if refresh.ExpiresAt.After(end) {
 		refresh.ExpiresAt = end.Truncate(time.Second)
@@ -137,6 +138,7 @@ func (m *Manager) Start(ctx context.Context, u store.User, c Client) (Issued, er
 func (m *Manager) issue(u store.User, refresh tokens.Claims) (Issued, error) {
 	tm := m.c.Tokens
 	access := tm.NewClaims(tokens.TypeAccess, u.ID, u.TokenVersion, refresh.SessionID)
+	access.AuthTime = refresh.AuthTime
 	at, err := tm.Sign(access)
 	if err != nil {
 		return Issued{}, err
@@ -372,9 +374,54 @@ func (m *Manager) successor(u store.User, claims tokens.Claims, s store.Session)
 	succ := tokens.Claims{
 		Type: tokens.TypeRefresh, Subject: claims.Subject, TokenVersion: claims.TokenVersion,
 		SessionID: s.ID, ID: s.RefreshID, IssuedAt: iat, ExpiresAt: m.refreshExpiry(iat, s),
+		AuthTime: claims.AuthTime,
 	}
 	is, err := m.issue(u, succ)
 	return is, u, err
+}
+
+// Reauthenticated renews the tokens of the session of access, whose user u
+// has just shown their credentials again: both carry the time as their
+// AuthTime, so the session is fresh (see Fresh). The refresh token
+// refresh, when it is the session's current one, is rotated as by
+// Refresh; without it (a client that keeps no refresh cookie) only a new
+// access token is issued (Issued.Refresh is empty), and the session's next
+// refresh carries the older time.
+func (m *Manager) Reauthenticated(ctx context.Context, u store.User, access tokens.Claims, refresh string, c Client) (Issued, error) {
+	now := m.c.Now()
+	at := now.Truncate(time.Second)
+	if rc, err := m.c.Tokens.Parse(refresh, tokens.TypeRefresh); err == nil && rc.SessionID == access.SessionID && rc.Subject == u.ID {
+		s, err := m.c.Sessions.SessionByID(ctx, rc.SessionID)
+		if err != nil {
+			return Issued{}, err
+		}
+		if rc.ID == s.RefreshID && m.refreshExpiry(at, s).After(at) {
+			r := store.Rotation{To: tokens.NewID(), At: now, IdleExpiresAt: m.refreshExpiry(at, s), IP: c.IP, UserAgent: c.userAgent()}
+			next, ok, err := m.c.Sessions.RotateSession(ctx, s.ID, rc.ID, r)
+			if err != nil {
+				return Issued{}, err
+			}
+			if ok {
+				rc.AuthTime = at
+				is, _, err := m.successor(u, rc, next)
+				return is, err
+			}
+		}
+	}
+	tm := m.c.Tokens
+	fresh := tm.NewClaims(tokens.TypeAccess, u.ID, u.TokenVersion, access.SessionID)
+	fresh.AuthTime = at
+	t, err := tm.Sign(fresh)
+	if err != nil {
+		return Issued{}, err
+	}
+	return Issued{Access: t, SessionID: access.SessionID, AccessTTL: tm.AccessTTL()}, nil
+}
+
+// Fresh reports whether the credentials behind claims were shown within
+// window: a login, or a re-authentication.
+func (m *Manager) Fresh(claims tokens.Claims, window time.Duration) bool {
+	return !claims.AuthTime.IsZero() && m.c.Now().Sub(claims.AuthTime) <= window
 }
 
 // refreshExpiry is the expiry of a refresh token of s issued at iat: the

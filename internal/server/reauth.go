@@ -1,0 +1,73 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys/store"
+)
+
+type reauthRequest struct {
+	Password string `json:"password"`
+	Code     string `json:"code"`
+}
+
+// reauthenticate serves POST /reauthenticate/: the user of the session
+// shows the password again, and a TOTP or backup code when 2FA is on; the
+// session's tokens are renewed with the time, which makes it fresh for
+// Sessions.ReauthWindow (see fresh). The password counts against the login
+// budgets and the code against the 2FA budgets, as at login.
+func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u store.User) error {
+	var in reauthRequest
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	f := fields{}
+	f.required("password", in.Password)
+	if u.TOTPEnabled {
+		f.required("code", in.Code)
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	if err := h.verifyOwnPassword(r, u, "password", in.Password); err != nil {
+		if p := (*Problem)(nil); errors.As(err, &p) && p.Code == handlers.CodeInvalidPassword {
+			h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Reason: "reauthenticate_wrong_password"})
+		}
+		return err
+	}
+	if u.TOTPEnabled {
+		if err := h.twoFactorAttempt(r, u); err != nil {
+			return err
+		}
+		var method string
+		updated, err := h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
+			if x.TokenVersion != u.TokenVersion || !x.TOTPEnabled {
+				return errSessionEnded
+			}
+			m, err := h.consumeCode(x, strings.TrimSpace(in.Code))
+			method = m
+			return err
+		})
+		if err != nil {
+			return h.codeFailed(r, u.ID, "reauthenticate", err)
+		}
+		u = updated
+		if method == methodBackupCode {
+			h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID})
+		}
+	}
+	is, err := h.sess.Reauthenticated(r.Context(), u, claimsFromContext(r.Context()), cookie(r, h.deps.Cookies.RefreshName), h.client(r))
+	if err != nil {
+		return err
+	}
+	c := h.deps.Cookies
+	h.setCookie(w, c.AccessName, is.Access, "/", is.AccessTTL)
+	if is.Refresh != "" {
+		h.setCookie(w, c.RefreshName, is.Refresh, c.RefreshPath, is.RefreshExpires.Sub(h.now()))
+	}
+	h.emit(r, Event{Kind: handlers.EventReauthenticated, UserID: u.ID})
+	return writeMessage(w, "Confirmed.")
+}
