@@ -24,6 +24,7 @@ import (
 	netmail "net/mail"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -2616,3 +2617,59 @@ func BenchmarkRevocationLatency(b *testing.B) {
 // lastAccess is the access cookie of the last response of
 // BenchmarkRevocationLatency's client.
 var lastAccess string
+
+// TestBackendsAnotherProcessOnSQLite is the example server and its admin
+// CLI: two processes on one SQLite file, each with its own in-memory
+// pending store, so the CLI's announcements cannot reach the server. The
+// server's cache, whose channel is then the pending store's, keeps an
+// entry at most 5 seconds: the CLI's change is seen after that.
+func TestBackendsAnotherProcessOnSQLite(t *testing.T) {
+	for _, action := range []string{"revoke-session", authsys.AdminDeactivate, authsys.AdminRevokeSessions} {
+		t.Run(action, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "users.db")
+			open := func() *sqlite.Store {
+				db, err := sqlite.Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = db.Close() })
+				return db
+			}
+			e := newEnv(t, func(c *authsys.Config) { c.Users, c.Pending = open(), memory.New() })
+			e.signupVerified("ann@example.com", goodPassword)
+			c := e.loggedIn("ann@example.com", goodPassword)
+			for range 3 { // the subscription starts, then the cache fills
+				expect(t, c.do(http.MethodGet, "/api/private", nil), http.StatusOK, "")
+				time.Sleep(10 * time.Millisecond)
+			}
+			cfg := e.cfg
+			db := open()
+			cfg.Users, cfg.Pending, cfg.Logger, cfg.Hooks = db, memory.New(), discardLogger(), authsys.Hooks{}
+			cli, err := authsys.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := db.UserByEmail(t.Context(), "ann@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if action == "revoke-session" {
+				ss, err := cli.UserSessions(t.Context(), u.ID)
+				if err != nil || len(ss) != 1 {
+					t.Fatalf("got %d sessions (%v), want 1", len(ss), err)
+				}
+				if err := cli.RevokeSession(t.Context(), "cli", u.ID, ss[0].ID); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := cli.AdminAction(t.Context(), "cli", u.ID, action); err != nil {
+				t.Fatal(err)
+			}
+			// Served from the cache until its entries are 5 s old.
+			expect(t, c.do(http.MethodGet, "/api/private", nil), http.StatusOK, "")
+			e.clock.Advance(5 * time.Second)
+			if r := c.do(http.MethodGet, "/api/private", nil); r.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("5 s after the other process's %s: got %d, want 401", action, r.StatusCode)
+			}
+		})
+	}
+}

@@ -204,7 +204,10 @@ type Sessions struct {
 	// channel is down nothing is served from the cache. CacheMaxAge then
 	// bounds how long a change the channel never announced (a write to the
 	// user store outside the library, on a store without triggers) may go
-	// unseen; zero means 1 minute. Without a channel the cache serves users
+	// unseen; zero means 1 minute with the user store's channel, and 5
+	// seconds with the pending store's, which hears only what the library
+	// announces (a command-line tool writing to a shared SQLite file is
+	// seen after it). Without a channel the cache serves users
 	// and sessions only when CacheMaxAge is set, and then a revoked session
 	// or a deactivated account may still be accepted on other instances
 	// for up to CacheMaxAge: the staleness the application accepts.
@@ -480,7 +483,7 @@ func (c Config) build() (server.Deps, error) {
 	if n, ok := c.Users.(store.ChangeNotifier); ok {
 		d.Notifier = n
 	} else if n, ok := c.Pending.(store.ChangeNotifier); ok {
-		d.Notifier = n
+		d.Notifier, d.NotifierElsewhere = n, true
 	}
 	d.Logger, d.Now = c.Logger, c.Now
 	d.Hasher = password.NewHasher(password.Params(c.Passwords.Params), c.Passwords.MaxConcurrentHashes)

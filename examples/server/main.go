@@ -161,7 +161,19 @@ func openBackends(ctx context.Context, o options, stdout io.Writer, usersOnly bo
 		b.desc = append(b.desc, "users: SQLite "+o.db)
 	}
 	if usersOnly {
+		// The admin commands announce their changes to running servers
+		// through the same Redis when there is one (PostgreSQL announces
+		// them itself); they still work while Redis is down, and servers
+		// then see a change within their cache's maximum age.
 		b.pending, b.mailer = mem, &mail.Console{W: io.Discard}
+		if o.redisURL != "" {
+			if rs, err := redis.NewFromURL(o.redisURL, redis.WithPrefix(o.redisPrefix)); err == nil {
+				b.closers = append(b.closers, func() { _ = rs.Close() })
+				b.pending = rs
+			} else {
+				fmt.Fprintf(stdout, "note: Redis is unreachable (%v); running servers see this change within their cache's maximum age\n", err)
+			}
+		}
 		return b, nil
 	}
 	if o.redisURL != "" {

@@ -18,6 +18,7 @@ package authcache
 import (
 	"container/list"
 	"crypto/sha256"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -34,7 +35,14 @@ type Cache struct {
 	// ready: users and sessions may be served.
 	ready bool
 	// seq counts invalidations; a ticket is its value before a store read.
+	// recent holds the hash of the ID each of the last len(recent)
+	// invalidations named, at seq%len; allSeq is the last one that named
+	// everything (SetReady, an unknown kind). A fill is dropped when an
+	// invalidation since its ticket named its ID (or its user's), or
+	// everything, or fell out of recent: only what may be stale is lost.
 	seq      uint64
+	recent   [4096]uint64
+	allSeq   uint64
 	users    *lru[string, userEntry]
 	sessions *lru[string, sessionEntry]
 	// byUser indexes the cached sessions of each user, so that a user's
@@ -81,6 +89,7 @@ func (c *Cache) SetReady(ready bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
+	c.allSeq = c.seq
 	c.ready = ready
 	c.users.clear()
 	c.sessions.clear()
@@ -93,6 +102,7 @@ func (c *Cache) Invalidate(ch store.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
+	c.recent[c.seq%uint64(len(c.recent))] = idHash(ch.ID)
 	switch ch.Kind {
 	case store.ChangeSession:
 		if e, ok := c.sessions.get(ch.ID); ok {
@@ -105,6 +115,7 @@ func (c *Cache) Invalidate(ch store.Change) {
 		}
 		delete(c.byUser, ch.ID)
 		if ch.Kind != store.ChangeUser {
+			c.allSeq = c.seq
 			c.users.clear()
 			c.sessions.clear()
 			clear(c.byUser)
@@ -143,10 +154,34 @@ func (c *Cache) User(id string) (store.User, bool) {
 func (c *Cache) PutUser(t Ticket, u store.User) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.ready || uint64(t) != c.seq {
+	if !c.ready || c.changedSince(t, u.ID, "") {
 		return
 	}
 	c.users.put(u.ID, userEntry{u: u.Clone(), at: c.now()})
+}
+
+// changedSince reports whether an invalidation since t may concern id or
+// also (when not empty): one named it (by hash; a collision only drops a
+// fill), named everything, or is too old to tell.
+func (c *Cache) changedSince(t Ticket, id, also string) bool {
+	since := uint64(t)
+	if c.allSeq > since || c.seq-since > uint64(len(c.recent)) {
+		return true
+	}
+	h, h2 := idHash(id), idHash(also)
+	for i := since + 1; i <= c.seq; i++ {
+		if x := c.recent[i%uint64(len(c.recent))]; x == h || (also != "" && x == h2) {
+			return true
+		}
+	}
+	return false
+}
+
+// idHash is the FNV-1a hash of id.
+func idHash(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return h.Sum64()
 }
 
 // Session returns the cached session record id.
@@ -165,7 +200,7 @@ func (c *Cache) Session(id string) (store.Session, bool) {
 func (c *Cache) PutSession(t Ticket, s store.Session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.ready || uint64(t) != c.seq {
+	if !c.ready || c.changedSince(t, s.ID, s.UserID) {
 		return
 	}
 	if evicted, ok := c.sessions.put(s.ID, sessionEntry{s: s, at: c.now()}); ok {

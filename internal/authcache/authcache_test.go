@@ -201,3 +201,37 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestUnrelatedInvalidationKeepsFills: an invalidation of another user or
+// session does not drop a fill in progress, so the cache fills under a
+// steady stream of changes.
+func TestUnrelatedInvalidationKeepsFills(t *testing.T) {
+	c, _ := newCache(t, 10)
+	ticket := c.Ticket()
+	c.Invalidate(store.Change{Kind: store.ChangeSession, ID: "someone-elses"})
+	c.Invalidate(store.Change{Kind: store.ChangeUser, ID: "u2"})
+	c.PutUser(ticket, store.User{ID: "u1"})
+	c.PutSession(ticket, store.Session{ID: "s1", UserID: "u1"})
+	if _, ok := c.User("u1"); !ok {
+		t.Error("an unrelated invalidation dropped a user's fill")
+	}
+	if _, ok := c.Session("s1"); !ok {
+		t.Error("an unrelated invalidation dropped a session's fill")
+	}
+	// The session's user changed while it was read: dropped.
+	ticket = c.Ticket()
+	c.Invalidate(store.Change{Kind: store.ChangeUser, ID: "u9"})
+	c.PutSession(ticket, store.Session{ID: "s9", UserID: "u9"})
+	if _, ok := c.Session("s9"); ok {
+		t.Error("kept a session fill whose user changed meanwhile")
+	}
+	// Too many invalidations to tell: dropped.
+	ticket = c.Ticket()
+	for i := range 5000 {
+		c.Invalidate(store.Change{Kind: store.ChangeUser, ID: fmt.Sprint("x", i)})
+	}
+	c.PutUser(ticket, store.User{ID: "u1-again"})
+	if _, ok := c.User("u1-again"); ok {
+		t.Error("kept a fill older than the invalidations remembered")
+	}
+}

@@ -53,23 +53,61 @@ func (h *Handlers) changeEmail(w http.ResponseWriter, r *http.Request, u store.U
 	if err := h.verifyOwnPassword(r, u, "password", in.Password); err != nil {
 		return err
 	}
-	// A taken address gets the same answer and no mail: the change could
-	// never be confirmed, and the answer must not reveal who has an account.
+	// A taken address gets the same answer and no mail to it: the change
+	// could never be confirmed, and the answer must not reveal who has an
+	// account. Either way a newer request kills the links of older ones,
+	// and the current address hears of it, with a way to stop it.
 	_, err := h.deps.Users.UserByEmail(r.Context(), email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := h.cancelEmailChange(r, u.ID); err != nil {
+		return err
+	}
+	if errors.Is(err, store.ErrNotFound) {
 		token := tokens.NewID() + tokens.NewID()
+		key := h.keys.EmailChange(token)
 		rec, _ := json.Marshal(pendingEmail{UserID: u.ID, NewEmail: email, TokenVersion: u.TokenVersion, OldEmail: u.Email})
-		if err := h.deps.Pending.PutPending(r.Context(), h.keys.EmailChange(token), rec, h.deps.Links.EmailChangeTTL); err != nil {
+		if err := h.deps.Pending.PutPending(r.Context(), key, rec, h.deps.Links.EmailChangeTTL); err != nil {
+			return err
+		}
+		if err := h.deps.Pending.PutPending(r.Context(), h.keys.EmailChangeOf(u.ID), []byte(key), h.deps.Links.EmailChangeTTL); err != nil {
 			return err
 		}
 		link := h.link(h.deps.Links.EmailChangePath, url.Values{"token": {token}})
 		h.sendMail(r, authmail.KindEmailChangeConfirm, email, u.ID, authmail.Data{Email: u.Email, NewEmail: email, Link: link, ExpiresIn: humanDuration(h.deps.Links.EmailChangeTTL)})
-		h.emit(r, Event{Kind: handlers.EventEmailChangeRequested, UserID: u.ID})
+	}
+	// The current address is told now, with a password reset link: a reset
+	// ends every session and kills the change (its token version moves).
+	reset := h.deps.Tokens.SignOneTime(purposeReset, u.ID, resetState(u), h.deps.Links.PasswordResetTTL)
+	resetLink := h.link(h.deps.Links.PasswordResetPath, url.Values{"uid": {u.ID}, "token": {reset}})
+	h.sendMail(r, authmail.KindEmailChangeRequested, u.Email, u.ID, authmail.Data{Email: u.Email, NewEmail: email, Link: resetLink, ExpiresIn: humanDuration(h.deps.Links.PasswordResetTTL)})
+	h.emit(r, Event{Kind: handlers.EventEmailChangeRequested, UserID: u.ID})
+	return writeMessage(w, changeEmailAnswer)
+}
+
+// cancelEmailChange kills the pending email change of userID, if any: its
+// link answers invalid_token from now on.
+func (h *Handlers) cancelEmailChange(r *http.Request, userID string) error {
+	key, err := h.deps.Pending.TakePending(r.Context(), h.keys.EmailChangeOf(userID))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
 	case err != nil:
 		return err
 	}
-	return writeMessage(w, changeEmailAnswer)
+	return h.deps.Pending.DeletePending(r.Context(), string(key))
+}
+
+// cancelEmailChangeRequest serves DELETE /change-email/.
+func (h *Handlers) cancelEmailChangeRequest(w http.ResponseWriter, r *http.Request, u store.User) error {
+	if err := decodeOptional(w, r, &struct{}{}); err != nil {
+		return err
+	}
+	if err := h.cancelEmailChange(r, u.ID); err != nil {
+		return err
+	}
+	return writeMessage(w, "No email change is pending.")
 }
 
 type tokenOnly struct {
@@ -101,6 +139,13 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return errInvalidLink
 	}
+	// Only the newest request of the account counts.
+	if cur, err := h.deps.Pending.GetPending(ctx, h.keys.EmailChangeOf(rec.UserID)); err != nil || string(cur) != key {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return errInvalidLink
+	}
 	// The token version check inside the update makes the link single use
 	// (the change bumps it) and kills it when the password changed since.
 	u, err := h.sess.UpdateUser(ctx, rec.UserID, func(x *store.User) error {
@@ -121,8 +166,10 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	case err != nil:
 		return err
 	}
-	if err := h.deps.Pending.DeletePending(ctx, key); err != nil {
-		h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
+	for _, k := range []string{key, h.keys.EmailChangeOf(rec.UserID)} {
+		if err := h.deps.Pending.DeletePending(ctx, k); err != nil {
+			h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
+		}
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)

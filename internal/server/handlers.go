@@ -44,8 +44,11 @@ type Deps struct {
 	// sessions come back if it loses its data.
 	SessionsVolatile bool
 	// Notifier carries changes between instances (the UserStore's, else
-	// the PendingStore's); nil when neither has one.
-	Notifier store.ChangeNotifier
+	// the PendingStore's); nil when neither has one. NotifierElsewhere:
+	// it is the PendingStore's, which cannot hear of writes made to the
+	// user store by others (another process on a shared SQLite file).
+	Notifier          store.ChangeNotifier
+	NotifierElsewhere bool
 	Mailer   mail.Mailer
 	Tokens   *tokens.Manager
 	Hasher   *password.Hasher
@@ -88,6 +91,9 @@ type Handlers struct {
 	cache       *authcache.Cache
 	subMu       sync.Mutex
 	subscribed  atomic.Bool
+	subGen      atomic.Uint64 // the current subscription's number
+	subRetry    atomic.Int64  // no new attempt before (Unix ns)
+	subFailed   sync.Once
 	unsubscribe context.CancelFunc
 }
 
@@ -97,7 +103,11 @@ func New(d Deps) *Handlers {
 	var cache *authcache.Cache
 	if d.Sessions.CacheSize > 0 {
 		maxAge := d.Sessions.CacheMaxAge
-		if maxAge == 0 {
+		switch {
+		case maxAge > 0:
+		case d.NotifierElsewhere:
+			maxAge = 5 * time.Second
+		default:
 			maxAge = time.Minute
 		}
 		cache = authcache.New(d.Sessions.CacheSize, maxAge, d.Now)
@@ -139,31 +149,49 @@ func (h *Handlers) subscribe(cache *authcache.Cache) {
 
 // ensureSubscribed starts the change subscription unless it runs: lazily,
 // so that an Auth that authenticates nothing (a command-line tool) opens no
-// connection, and again after Shutdown ended it.
+// connection, and again after Shutdown ended it. A failed attempt is
+// retried after a second at the earliest, and logged once.
 func (h *Handlers) ensureSubscribed() {
-	if h.cache == nil || h.subscribed.Load() {
+	if h.cache == nil || h.subscribed.Load() || time.Now().UnixNano() < h.subRetry.Load() {
 		return
 	}
 	h.subMu.Lock()
 	defer h.subMu.Unlock()
-	if h.subscribed.Load() {
+	if h.subscribed.Load() || time.Now().UnixNano() < h.subRetry.Load() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cache := h.cache
+	// A callback of an ended subscription (a late ready(true) after
+	// Shutdown) must not reach the cache: each subscription has its
+	// number, and only the current one's callbacks count.
+	gen := h.subGen.Add(1)
+	current := func() bool { return h.subGen.Load() == gen && h.subscribed.Load() }
+	changed := func(c store.Change) {
+		if current() {
+			cache.Invalidate(c)
+		}
+	}
 	ready := func(up bool) {
+		if !current() {
+			return
+		}
 		cache.SetReady(up)
-		if !up && ctx.Err() == nil {
+		if !up {
 			h.log.Warn("authsys: the change channel is down; authentication reads the stores until it is back")
 		}
 	}
-	if err := h.deps.Notifier.SubscribeChanges(ctx, cache.Invalidate, ready); err != nil {
+	h.subscribed.Store(true) // before the callbacks can run
+	if err := h.deps.Notifier.SubscribeChanges(ctx, changed, ready); err != nil {
 		cancel()
-		h.log.Warn("authsys: subscribing to the change channel failed; authentication reads the stores", "error", err)
-		return // tried again at the next request
+		h.subscribed.Store(false)
+		h.subRetry.Store(time.Now().Add(time.Second).UnixNano())
+		h.subFailed.Do(func() {
+			h.log.Warn("authsys: subscribing to the change channel failed; authentication reads the stores, and subscribing is tried again every second", "error", err)
+		})
+		return
 	}
 	h.unsubscribe = cancel
-	h.subscribed.Store(true)
 }
 
 // endSubscription ends the change subscription; nothing is served from the
@@ -178,6 +206,7 @@ func (h *Handlers) endSubscription() {
 		h.unsubscribe()
 		h.subscribed.Store(false)
 	}
+	h.subGen.Add(1)
 	// No change arrives any more: the cache must not serve.
 	h.cache.SetReady(false)
 }

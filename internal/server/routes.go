@@ -25,7 +25,7 @@ func (h *Handlers) routes() {
 	h.handle(m, "/password-reset/", methods{http.MethodPost: h.passwordReset})
 	h.handle(m, "/password-reset-confirm/", methods{http.MethodPost: h.passwordResetConfirm})
 	h.handle(m, "/change-password/", methods{http.MethodPost: h.authed(h.changePassword)})
-	h.handle(m, "/change-email/", methods{http.MethodPost: h.fresh(h.changeEmail)})
+	h.handle(m, "/change-email/", methods{http.MethodPost: h.fresh(h.changeEmail), http.MethodDelete: h.authed(h.cancelEmailChangeRequest)})
 	h.handle(m, "/reauthenticate/", methods{http.MethodPost: h.authed(h.reauthenticate)})
 	h.handleLink(m, "/change-email-confirm/", methods{http.MethodGet: h.changeEmailConfirm, http.MethodPost: h.changeEmailConfirm})
 	h.twoFactorRoutes(m)

@@ -42,6 +42,10 @@ func (k Keys) PendingIndex(userID string, seq int64) string {
 // EmailChange holds the email change whose link carries token.
 func (k Keys) EmailChange(token string) string { return k.prefix + "email:" + Hash(token) }
 
+// EmailChangeOf names the current email change of userID: its value is
+// the EmailChange key of the newest request, so that older links die.
+func (k Keys) EmailChangeOf(userID string) string { return k.prefix + "email:user:" + userID }
+
 // Hash is the SHA-256 of a secret token, base64url-encoded: what stands for
 // the token in keys.
 func Hash(token string) string {

@@ -281,7 +281,10 @@ func (m *Manager) changed(ctx context.Context, c store.Change) {
 // change of a user goes through it.
 func (m *Manager) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
 	u, err := m.c.Users.UpdateUser(ctx, id, fn)
-	if err == nil {
+	// A store error may hide a committed write (a lost answer): announce it
+	// too, as revoke does; an error of fn changed nothing but costs only an
+	// eviction.
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
 		m.changed(ctx, store.Change{Kind: store.ChangeUser, ID: id})
 	}
 	return u, err
@@ -290,7 +293,11 @@ func (m *Manager) UpdateUser(ctx context.Context, id string, fn func(*store.User
 // revoke revokes the session record id and announces it.
 func (m *Manager) revoke(ctx context.Context, id string, at time.Time, reason string) (store.Session, bool, error) {
 	s, ok, err := m.c.Sessions.RevokeSession(ctx, id, at, reason)
-	if ok {
+	// Announced whenever the record may have changed: also when the store's
+	// answer was lost (the write may have happened), and when it was
+	// revoked already (an earlier call whose answer was lost may not have
+	// announced it). Duplicates cost an eviction.
+	if ok || err != nil || !s.RevokedAt.IsZero() {
 		m.changed(ctx, store.Change{Kind: store.ChangeSession, ID: id})
 	}
 	return s, ok, err
@@ -499,7 +506,7 @@ func (m *Manager) EndAll(ctx context.Context, userID string) error {
 // (and the session list) in step.
 func (m *Manager) RevokeAll(ctx context.Context, userID, except, reason string) (int, error) {
 	n, err := m.c.Sessions.RevokeUserSessions(ctx, userID, except, m.c.Now(), reason)
-	if n > 0 {
+	if n > 0 || err != nil { // see revoke
 		m.changed(ctx, store.Change{Kind: store.ChangeUser, ID: userID})
 	}
 	return n, err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsys-go/authsys/internal/authcache"
 	"github.com/authsys-go/authsys/internal/session"
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/store/memory"
@@ -511,5 +512,91 @@ func TestKeysHideTokens(t *testing.T) {
 	}
 	if k.PendingLogin(secret) == k.EmailChange(secret) {
 		t.Error("a pending login and an email change of one token share a key")
+	}
+}
+
+// lostReply is a session store whose next revocation is written and then
+// reported failed, as a Redis call that timed out after the server ran it.
+type lostReply struct {
+	*memory.Store
+	fail bool
+}
+
+func (s *lostReply) RevokeSession(ctx context.Context, id string, at time.Time, reason string) (store.Session, bool, error) {
+	sess, ok, err := s.Store.RevokeSession(ctx, id, at, reason)
+	if s.fail {
+		s.fail = false
+		return store.Session{}, false, errors.New("i/o timeout")
+	}
+	return sess, ok, err
+}
+
+func (s *lostReply) RevokeUserSessions(ctx context.Context, userID, except string, at time.Time, reason string) (int, error) {
+	n, err := s.Store.RevokeUserSessions(ctx, userID, except, at, reason)
+	if s.fail {
+		s.fail = false
+		return 0, errors.New("i/o timeout")
+	}
+	return n, err
+}
+
+// TestRevocationWithALostReplyIsAnnounced: a revocation whose answer is
+// lost may have been written, so it is announced anyway, and so is its
+// retry, which finds it done; another instance's cache drops the session.
+func TestRevocationWithALostReplyIsAnnounced(t *testing.T) {
+	for _, how := range []string{"logout", "revoke-others"} {
+		t.Run(how, func(t *testing.T) {
+			channel := memory.New() // another store than the data's: only announcements reach B
+			var data *lostReply
+			a := newCore(t, func(c *session.Config) {
+				data = &lostReply{Store: c.Sessions.(*memory.Store)}
+				c.Users, c.Sessions = data, data
+				c.Cache = authcache.New(100, time.Minute, c.Now)
+				c.Notifier = channel
+			})
+			cacheB := authcache.New(100, time.Minute, a.clock.Now)
+			up := make(chan bool, 4)
+			if err := channel.SubscribeChanges(t.Context(), cacheB.Invalidate, func(ok bool) { cacheB.SetReady(ok); up <- ok }); err != nil {
+				t.Fatal(err)
+			}
+			<-up
+			b := newCore(t, func(c *session.Config) {
+				c.Users, c.Sessions, c.Now = data, data, a.clock.Now
+				c.Cache, c.Notifier = cacheB, channel
+			})
+			u := a.user(t, "ann@example.com")
+			victim := a.start(t, u)
+			other := a.start(t, u)
+			if _, _, err := b.m.Authenticate(t.Context(), victim.Access); err != nil { // cached on B
+				t.Fatal(err)
+			}
+			data.fail = true
+			switch how {
+			case "logout":
+				if _, err := a.m.End(t.Context(), victim.Access, ""); err == nil {
+					t.Fatal("want the lost reply")
+				}
+				if _, err := a.m.End(t.Context(), victim.Access, ""); err != nil { // the client retries
+					t.Fatal(err)
+				}
+			case "revoke-others":
+				if _, err := a.m.RevokeAll(t.Context(), u.ID, other.SessionID, session.ReasonRevoked); err == nil {
+					t.Fatal("want the lost reply")
+				}
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				if _, _, ok := b.m.AuthenticateCached(victim.Access); !ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: the session is revoked in the store, yet B's cache still accepts its token", how)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if _, _, err := b.m.Authenticate(t.Context(), victim.Access); !errors.Is(err, session.ErrEnded) {
+				t.Fatalf("%s: B: got %v, want ErrEnded", how, err)
+			}
+		})
 	}
 }

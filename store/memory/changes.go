@@ -116,7 +116,9 @@ func (s *Store) SubscribeChanges(ctx context.Context, changed func(store.Change)
 			delete(h.subs, sub)
 			h.mu.Unlock()
 		}()
-		ready(true)
+		if ctx.Err() == nil {
+			ready(true)
+		}
 		for {
 			select {
 			case <-ctx.Done():

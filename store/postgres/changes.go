@@ -45,8 +45,8 @@ const (
 	// before checking its connection with a round trip, which must answer
 	// within listenHeartbeatTimeout: a connection that died silently (a
 	// network partition) is noticed within their sum.
-	listenHeartbeat        = 10 * time.Second
-	listenHeartbeatTimeout = 5 * time.Second
+	listenHeartbeat        = time.Second
+	listenHeartbeatTimeout = time.Second
 	// closeTimeout bounds the goodbye on a subscription's connection.
 	closeTimeout = time.Second
 )
@@ -150,7 +150,8 @@ func (s *Store) NotifyChange(ctx context.Context, c store.Change) error {
 // server sends them (the order their transactions committed), and ignores
 // payloads that announce no change. When the connection fails (a killed
 // backend, a restarted server, or no answer to the round trip it makes
-// after 10 s without a notification), it calls ready(false), reconnects
+// after 1 s without a notification, which must answer within 1 s), it
+// calls ready(false), reconnects
 // after 50 ms, doubling the wait up to 2 s while it fails, LISTENs again
 // and calls ready(true). ready is called only when the state changes, and
 // never with false before the first true.
@@ -238,6 +239,11 @@ func (l *listener) listenOnce(ctx context.Context) error {
 		return err
 	}
 	defer func() {
+		// Changes may be missed from now on: say so before the goodbye,
+		// which may take up to closeTimeout on a dead connection.
+		if ctx.Err() == nil {
+			l.setReady(false)
+		}
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		_ = conn.Close(cctx) // the connection is done with either way
