@@ -4,6 +4,7 @@ package authsys_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -35,16 +36,25 @@ func TestCoreChangeEmail(t *testing.T) {
 	if len(q) != 1 || q.Get("token") == "" {
 		t.Fatalf("got link query %v, want only a token", q)
 	}
-	// A taken address: the same answer, no mail.
-	before := coreFlush(e)
+	// A taken address: the same answer, no mail to it (the current
+	// address is told of the request, as for any). As the newer request,
+	// it kills the link above.
+	notices := len(coreMails(e, "old@example.com", mail.KindEmailChangeRequested))
+	toTaken := len(coreMails(e, "taken@example.com", ""))
 	r2 := request("taken@example.com")
 	expect(t, r2, http.StatusOK, "")
 	if string(r2.body) != string(r.body) {
 		t.Errorf("got body %s for a taken address, want %s", r2.body, r.body)
 	}
-	if coreFlush(e) != before {
-		t.Error("got a confirmation mail to a taken address, want none")
+	if n := len(coreMails(e, "taken@example.com", "")); n != toTaken {
+		t.Errorf("got %d mails to a taken address, want none", n-toTaken)
 	}
+	if n := len(coreMails(e, "old@example.com", mail.KindEmailChangeRequested)); n != notices+1 {
+		t.Errorf("got %d notices to the current address, want %d", n, notices+1)
+	}
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": q.Get("token")}), http.StatusBadRequest, "invalid_token")
+	expect(t, request("New@Example.com"), http.StatusOK, "")
+	q = coreLinkQuery(t, coreLastMail(e, "new@example.com", mail.KindEmailChangeConfirm), coreFrontend+"/confirm-email-change?")
 
 	for _, tc := range []struct {
 		name   string
@@ -89,10 +99,10 @@ func TestCoreChangeEmail(t *testing.T) {
 	// POST confirms, and the address may be taken meanwhile.
 	expect(t, c.post("/change-email/", map[string]string{"new_email": "third@example.com", "password": goodPassword}), http.StatusOK, "")
 	q3 := linkParams(t, coreLastMail(e, "third@example.com", mail.KindEmailChangeConfirm))
-	expect(t, c.post("/change-email/", map[string]string{"new_email": "fourth@example.com", "password": goodPassword}), http.StatusOK, "")
-	q4 := linkParams(t, coreLastMail(e, "fourth@example.com", mail.KindEmailChangeConfirm))
 	expect(t, e.client().post("/signup/", map[string]string{"email": "third@example.com", "password": goodPassword}), http.StatusCreated, "")
 	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": q3.Get("token")}), http.StatusConflict, "email_taken")
+	expect(t, c.post("/change-email/", map[string]string{"new_email": "fourth@example.com", "password": goodPassword}), http.StatusOK, "")
+	q4 := linkParams(t, coreLastMail(e, "fourth@example.com", mail.KindEmailChangeConfirm))
 	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": q4.Get("token")}), http.StatusOK, "")
 	if got := coreUser(e, "fourth@example.com").ID; got != u.ID {
 		t.Errorf("got user %s at fourth@example.com, want %s", got, u.ID)
@@ -181,4 +191,46 @@ func TestCoreLinksIgnoreHost(t *testing.T) {
 			t.Errorf("got link %q, want https://example.com/app/account/verify?...", l)
 		}
 	})
+}
+
+// TestEmailChangeNewestRequestWins: a newer request kills the link of an
+// older one (a mistyped first address cannot take the account's email
+// later), DELETE /change-email/ cancels the pending change, and the
+// current address hears of every request at once, with a password reset
+// link that also kills the change.
+func TestEmailChangeNewestRequestWins(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("owner@example.com", goodPassword)
+	c := e.loggedIn("owner@example.com", goodPassword)
+	change := func(to string) url.Values {
+		t.Helper()
+		expect(t, c.post("/change-email/", map[string]string{"new_email": to, "password": goodPassword}), http.StatusOK, "")
+		notice := coreLastMail(e, "owner@example.com", mail.KindEmailChangeRequested)
+		if !strings.Contains(notice.Text, mail.MaskEmail(to)) {
+			t.Errorf("the notice to the current address does not name %s masked: %q", to, notice.Text)
+		}
+		return linkParams(t, coreLastMail(e, to, mail.KindEmailChangeConfirm))
+	}
+	first := change("typo@example.com")
+	second := change("right@example.com")
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": first.Get("token")}), http.StatusBadRequest, "invalid_token")
+	if got := coreUser(e, "owner@example.com"); got.Email != "owner@example.com" {
+		t.Fatalf("an older link changed the email to %s", got.Email)
+	}
+	// Cancelled: the newest link dies too.
+	expect(t, c.do(http.MethodDelete, "/api/auth/change-email/", nil), http.StatusOK, "")
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": second.Get("token")}), http.StatusBadRequest, "invalid_token")
+	// A new request works; the reset link of its notice kills it.
+	third := change("final@example.com")
+	reset := linkParams(t, coreLastMail(e, "owner@example.com", mail.KindEmailChangeRequested))
+	expect(t, e.client().post("/password-reset-confirm/", map[string]string{"uid": reset.Get("uid"), "token": reset.Get("token"), "new_password": "another long passphrase"}), http.StatusOK, "")
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": third.Get("token")}), http.StatusBadRequest, "invalid_token")
+	// Without a reset, the newest link works once.
+	c = e.loggedIn("owner@example.com", "another long passphrase")
+	expect(t, c.post("/change-email/", map[string]string{"new_email": "last@example.com", "password": "another long passphrase"}), http.StatusOK, "")
+	last := linkParams(t, coreLastMail(e, "last@example.com", mail.KindEmailChangeConfirm))
+	expect(t, e.client().post("/change-email-confirm/", map[string]string{"token": last.Get("token")}), http.StatusOK, "")
+	if got := coreUser(e, "last@example.com"); got.Email != "last@example.com" {
+		t.Fatalf("got email %s, want last@example.com", got.Email)
+	}
 }

@@ -673,7 +673,7 @@ func TestCoreMethodsAndPaths(t *testing.T) {
 		{"/password-reset/", "POST", http.MethodGet},
 		{"/password-reset-confirm/", "POST", http.MethodGet},
 		{"/change-password/", "POST", http.MethodGet},
-		{"/change-email/", "POST", http.MethodGet},
+		{"/change-email/", "POST, DELETE", http.MethodGet},
 		{"/change-email-confirm/", "GET, POST", http.MethodDelete},
 	} {
 		for _, p := range []string{tc.path, strings.TrimSuffix(tc.path, "/")} {
@@ -1076,7 +1076,6 @@ func TestCoreRefusalsWriteNothing(t *testing.T) {
 		{"reset confirm weak password", "/password-reset-confirm/", map[string]string{"uid": uid, "token": reset.Get("token"), "new_password": "12345678"}, 400, "validation_failed"},
 		{"change password wrong current", "/change-password/", map[string]string{"current_password": "nope nope nope", "new_password": "a good long passphrase"}, 400, "invalid_password"},
 		{"change email wrong password", "/change-email/", map[string]string{"new_email": "x@example.com", "password": "nope nope nope"}, 400, "invalid_password"},
-		{"change email taken", "/change-email/", map[string]string{"new_email": "taken@example.com", "password": goodPassword}, 200, ""},
 		{"change email confirm bad token", "/change-email-confirm/", map[string]string{"token": "nope"}, 400, "invalid_token"},
 		{"password reset unknown", "/password-reset/", map[string]string{"email": "ghost@example.com"}, 200, ""},
 		{"resend verified", "/verify-account/resend/", map[string]string{"email": "user@example.com"}, 200, ""},

@@ -110,3 +110,22 @@ If it was not you, ignore this email; nothing has changed.
 ` + htmlButton("Reset your password") + `<p>If it was not you, ignore this email; nothing has changed.</p>
 ` + htmlFoot,
 }
+
+var defaultEmailChangeRequested = Template{
+	Subject: `{{with .AppName}}{{.}}: {{end}}A change of your email address was requested`,
+	Text: `Hello,
+
+Someone asked to change the email address of your{{with .AppName}} {{.}}{{end}} account to {{mask .NewEmail}}. The change happens only when that address confirms it.
+
+If it was you, no action is needed. If it was not, someone else may have access to your account: reset your password now, which logs out every session and cancels the change:
+
+{{.Link}}
+{{with .ExpiresIn}}
+The link expires in {{.}}.
+{{end}}`,
+	HTML: htmlHead + `A change of your email address was requested` + htmlBodyOpen + `<p>Hello,</p>
+<p>Someone asked to change the email address of your{{with .AppName}} {{.}}{{end}} account to {{mask .NewEmail}}. The change happens only when that address confirms it.</p>
+<p>If it was you, no action is needed. If it was not, someone else may have access to your account: reset your password now, which logs out every session and cancels the change.</p>
+` + htmlButton("Reset your password") + `<p>{{with .ExpiresIn}}The link expires in {{.}}.{{end}}</p>
+` + htmlFoot,
+}

@@ -22,6 +22,11 @@ const (
 	// KindEmailChangedNotice is sent to the old address once the email of
 	// an account has changed; it shows the new address masked.
 	KindEmailChangedNotice = "email_changed_notice"
+	// KindEmailChangeRequested is sent to the current address when a change
+	// of the account's email is requested, before it is confirmed; it shows
+	// the new address masked and carries a password reset link, which
+	// also cancels the change.
+	KindEmailChangeRequested = "email_change_requested"
 	// KindSignupAttempt is sent instead of a second verification email when
 	// someone signs up with an address that already has an account, so that
 	// signup answers identically whether or not the address is known.
@@ -63,6 +68,8 @@ type Templates struct {
 	EmailChangedNotice Template
 	// SignupAttempt renders KindSignupAttempt messages.
 	SignupAttempt Template
+	// EmailChangeRequested renders KindEmailChangeRequested messages.
+	EmailChangeRequested Template
 
 	// cache holds the *compiledSet parsed from the fields above.
 	cache atomic.Value
@@ -98,6 +105,7 @@ var kinds = [...]kindSpec{
 	{KindEmailChangeConfirm, "EmailChangeConfirm", func(t *Templates) Template { return t.EmailChangeConfirm }, defaultEmailChangeConfirm},
 	{KindEmailChangedNotice, "EmailChangedNotice", func(t *Templates) Template { return t.EmailChangedNotice }, defaultEmailChangedNotice},
 	{KindSignupAttempt, "SignupAttempt", func(t *Templates) Template { return t.SignupAttempt }, defaultSignupAttempt},
+	{KindEmailChangeRequested, "EmailChangeRequested", func(t *Templates) Template { return t.EmailChangeRequested }, defaultEmailChangeRequested},
 }
 
 // compiled is the parsed form of one Template.
