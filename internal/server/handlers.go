@@ -49,12 +49,12 @@ type Deps struct {
 	// user store by others (another process on a shared SQLite file).
 	Notifier          store.ChangeNotifier
 	NotifierElsewhere bool
-	Mailer   mail.Mailer
-	Tokens   *tokens.Manager
-	Hasher   *password.Hasher
-	Limiter  *ratelimit.Limiter
-	ClientIP *clientip.Resolver
-	CSRF     *http.CrossOriginProtection
+	Mailer            mail.Mailer
+	Tokens            *tokens.Manager
+	Hasher            *password.Hasher
+	Limiter           *ratelimit.Limiter
+	ClientIP          *clientip.Resolver
+	CSRF              *http.CrossOriginProtection
 	// FrontendURL is Links.FrontendURL, parsed.
 	FrontendURL *url.URL
 	TOTPCipher  *totp.Cipher
