@@ -294,6 +294,13 @@ type RateLimits struct {
 	// that one client cannot use up the budget of everyone behind its
 	// address. Default 30 per minute.
 	Refresh Rate
+	// MailDaily caps each kind of mail (verification, password reset,
+	// email change, notices) to one address, on top of the per-minute
+	// limits of the requests that send them: a refused mail is not sent,
+	// the request's answer is unchanged (it reveals nothing), and a
+	// throttled event with reason mail_daily is emitted. Default 10 per
+	// day.
+	MailDaily Rate
 	// Off disables every limit, for tests or a deployment that limits
 	// upstream. Default false.
 	Off bool
@@ -705,6 +712,7 @@ func (l RateLimits) build() (server.Limits, error) {
 		{"TwoFactor", l.TwoFactor, Rate{N: 10, Per: time.Minute}, &out.TwoFactor},
 		{"TwoFactorDaily", l.TwoFactorDaily, Rate{N: 50, Per: 24 * time.Hour}, &out.TwoFactorDaily},
 		{"Refresh", l.Refresh, Rate{N: 30, Per: time.Minute}, &out.Refresh},
+		{"MailDaily", l.MailDaily, Rate{N: 10, Per: 24 * time.Hour}, &out.MailDaily},
 	} {
 		switch r := f.r; {
 		case r.Off && (r.N != 0 || r.Per != 0):

@@ -409,6 +409,8 @@ const (
 	limitPasswordReset  = "password_reset"
 	limitTwoFactor      = "2fa_verify"
 	limitTwoFactorDaily = "2fa_verify_daily"
+	limitRefresh        = "refresh"
+	limitMailDaily      = "mail_daily"
 )
 
 // testLimits returns RateLimits with the limits of m, written "N/period"
@@ -437,7 +439,7 @@ func testLimits(m map[string]string) authsys.RateLimits {
 	}
 	for name := range m {
 		switch name {
-		case limitLogin, limitSignup, limitPasswordReset, limitTwoFactor, limitTwoFactorDaily:
+		case limitLogin, limitSignup, limitPasswordReset, limitTwoFactor, limitTwoFactorDaily, limitRefresh, limitMailDaily:
 		default:
 			panic("testLimits: unknown limit " + name)
 		}
@@ -445,6 +447,7 @@ func testLimits(m map[string]string) authsys.RateLimits {
 	return authsys.RateLimits{
 		Login: rate(limitLogin), Signup: rate(limitSignup), PasswordReset: rate(limitPasswordReset),
 		TwoFactor: rate(limitTwoFactor), TwoFactorDaily: rate(limitTwoFactorDaily),
+		Refresh: rate(limitRefresh), MailDaily: rate(limitMailDaily),
 	}
 }
 

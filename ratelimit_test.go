@@ -1344,3 +1344,35 @@ func TestRateLimitTwoFactorDailyDefault(t *testing.T) {
 		t.Errorf("got Retry-After %q, want about 29 minutes (24 h / 50)", r.Header.Get("Retry-After"))
 	}
 }
+
+// TestRateLimitMailDaily: each kind of mail to one address is capped per
+// day (10 by default), on top of the per-minute limits of the requests:
+// past the cap the answer is unchanged (it tells nothing) but no mail
+// goes, a throttled event says why, and the next day mails go again.
+func TestRateLimitMailDaily(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) { c.RateLimits = authsys.RateLimits{} }) // the defaults
+	e.signupVerified("flood@example.com", goodPassword)
+	resets := func() int { return len(coreMails(e, "flood@example.com", mail.KindPasswordReset)) }
+	for i := range 15 {
+		e.clock.Advance(13 * time.Second) // within the 5/min of the reset requests
+		expect(t, e.client().post("/password-reset/", map[string]string{"email": "flood@example.com"}), http.StatusOK, "")
+		if i == 9 && resets() != 10 {
+			t.Fatalf("got %d reset mails after 10 requests, want 10", resets())
+		}
+	}
+	if got := resets(); got != 10 {
+		t.Fatalf("got %d reset mails after 15 requests, want the cap, 10", got)
+	}
+	found := false
+	for _, ev := range e.events.list() {
+		found = found || (ev.Kind == "throttled" && ev.Reason == limitMailDaily && ev.UserID == coreUser(e, "flood@example.com").ID)
+	}
+	if !found {
+		t.Error("no throttled event with reason mail_daily")
+	}
+	e.clock.Advance(24 * time.Hour)
+	expect(t, e.client().post("/password-reset/", map[string]string{"email": "flood@example.com"}), http.StatusOK, "")
+	if got := resets(); got != 11 {
+		t.Fatalf("the next day: got %d reset mails, want 11", got)
+	}
+}

@@ -47,6 +47,7 @@ type options struct {
 	insecureCookies        bool
 	noRateLimits           bool
 	grace                  time.Duration
+	reauthWindow           time.Duration
 	trustedOrigins         string
 	trustedProxies         string
 	signingAlgorithm       string
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "drop the Secure cookie attribute (plain-HTTP development only)")
 	fs.BoolVar(&o.noRateLimits, "no-rate-limits", false, "disable rate limits")
 	fs.DurationVar(&o.grace, "refresh-reuse-grace", 10*time.Second, "how long a rotated refresh token keeps giving the same successor")
+	fs.DurationVar(&o.reauthWindow, "reauth-window", 10*time.Minute, "how long a session stays fresh for sensitive actions after a login or POST /reauthenticate/")
 	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins of an SPA on another origin")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "HS256", "JWT algorithm: HS256, or EdDSA to publish the public key at /api/auth/jwks.json")
@@ -304,7 +306,7 @@ func authConfig(o options, b *backends, key []byte, frontend string, logger *slo
 			EmailChangePath:   "/api/auth/change-email-confirm/",
 			PasswordResetPath: "/reset-password",
 		},
-		Sessions:   authsys.Sessions{RefreshReuseGrace: o.grace},
+		Sessions:   authsys.Sessions{RefreshReuseGrace: o.grace, ReauthWindow: o.reauthWindow},
 		Cookies:    authsys.Cookies{Insecure: o.insecureCookies},
 		RateLimits: authsys.RateLimits{Off: o.noRateLimits},
 		HTTP: authsys.HTTP{

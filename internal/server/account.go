@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/authsys-go/authsys/handlers"
+	"github.com/authsys-go/authsys/internal/session"
+	"github.com/authsys-go/authsys/store"
 
 	authmail "github.com/authsys-go/authsys/mail"
 )
@@ -47,23 +49,50 @@ func (h *Handlers) sendMail(r *http.Request, kind, to, userID string, data authm
 	if data.AppName == "" {
 		data.AppName = h.deps.Mail.AppName
 	}
-	msg, err := h.deps.Mail.Templates.Render(kind, h.deps.Mail.From, to, data)
-	if err != nil {
-		h.log.ErrorContext(r.Context(), "authsys: rendering mail failed", "kind", kind, "error", err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.deps.Mail.Timeout)
-	// The request is over when a send fails: its client is noted now.
+	// The request is over when the mail goes: its client is noted now.
 	failed := Event{Kind: handlers.EventMailFailed, UserID: userID, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
 	h.mailWG.Add(1)
+	// Rendering and the daily cap happen off the request path, so that an
+	// answer that sends a mail takes no longer than one that does not.
 	go func() {
 		defer h.mailWG.Done()
 		defer cancel()
+		if ok, err := h.mailAllowed(ctx, kind, to); !ok {
+			capped := failed
+			capped.Kind, capped.Reason = handlers.EventThrottled, limitMailDaily
+			if err != nil {
+				h.log.ErrorContext(ctx, "authsys: checking the daily mail cap failed; the mail is not sent", "kind", kind, "error", err)
+			}
+			h.emit(nil, capped)
+			return
+		}
+		msg, err := h.deps.Mail.Templates.Render(kind, h.deps.Mail.From, to, data)
+		if err != nil {
+			h.log.ErrorContext(ctx, "authsys: rendering mail failed", "kind", kind, "error", err)
+			return
+		}
 		if err := h.deps.Mailer.Send(ctx, msg); err != nil {
 			h.log.ErrorContext(ctx, "authsys: sending mail failed", "kind", kind, "user_id", userID, "error", err)
 			h.emit(nil, failed)
 		}
 	}()
+}
+
+// limitMailDaily names the daily cap on each kind of mail to one address
+// (Config.RateLimits.MailDaily), in throttled events.
+const limitMailDaily = "mail_daily"
+
+// mailAllowed checks one mail of kind to the address to against the daily
+// cap of that kind to that address. A limiter failure refuses the mail:
+// the cap fails closed, and the caller logs it.
+func (h *Handlers) mailAllowed(ctx context.Context, kind, to string) (bool, error) {
+	rate := h.deps.Limits.MailDaily
+	if rate.Zero() || h.deps.Limiter == nil {
+		return true, nil
+	}
+	ok, _, err := h.deps.Limiter.Allow(ctx, limitMailDaily+":"+kind+":"+session.Hash(store.NormalizeEmail(to)), rate)
+	return ok && err == nil, err
 }
 
 func humanDuration(d time.Duration) string {

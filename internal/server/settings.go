@@ -79,5 +79,5 @@ type Hooks struct {
 
 // Limits are the rate limits in force; a zero Rate disables one.
 type Limits struct {
-	Login, Signup, PasswordReset, TwoFactor, TwoFactorDaily, Refresh ratelimit.Rate
+	Login, Signup, PasswordReset, TwoFactor, TwoFactorDaily, Refresh, MailDaily ratelimit.Rate
 }
