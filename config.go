@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,6 +121,14 @@ type Mail struct {
 	Templates *mail.Templates
 	// Timeout bounds each background send. Default 30 seconds.
 	Timeout time.Duration
+	// SkipNotices lists the security notices not to send, by kind:
+	// mail.KindPasswordChanged, KindPasswordResetDone, KindTwoFactorEnabled,
+	// KindTwoFactorDisabled, KindBackupCodesRenewed, KindNewDeviceSignIn,
+	// KindEmailChangeRequested and KindEmailChangedNotice. Each notice
+	// goes to the account's address after the change it names, with a
+	// password reset link for an owner who did not make it. Default none:
+	// every notice is sent.
+	SkipNotices []string
 }
 
 // Links configures the links in emails. They always point at FrontendURL,
@@ -594,6 +603,11 @@ func (m Mail) validate() error {
 	}
 	if err := m.Templates.Validate(); err != nil {
 		return bad("Mail.Templates", err.Error())
+	}
+	for i, k := range m.SkipNotices {
+		if !slices.Contains(server.Notices, k) {
+			return bad(fmt.Sprintf("Mail.SkipNotices[%d]", i), fmt.Sprintf("%q is not a notice kind (want one of %s)", k, strings.Join(server.Notices, ", ")))
+		}
 	}
 	return nil
 }

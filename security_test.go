@@ -1358,3 +1358,67 @@ func TestBrowserSession(t *testing.T) {
 		t.Errorf("refresh after logout: got %d %s, want 401", r.Status, r.Body)
 	}
 }
+
+// TestSecurityNotices: the owner hears of every security change at the
+// account's address, with a password reset link that works; each notice
+// can be turned off; a sign-in from a device and network not seen among
+// the recent sessions is a notice too, but not the first sign-in.
+func TestSecurityNotices(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) { c.HTTP.TrustedProxies = []string{"127.0.0.1"} })
+	const email = "owner@example.com"
+	e.signupVerified(email, goodPassword)
+	notices := func(kind string) int { return len(coreMails(e, email, kind)) }
+	want := func(kind string, n int) {
+		t.Helper()
+		if got := notices(kind); got != n {
+			t.Fatalf("got %d %s notices, want %d", got, kind, n)
+		}
+	}
+	firefox := []string{"User-Agent", firefoxUA, "X-Forwarded-For", "192.0.2.10"}
+	login := func(hdr []string) *client {
+		c := e.client()
+		expect(t, c.post("/login/", map[string]string{"email": email, "password": goodPassword}, hdr...), http.StatusOK, "")
+		return c
+	}
+	c := login(firefox)
+	want(mail.KindNewDeviceSignIn, 0) // the first sign-in
+	login(firefox)
+	login([]string{"User-Agent", iphoneUA, "X-Forwarded-For", "192.0.2.77"}) // same network
+	want(mail.KindNewDeviceSignIn, 0)
+	login([]string{"User-Agent", iphoneUA, "X-Forwarded-For", "198.51.100.9"}) // a device seen, from a new network
+	want(mail.KindNewDeviceSignIn, 0)
+	const edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0"
+	login([]string{"User-Agent", edge, "X-Forwarded-For", "203.0.113.9"}) // new device and network
+	want(mail.KindNewDeviceSignIn, 1)
+	if m := coreLastMail(e, email, mail.KindNewDeviceSignIn); !strings.Contains(m.Text, "Edge on Windows") || !strings.Contains(m.Text, "203.0.113.9") {
+		t.Errorf("the new-device notice does not name the device and address: %q", m.Text)
+	}
+
+	secret := c.tfaSetup()
+	expect(t, c.post("/2fa/enable/", map[string]string{"code": tfaCodeAt(t, secret, e.clock.Now())}, firefox...), http.StatusOK, "")
+	want(mail.KindTwoFactorEnabled, 1)
+	expect(t, c.post("/2fa/backup-codes/", map[string]string{"password": goodPassword}), http.StatusOK, "")
+	want(mail.KindBackupCodesRenewed, 1)
+	expect(t, c.post("/2fa/disable/", map[string]string{"password": goodPassword, "code": e.tfaFreshCode(secret)}), http.StatusOK, "")
+	want(mail.KindTwoFactorDisabled, 1)
+	expect(t, c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "another long passphrase"}), http.StatusOK, "")
+	want(mail.KindPasswordChanged, 1)
+	// The notice's reset link works: the owner takes the account back.
+	q := linkParams(t, coreLastMail(e, email, mail.KindPasswordChanged))
+	expect(t, e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": "the owner's new passphrase"}), http.StatusOK, "")
+	want(mail.KindPasswordResetDone, 1)
+
+	// Turned off, one by one.
+	quiet := newEnv(t, func(c *authsys.Config) { c.Mail.SkipNotices = []string{mail.KindPasswordChanged} })
+	quiet.signupVerified(email, goodPassword)
+	qc := quiet.loggedIn(email, goodPassword)
+	expect(t, qc.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "another long passphrase"}), http.StatusOK, "")
+	if n := len(coreMails(quiet, email, mail.KindPasswordChanged)); n != 0 {
+		t.Errorf("got %d password-changed notices with the notice turned off, want 0", n)
+	}
+	_, err := authsys.New(func() authsys.Config { c := e.cfg; c.Mail.SkipNotices = []string{"password_chnaged"}; return c }())
+	var ce *authsys.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Mail.SkipNotices[0]" {
+		t.Errorf("an unknown notice kind: got %v, want a ConfigError on Mail.SkipNotices[0]", err)
+	}
+}

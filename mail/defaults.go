@@ -129,3 +129,23 @@ The link expires in {{.}}.
 ` + htmlButton("Reset your password") + `<p>{{with .ExpiresIn}}The link expires in {{.}}.{{end}}</p>
 ` + htmlFoot,
 }
+
+// notice returns the default template of a security notice: title, then
+// what happened, then what to do if it was not the owner.
+func notice(title, what string) Template {
+	return Template{
+		Subject: `{{with .AppName}}{{.}}: {{end}}` + title,
+		Text: `Hello,
+
+` + what + `
+
+If it was you, no action is needed. If it was not, someone else may have access to your account: reset your password now, which logs out every session:
+
+{{.Link}}
+`,
+		HTML: htmlHead + title + htmlBodyOpen + `<p>Hello,</p>
+<p>` + what + `</p>
+<p>If it was you, no action is needed. If it was not, someone else may have access to your account: reset your password now, which logs out every session.</p>
+` + htmlButton("Reset your password") + htmlFoot,
+	}
+}

@@ -27,6 +27,15 @@ const (
 	// the new address masked and carries a password reset link, which
 	// also cancels the change.
 	KindEmailChangeRequested = "email_change_requested"
+	// Security notices, sent to the account's address after the change
+	// they name (each can be turned off with Config.Mail.SkipNotices); each
+	// carries a password reset link for the owner who did not make it.
+	KindPasswordChanged    = "password_changed"
+	KindPasswordResetDone  = "password_reset_done"
+	KindTwoFactorEnabled   = "two_factor_enabled"
+	KindTwoFactorDisabled  = "two_factor_disabled"
+	KindBackupCodesRenewed = "backup_codes_regenerated"
+	KindNewDeviceSignIn    = "new_device_sign_in"
 	// KindSignupAttempt is sent instead of a second verification email when
 	// someone signs up with an address that already has an account, so that
 	// signup answers identically whether or not the address is known.
@@ -70,6 +79,10 @@ type Templates struct {
 	SignupAttempt Template
 	// EmailChangeRequested renders KindEmailChangeRequested messages.
 	EmailChangeRequested Template
+	// PasswordChanged, PasswordResetDone, TwoFactorEnabled,
+	// TwoFactorDisabled, BackupCodesRenewed and NewDeviceSignIn render the
+	// security notices of the same kinds.
+	PasswordChanged, PasswordResetDone, TwoFactorEnabled, TwoFactorDisabled, BackupCodesRenewed, NewDeviceSignIn Template
 
 	// cache holds the *compiledSet parsed from the fields above.
 	cache atomic.Value
@@ -88,6 +101,11 @@ type Data struct {
 	Link string
 	// ExpiresIn says in words how long the link stays valid, e.g. "3 days".
 	ExpiresIn string
+	// Device names the device of the request a notice is about, e.g.
+	// "Firefox on Linux"; empty when unknown.
+	Device string
+	// IP is the client address of the request a notice is about.
+	IP string
 }
 
 // kindSpec ties a message kind to its Templates field and default.
@@ -106,6 +124,12 @@ var kinds = [...]kindSpec{
 	{KindEmailChangedNotice, "EmailChangedNotice", func(t *Templates) Template { return t.EmailChangedNotice }, defaultEmailChangedNotice},
 	{KindSignupAttempt, "SignupAttempt", func(t *Templates) Template { return t.SignupAttempt }, defaultSignupAttempt},
 	{KindEmailChangeRequested, "EmailChangeRequested", func(t *Templates) Template { return t.EmailChangeRequested }, defaultEmailChangeRequested},
+	{KindPasswordChanged, "PasswordChanged", func(t *Templates) Template { return t.PasswordChanged }, notice("Your password was changed", "The password of your{{with .AppName}} {{.}}{{end}} account was changed{{with .Device}} from {{.}}{{end}}.")},
+	{KindPasswordResetDone, "PasswordResetDone", func(t *Templates) Template { return t.PasswordResetDone }, notice("Your password was reset", "The password of your{{with .AppName}} {{.}}{{end}} account was reset with a link sent to this address{{with .Device}}, from {{.}}{{end}}.")},
+	{KindTwoFactorEnabled, "TwoFactorEnabled", func(t *Templates) Template { return t.TwoFactorEnabled }, notice("Two-factor authentication is on", "Two-factor authentication was turned on for your{{with .AppName}} {{.}}{{end}} account{{with .Device}} from {{.}}{{end}}. Keep your backup codes somewhere safe.")},
+	{KindTwoFactorDisabled, "TwoFactorDisabled", func(t *Templates) Template { return t.TwoFactorDisabled }, notice("Two-factor authentication is off", "Two-factor authentication was turned off for your{{with .AppName}} {{.}}{{end}} account{{with .Device}} from {{.}}{{end}}.")},
+	{KindBackupCodesRenewed, "BackupCodesRenewed", func(t *Templates) Template { return t.BackupCodesRenewed }, notice("New backup codes were made", "New two-factor backup codes were made for your{{with .AppName}} {{.}}{{end}} account{{with .Device}} from {{.}}{{end}}; the old ones no longer work.")},
+	{KindNewDeviceSignIn, "NewDeviceSignIn", func(t *Templates) Template { return t.NewDeviceSignIn }, notice("New sign-in to your account", "Your{{with .AppName}} {{.}}{{end}} account was signed in to from a device or network not seen recently{{with .Device}}: {{.}}{{end}}{{with .IP}}, address {{.}}{{end}}.")},
 }
 
 // compiled is the parsed form of one Template.
@@ -136,6 +160,8 @@ var sampleData = Data{
 	NewEmail:  "new@example.com",
 	Link:      "https://app.example.com/action?token=abc",
 	ExpiresIn: "3 days",
+	Device:    "Firefox on Linux",
+	IP:        "192.0.2.1",
 }
 
 // defaults is the parsed form of the built-in templates, which are known to

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -107,4 +108,30 @@ func humanDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%d minutes", int(hrs*60))
 	}
+}
+
+// Notices are the kinds of security notice, which Mail.SkipNotices may
+// turn off.
+var Notices = []string{
+	authmail.KindPasswordChanged, authmail.KindPasswordResetDone, authmail.KindTwoFactorEnabled,
+	authmail.KindTwoFactorDisabled, authmail.KindBackupCodesRenewed, authmail.KindNewDeviceSignIn,
+	authmail.KindEmailChangeRequested, authmail.KindEmailChangedNotice,
+}
+
+// notify sends u the security notice kind about the request r, with a
+// password reset link, unless Mail.SkipNotices turns it off. data's Email,
+// Link, Device and IP are filled in.
+func (h *Handlers) notify(r *http.Request, u store.User, kind string, data authmail.Data) {
+	if slices.Contains(h.deps.Mail.SkipNotices, kind) {
+		return
+	}
+	token := h.deps.Tokens.SignOneTime(purposeReset, u.ID, resetState(u), h.deps.Links.PasswordResetTTL)
+	data.Email = u.Email
+	data.Link = h.link(h.deps.Links.PasswordResetPath, url.Values{"uid": {u.ID}, "token": {token}})
+	data.ExpiresIn = humanDuration(h.deps.Links.PasswordResetTTL)
+	if ua := r.UserAgent(); ua != "" {
+		data.Device = session.Label(ua)
+	}
+	data.IP = h.clientIP(r)
+	h.sendMail(r, kind, u.Email, u.ID, data)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authsys-go/authsys/internal/session"
+	authmail "github.com/authsys-go/authsys/mail"
 
 	"github.com/authsys-go/authsys/handlers"
 
@@ -88,6 +89,9 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 	}
 	if action == handlers.AdminRevokeSessions || action == handlers.AdminDeactivate || action == handlers.AdminDisable2FA {
 		h.endSessions(r, u.ID, "", session.ReasonRevoked)
+	}
+	if action == handlers.AdminDisable2FA {
+		h.notify(r, u, authmail.KindTwoFactorDisabled, authmail.Data{})
 	}
 	h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, ActorID: actorID, Reason: action})
 	return u, nil

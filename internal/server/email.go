@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/authsys-go/authsys/internal/session"
 
@@ -79,9 +80,7 @@ func (h *Handlers) changeEmail(w http.ResponseWriter, r *http.Request, u store.U
 	}
 	// The current address is told now, with a password reset link: a reset
 	// ends every session and kills the change (its token version moves).
-	reset := h.deps.Tokens.SignOneTime(purposeReset, u.ID, resetState(u), h.deps.Links.PasswordResetTTL)
-	resetLink := h.link(h.deps.Links.PasswordResetPath, url.Values{"uid": {u.ID}, "token": {reset}})
-	h.sendMail(r, authmail.KindEmailChangeRequested, u.Email, u.ID, authmail.Data{Email: u.Email, NewEmail: email, Link: resetLink, ExpiresIn: humanDuration(h.deps.Links.PasswordResetTTL)})
+	h.notify(r, u, authmail.KindEmailChangeRequested, authmail.Data{NewEmail: email})
 	h.emit(r, Event{Kind: handlers.EventEmailChangeRequested, UserID: u.ID})
 	return writeMessage(w, changeEmailAnswer)
 }
@@ -173,7 +172,9 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
-	h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, u.ID, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
+	if !slices.Contains(h.deps.Mail.SkipNotices, authmail.KindEmailChangedNotice) {
+		h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, u.ID, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
+	}
 	h.emit(r, Event{Kind: handlers.EventEmailChanged, UserID: u.ID})
 	return writeMessage(w, "Your email address has been changed; log in again.")
 }

@@ -3,10 +3,14 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/netip"
+	"slices"
 
 	"github.com/authsys-go/authsys/handlers"
+	authmail "github.com/authsys-go/authsys/mail"
 
 	"github.com/authsys-go/authsys/internal/password"
+	"github.com/authsys-go/authsys/internal/session"
 	"github.com/authsys-go/authsys/store"
 )
 
@@ -151,10 +155,54 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 
 // finishLogin starts a session for u, whose login is already recorded.
 func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
+	newDevice := h.newDevice(r, u)
 	if err := h.startSession(w, r, u); err != nil {
 		return err
+	}
+	if newDevice {
+		h.notify(r, u, authmail.KindNewDeviceSignIn, authmail.Data{})
 	}
 	h.emit(r, Event{Kind: handlers.EventLoginSucceeded, UserID: u.ID, Reason: method})
 	pu := publicUser(u)
 	return writeJSON(w, http.StatusOK, loginResponse{User: &pu})
+}
+
+// newDevice reports whether the login r of u comes from a device and
+// network not seen among the account's recent sessions (the records not
+// yet purged): neither the same device label nor the same network (an
+// IPv4 /24, an IPv6 /48). An account's first sign-in, or a failure to
+// read the sessions, is not reported.
+func (h *Handlers) newDevice(r *http.Request, u store.User) bool {
+	if slices.Contains(h.deps.Mail.SkipNotices, authmail.KindNewDeviceSignIn) {
+		return false
+	}
+	recent, err := h.deps.SessionStore.SessionsByUser(r.Context(), u.ID)
+	if err != nil || len(recent) == 0 {
+		return false
+	}
+	label, network := session.Label(r.UserAgent()), networkOf(h.clientIP(r))
+	for _, s := range recent {
+		if s.Label == label || session.Label(s.LastUserAgent) == label {
+			return false
+		}
+		if network != "" && (networkOf(s.IP) == network || networkOf(s.LastIP) == network) {
+			return false
+		}
+	}
+	return true
+}
+
+// networkOf is the network of ip a notice treats as one place: its /24
+// (IPv4) or /48 (IPv6); "" when ip is not an address.
+func networkOf(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	bits := 24
+	if a.Is6() && !a.Is4In6() {
+		bits = 48
+	}
+	p, _ := a.Unmap().Prefix(bits)
+	return p.String()
 }

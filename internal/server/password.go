@@ -109,6 +109,7 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
 	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID})
+	h.notify(r, u, authmail.KindPasswordResetDone, authmail.Data{})
 	return writeMessage(w, "Your password has been reset; log in with the new one.")
 }
 
@@ -170,6 +171,7 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 		return err
 	}
 	h.emit(r, Event{Kind: handlers.EventPasswordChanged, UserID: u.ID})
+	h.notify(r, u, authmail.KindPasswordChanged, authmail.Data{})
 	if !h.deps.Sessions.LogoutOnPasswordChange {
 		if err := h.restartSession(w, r, u, session.ReasonAccount); err != nil {
 			return err

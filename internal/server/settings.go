@@ -18,10 +18,11 @@ import (
 
 // Mail is authsys.Mail.
 type Mail struct {
-	From      string
-	AppName   string
-	Templates *mail.Templates
-	Timeout   time.Duration
+	From        string
+	AppName     string
+	Templates   *mail.Templates
+	Timeout     time.Duration
+	SkipNotices []string
 }
 
 // Links is authsys.Links.

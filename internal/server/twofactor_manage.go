@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authsys-go/authsys/internal/session"
+	authmail "github.com/authsys-go/authsys/mail"
 
 	"github.com/authsys-go/authsys/handlers"
 
@@ -177,6 +178,7 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 		return err
 	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorEnabled, UserID: u.ID})
+	h.notify(r, enabled, authmail.KindTwoFactorEnabled, authmail.Data{})
 	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
 }
 
@@ -228,6 +230,7 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 		return err
 	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorDisabled, UserID: u.ID})
+	h.notify(r, disabled, authmail.KindTwoFactorDisabled, authmail.Data{})
 	return writeMessage(w, "Two-factor authentication is disabled.")
 }
 
@@ -332,6 +335,7 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 		return h.codeFailed(r, u.ID, "regenerate", err)
 	}
 	h.emit(r, Event{Kind: handlers.EventBackupCodesRenewed, UserID: u.ID})
+	h.notify(r, u, authmail.KindBackupCodesRenewed, authmail.Data{})
 	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
 }
 
