@@ -135,3 +135,18 @@ func (h *Handlers) notify(r *http.Request, u store.User, kind string, data authm
 	data.IP = h.clientIP(r)
 	h.sendMail(r, kind, u.Email, u.ID, data)
 }
+
+// afterAnswer runs fn in the background, after the request's answer, with
+// a copy of r whose context outlives it: the work an answer must not
+// reveal (whether an account exists, and so whether a mail goes) is done
+// off the request path, and afterAnswer is called for every request of
+// such an endpoint alike, so that the answer takes the same time either
+// way. Shutdown waits for it, as for the mails.
+func (h *Handlers) afterAnswer(r *http.Request, fn func(*http.Request)) {
+	r = r.Clone(context.WithoutCancel(r.Context()))
+	h.mailWG.Add(1)
+	go func() {
+		defer h.mailWG.Done()
+		fn(r)
+	}()
+}

@@ -47,15 +47,15 @@ func (h *Handlers) passwordReset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := h.deps.Users.UserByEmail(r.Context(), email)
-	switch {
-	case err == nil:
-		if u.IsActive {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	h.afterAnswer(r, func(r *http.Request) {
+		if err == nil && u.IsActive {
 			h.emit(r, Event{Kind: handlers.EventPasswordResetRequest, UserID: u.ID})
 			h.sendReset(r, u)
 		}
-	case !errors.Is(err, store.ErrNotFound):
-		return err
-	}
+	})
 	return writeMessage(w, resetAnswer)
 }
 

@@ -276,13 +276,13 @@ func (h *Handlers) resendVerification(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	u, err := h.deps.Users.UserByEmail(r.Context(), email)
-	switch {
-	case err == nil:
-		if !u.EmailVerified && !u.Disabled {
-			h.sendVerification(r, u)
-		}
-	case !errors.Is(err, store.ErrNotFound):
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	h.afterAnswer(r, func(r *http.Request) {
+		if err == nil && !u.EmailVerified && !u.Disabled {
+			h.sendVerification(r, u)
+		}
+	})
 	return writeMessage(w, resendAnswer)
 }
