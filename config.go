@@ -124,10 +124,13 @@ type Mail struct {
 	// SkipNotices lists the security notices not to send, by kind:
 	// mail.KindPasswordChanged, KindPasswordResetDone, KindTwoFactorEnabled,
 	// KindTwoFactorDisabled, KindBackupCodesRenewed, KindNewDeviceSignIn,
-	// KindEmailChangeRequested and KindEmailChangedNotice. Each notice
-	// goes to the account's address after the change it names, with a
-	// password reset link for an owner who did not make it. Default none:
-	// every notice is sent.
+	// KindEmailChangeRequested and KindEmailChangedNotice. The first six go
+	// to the account's address after the change they name, with a password
+	// reset link for an owner who did not make it;
+	// KindEmailChangeRequested goes to the current address when a change
+	// is requested, with such a link; KindEmailChangedNotice goes to the
+	// old address once the change is done. Default none: every notice is
+	// sent.
 	SkipNotices []string
 }
 

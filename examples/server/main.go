@@ -242,7 +242,11 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 		if err != nil {
 			return err
 		}
-		return runAdmin(ctx, auth, b.users, rest[1:], stdout, logger)
+		err = runAdmin(ctx, auth, b.users, rest[1:], stdout, logger)
+		// Mails an action sends (a notice) go before the program exits.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return errors.Join(err, auth.Shutdown(sctx))
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {

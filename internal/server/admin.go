@@ -91,7 +91,10 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 		h.endSessions(r, u.ID, "", session.ReasonRevoked)
 	}
 	if action == handlers.AdminDisable2FA {
-		h.notify(r, u, authmail.KindTwoFactorDisabled, authmail.Data{})
+		// The notice names no device: the request was the admin's.
+		if anon, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", nil); err == nil {
+			h.notify(anon, u, authmail.KindTwoFactorDisabled, authmail.Data{})
+		}
 	}
 	h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, ActorID: actorID, Reason: action})
 	return u, nil
