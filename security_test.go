@@ -1381,15 +1381,18 @@ func TestSecurityNotices(t *testing.T) {
 		return c
 	}
 	c := login(firefox)
-	want(mail.KindNewDeviceSignIn, 0) // the first sign-in
-	login(firefox)
-	login([]string{"User-Agent", iphoneUA, "X-Forwarded-For", "192.0.2.77"}) // same network
+	want(mail.KindNewDeviceSignIn, 0) // the account's first sign-in
+	login([]string{"User-Agent", firefoxUA, "X-Forwarded-For", "192.0.2.99"}) // the same device and network
 	want(mail.KindNewDeviceSignIn, 0)
-	login([]string{"User-Agent", iphoneUA, "X-Forwarded-For", "198.51.100.9"}) // a device seen, from a new network
-	want(mail.KindNewDeviceSignIn, 0)
+	login([]string{"User-Agent", iphoneUA, "X-Forwarded-For", "192.0.2.77"}) // a new device on a known network
+	want(mail.KindNewDeviceSignIn, 1)
+	login([]string{"User-Agent", firefoxUA, "X-Forwarded-For", "198.51.100.9"}) // a known device label from a new network
+	want(mail.KindNewDeviceSignIn, 2)
+	login([]string{"User-Agent", firefoxUA, "X-Forwarded-For", "198.51.100.10"}) // that pair again
+	want(mail.KindNewDeviceSignIn, 2)
 	const edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0"
 	login([]string{"User-Agent", edge, "X-Forwarded-For", "203.0.113.9"}) // new device and network
-	want(mail.KindNewDeviceSignIn, 1)
+	want(mail.KindNewDeviceSignIn, 3)
 	if m := coreLastMail(e, email, mail.KindNewDeviceSignIn); !strings.Contains(m.Text, "Edge on Windows") || !strings.Contains(m.Text, "203.0.113.9") {
 		t.Errorf("the new-device notice does not name the device and address: %q", m.Text)
 	}
@@ -1500,4 +1503,25 @@ func timingRound(t *testing.T, e *env, path, knownEmail string, measure func(pat
 	mk, mu := median(known), median(unknown)
 	t.Logf("%s: median with an account %v, without %v", path, mk, mu)
 	return max(mk-mu, mu-mk), max(3*time.Microsecond, min(mk, mu)/4)
+}
+
+// TestNewDeviceNoticeOfADormantAccount: an account whose session records
+// were all purged has seen no device, so a sign-in is a new device, unless
+// the account never signed in before.
+func TestNewDeviceNoticeOfADormantAccount(t *testing.T) {
+	e := newEnv(t)
+	const email = "dormant@example.com"
+	e.signupVerified(email, goodPassword)
+	e.loggedIn(email, goodPassword) // the first sign-in: no notice
+	if n := len(coreMails(e, email, mail.KindNewDeviceSignIn)); n != 0 {
+		t.Fatalf("got %d notices for the first sign-in, want 0", n)
+	}
+	e.clock.Advance(40 * 24 * time.Hour) // every record ends and is purged at the next login
+	if _, err := e.store.PurgeSessions(t.Context(), e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.loggedIn(email, goodPassword)
+	if n := len(coreMails(e, email, mail.KindNewDeviceSignIn)); n != 1 {
+		t.Fatalf("got %d notices for a sign-in to a dormant account, want 1", n)
+	}
 }

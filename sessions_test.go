@@ -1327,3 +1327,75 @@ func TestReauthenticate(t *testing.T) {
 	expect(t, u.c.get("/2fa/backup-codes/"), http.StatusOK, "")
 	expect(t, e.client().post("/reauthenticate/", map[string]string{"password": goodPassword}), http.StatusUnauthorized, "not_authenticated")
 }
+
+// Regressions of the review of re-authentication.
+
+// TestReauthNotMintedByChanges: a password change or enabling 2FA starts a
+// new session as fresh as the one it replaces, never fresher: a stale
+// session and the password cannot mint backup codes (and so disable 2FA),
+// and enabling 2FA does not extend the window.
+func TestReauthNotMintedByChanges(t *testing.T) {
+	e := newEnv(t)
+	u := e.tfaEnabled("tfa@example.com")
+	e.clock.Advance(11 * time.Minute)
+	expect(t, u.c.post("/refresh/", nil), http.StatusOK, "")
+	expect(t, u.c.get("/2fa/backup-codes/"), http.StatusForbidden, "reauthentication_required")
+	expect(t, u.c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": "another long passphrase"}), http.StatusOK, "")
+	expect(t, u.c.post("/2fa/backup-codes/", map[string]string{"password": "another long passphrase"}), http.StatusForbidden, "reauthentication_required")
+
+	e.signupVerified("x@example.com", goodPassword)
+	c := e.loggedIn("x@example.com", goodPassword)
+	e.clock.Advance(9 * time.Minute)
+	secret := c.tfaSetup()
+	expect(t, c.post("/2fa/enable/", map[string]string{"code": tfaCodeAt(t, secret, e.clock.Now())}), http.StatusOK, "")
+	e.clock.Advance(2 * time.Minute) // 11 minutes after the password was shown
+	expect(t, c.get("/2fa/backup-codes/"), http.StatusForbidden, "reauthentication_required")
+}
+
+// TestReauthOthersOneByOne: ending another session one by one needs a
+// fresh session too, as revoke-others does; ending one's own does not.
+func TestReauthOthersOneByOne(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("x@example.com", goodPassword)
+	owner := e.loggedIn("x@example.com", goodPassword)
+	stale := staleSession(e, "x@example.com")
+	for _, s := range sessList(t, stale) {
+		if cur, _ := s["current"].(bool); !cur {
+			expect(t, stale.do(http.MethodDelete, "/api/auth/sessions/"+s["id"].(string)+"/", nil), http.StatusForbidden, "reauthentication_required")
+		}
+	}
+	expect(t, owner.get("/me/"), http.StatusOK, "")
+	expect(t, stale.do(http.MethodDelete, "/api/auth/sessions/"+sessID(t, stale)+"/", nil), http.StatusOK, "")
+}
+
+// TestReauthAuthTimeAcrossSkewedInstances: a login on an instance whose
+// clock runs 3 s ahead, refreshed at once on another, gives tokens every
+// instance accepts (the auth time is never after the issue time).
+func TestReauthAuthTimeAcrossSkewedInstances(t *testing.T) {
+	behind := newEnv(t, func(c *authsys.Config) { c.Sessions.ClockSkew = 0 }) // the default, 5 s
+	ahead := newEnv(t, func(c *authsys.Config) {
+		c.Users, c.Pending = behind.store, behind.store
+		c.Sessions.ClockSkew = 0
+	})
+	ahead.clock.Advance(3 * time.Second)
+	ahead.signupVerified("skew@example.com", goodPassword)
+	c := ahead.loggedIn("skew@example.com", goodPassword)
+	other := behind.client()
+	other.setCookie("refresh_token", c.refreshCookie(), "/api/auth/")
+	expect(t, other.post("/refresh/", nil), http.StatusOK, "")
+	expect(t, other.get("/me/"), http.StatusOK, "")
+	expect(t, other.post("/refresh/", nil), http.StatusOK, "")
+}
+
+// TestReauthOfARevokedSession: a revoked session's access token still
+// accepted (StatelessAccessTokens) gets no new one from /reauthenticate/.
+func TestReauthOfARevokedSession(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) { c.Sessions.StatelessAccessTokens = true })
+	e.signupVerified("x@example.com", goodPassword)
+	victim := e.loggedIn("x@example.com", goodPassword)
+	owner := e.loggedIn("x@example.com", goodPassword)
+	expect(t, owner.do(http.MethodDelete, "/api/auth/sessions/"+sessID(t, victim)+"/", nil), http.StatusOK, "")
+	victim.setCookie("refresh_token", "", "/api/auth/") // no refresh cookie to rotate
+	e.clock.Advance(14 * time.Minute)
+	expect(t, victim.post("/reauthenticate/", map[string]string{"password": goodPassword}), http.StatusUnauthorized, "invalid_token")
+}

@@ -79,7 +79,9 @@ func (m *Manager) Sign(c Claims) (string, error) {
 	}
 	var authTime *int64
 	if !c.AuthTime.IsZero() {
-		at := c.AuthTime.Unix()
+		// Never after iat: an AuthTime from an instance whose clock runs
+		// ahead is lowered to the issue time (less fresh, never more).
+		at := min(c.AuthTime.Unix(), iat)
 		authTime = &at
 	}
 	wc := &wireClaims{

@@ -40,7 +40,7 @@ func (h *Handlers) clearCookies(w http.ResponseWriter) {
 // startSession opens a new session for u, recorded with r's client, and
 // sets its tokens as cookies.
 func (h *Handlers) startSession(w http.ResponseWriter, r *http.Request, u store.User) error {
-	is, err := h.sess.Start(r.Context(), u, h.client(r))
+	is, err := h.sess.Start(r.Context(), u, h.client(r), time.Time{})
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,14 @@ func (h *Handlers) endSessions(r *http.Request, userID, except, reason string) {
 // follow), and the client goes on in a new one.
 func (h *Handlers) restartSession(w http.ResponseWriter, r *http.Request, u store.User, reason string) error {
 	h.endSessions(r, u.ID, "", reason)
-	return h.startSession(w, r, u)
+	// The new session is as fresh as the one it replaces: a password or
+	// 2FA change shows no second factor.
+	is, err := h.sess.Start(r.Context(), u, h.client(r), claimsFromContext(r.Context()).AuthTime)
+	if err != nil {
+		return err
+	}
+	h.setTokens(w, is)
+	return nil
 }
 
 // setTokens sets the access and refresh cookies of is.

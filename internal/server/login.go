@@ -135,12 +135,14 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 // password is being hashed thus fails the login instead of being absorbed
 // into a session that outlives it.
 func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
+	var first bool // the account has never signed in
 	now := h.now()
 	checked, id := u.TokenVersion, u.ID
 	u, err := h.sess.UpdateUser(r.Context(), id, func(x *store.User) error {
 		if x.TokenVersion != checked || !x.IsActive {
 			return errInvalidCredentials
 		}
+		first = x.LastLogin.IsZero()
 		x.LastLogin = now
 		return nil
 	})
@@ -150,12 +152,12 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 	if err != nil {
 		return err
 	}
-	return h.finishLogin(w, r, u, method)
+	return h.finishLogin(w, r, u, method, first)
 }
 
 // finishLogin starts a session for u, whose login is already recorded.
-func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
-	newDevice := h.newDevice(r, u)
+func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string, firstSignIn bool) error {
+	newDevice := !firstSignIn && h.newDevice(r, u)
 	if err := h.startSession(w, r, u); err != nil {
 		return err
 	}
@@ -167,25 +169,25 @@ func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.U
 	return writeJSON(w, http.StatusOK, loginResponse{User: &pu})
 }
 
-// newDevice reports whether the login r of u comes from a device and
-// network not seen among the account's recent sessions (the records not
-// yet purged): neither the same device label nor the same network (an
-// IPv4 /24, an IPv6 /48). An account's first sign-in, or a failure to
-// read the sessions, is not reported.
+// newDevice reports whether the login r of u comes from a device not seen
+// on its network among the account's recent sessions (the records not yet
+// purged): no record has both the same device label and the same network
+// (an IPv4 /24, an IPv6 /48), at login or at its last use. Matching the
+// pair, a forged user agent alone does not hide a sign-in from a new
+// network; an account whose records were all purged (dormant) has seen
+// nothing. A failure to read the sessions is not reported.
 func (h *Handlers) newDevice(r *http.Request, u store.User) bool {
 	if slices.Contains(h.deps.Mail.SkipNotices, authmail.KindNewDeviceSignIn) {
 		return false
 	}
 	recent, err := h.deps.SessionStore.SessionsByUser(r.Context(), u.ID)
-	if err != nil || len(recent) == 0 {
+	if err != nil {
 		return false
 	}
 	label, network := session.Label(r.UserAgent()), networkOf(h.clientIP(r))
 	for _, s := range recent {
-		if s.Label == label || session.Label(s.LastUserAgent) == label {
-			return false
-		}
-		if network != "" && (networkOf(s.IP) == network || networkOf(s.LastIP) == network) {
+		if (s.Label == label && networkOf(s.IP) == network) ||
+			(session.Label(s.LastUserAgent) == label && networkOf(s.LastIP) == network) {
 			return false
 		}
 	}

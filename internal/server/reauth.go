@@ -61,7 +61,7 @@ func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u stor
 	}
 	is, err := h.sess.Reauthenticated(r.Context(), u, claimsFromContext(r.Context()), cookie(r, h.deps.Cookies.RefreshName), h.client(r))
 	if err != nil {
-		return err
+		return sessionProblem(err)
 	}
 	c := h.deps.Cookies
 	h.setCookie(w, c.AccessName, is.Access, "/", is.AccessTTL)

@@ -62,6 +62,11 @@ var errNoSuchSession = problem(http.StatusNotFound, handlers.CodeNotFound, "No s
 // cookies are cleared.
 func (h *Handlers) revokeSession(w http.ResponseWriter, r *http.Request, u store.User) error {
 	id := r.PathValue("id")
+	// Ending another session is revoking others, one at a time: it needs
+	// a fresh session as revoke-others does. Ending one's own is a logout.
+	if id != claimsFromContext(r.Context()).SessionID && !h.sess.Fresh(claimsFromContext(r.Context()), h.deps.Sessions.ReauthWindow) {
+		return errReauthRequired
+	}
 	if err := h.sess.Revoke(r.Context(), u.ID, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errNoSuchSession

@@ -76,6 +76,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	var method string
+	var first bool // the account had never signed in
 	u, err := h.sess.UpdateUser(ctx, p.UserID, func(x *store.User) error {
 		if x.TokenVersion != p.TokenVersion || !x.IsActive || !x.TOTPEnabled {
 			return errStaleSession
@@ -85,6 +86,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 		if err == nil {
 			// Recorded with the code's use: one write, so a lost commit
 			// leaves neither half.
+			first = x.LastLogin.IsZero()
 			x.LastLogin = h.now()
 		}
 		return err
@@ -109,7 +111,7 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 		h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID})
 	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorUsed, UserID: u.ID, Reason: method})
-	return h.finishLogin(w, r, u, "2fa_"+method)
+	return h.finishLogin(w, r, u, "2fa_"+method, first)
 }
 
 // pendingFailure counts a wrong or malformed code against the pending

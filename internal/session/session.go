@@ -111,12 +111,18 @@ type Issued struct {
 }
 
 // Start opens a new session for u, whose login is complete, and records
-// it with the client's address and user agent.
-func (m *Manager) Start(ctx context.Context, u store.User, c Client) (Issued, error) {
+// it with the client's address and user agent. authTime is when the
+// credentials were shown: zero for a login (now); a session that replaces
+// another (after a password or 2FA change) keeps the time of the one it
+// replaces, so that no such change makes a session fresh.
+func (m *Manager) Start(ctx context.Context, u store.User, c Client, authTime time.Time) (Issued, error) {
 	m.maybePurge(ctx)
 	now := m.c.Now()
 	refresh := m.c.Tokens.NewClaims(tokens.TypeRefresh, u.ID, u.TokenVersion, tokens.NewID())
 	refresh.AuthTime = refresh.IssuedAt // a login shows the credentials
+	if !authTime.IsZero() && authTime.Before(refresh.IssuedAt) {
+		refresh.AuthTime = authTime.UTC().Truncate(time.Second)
+	}
 	end := now.Add(m.c.AbsoluteTTL)
 	if refresh.ExpiresAt.After(end) {
 		refresh.ExpiresAt = end.Truncate(time.Second)
@@ -414,6 +420,17 @@ func (m *Manager) Reauthenticated(ctx context.Context, u store.User, access toke
 				return is, err
 			}
 		}
+	}
+	// No refresh token to rotate: only a live session of the user gets a
+	// new access token.
+	s, err := m.c.Sessions.SessionByID(ctx, access.SessionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Issued{}, ErrEnded
+	case err != nil:
+		return Issued{}, err
+	case !m.live(s, now) || s.UserID != u.ID:
+		return Issued{}, ErrEnded
 	}
 	tm := m.c.Tokens
 	fresh := tm.NewClaims(tokens.TypeAccess, u.ID, u.TokenVersion, access.SessionID)

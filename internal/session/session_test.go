@@ -64,7 +64,7 @@ func (c *core) update(t *testing.T, id string, fn func(*store.User)) {
 
 func (c *core) start(t *testing.T, u store.User) session.Issued {
 	t.Helper()
-	is, err := c.m.Start(t.Context(), u, firefox)
+	is, err := c.m.Start(t.Context(), u, firefox, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
