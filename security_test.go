@@ -1381,7 +1381,7 @@ func TestSecurityNotices(t *testing.T) {
 		return c
 	}
 	c := login(firefox)
-	want(mail.KindNewDeviceSignIn, 0) // the account's first sign-in
+	want(mail.KindNewDeviceSignIn, 0)                                         // the account's first sign-in
 	login([]string{"User-Agent", firefoxUA, "X-Forwarded-For", "192.0.2.99"}) // the same device and network
 	want(mail.KindNewDeviceSignIn, 0)
 	login([]string{"User-Agent", iphoneUA, "X-Forwarded-For", "192.0.2.77"}) // a new device on a known network
