@@ -515,7 +515,8 @@ func userCalls(spy *authtest.Spy) (reads, writes int64) {
 }
 
 // TestMiddlewareOneLookup counts UserStore calls: an authenticated request
-// through Middleware, or to /me/, makes exactly one read and no write; a
+// through Middleware, or to /me/, makes at most one read (none once the
+// cache holds the user: TestBackendsZeroStoreReads) and no write; a
 // request without a valid token makes none.
 func TestMiddlewareOneLookup(t *testing.T) {
 	var spy *authtest.Spy
@@ -537,8 +538,8 @@ func TestMiddlewareOneLookup(t *testing.T) {
 			r0, w0 := userCalls(spy)
 			expect(t, tc.client.do(http.MethodGet, tc.path, nil), tc.status, "")
 			r1, w1 := userCalls(spy)
-			if r, w := r1-r0, w1-w0; r != tc.reads || w != 0 {
-				t.Errorf("got %d reads and %d writes, want %d and 0", r, w, tc.reads)
+			if r, w := r1-r0, w1-w0; r > tc.reads || w != 0 {
+				t.Errorf("got %d reads and %d writes, want at most %d and 0", r, w, tc.reads)
 			}
 		})
 	}
