@@ -58,6 +58,7 @@ func adminSetUser(e *env, email string, fn func(*authsys.User)) authsys.User {
 	if err != nil {
 		e.t.Fatalf("UpdateUser(%s): %v", email, err)
 	}
+	e.dropCache()
 	return u
 }
 

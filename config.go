@@ -243,6 +243,10 @@ type Cookies struct {
 	AccessName string
 	// RefreshName names the refresh token cookie. Default "refresh_token".
 	RefreshName string
+	// TrustedDeviceName names the cookie of a trusted device (see
+	// TwoFactor.TrustedDeviceTTL), scoped like the refresh cookie. Default
+	// "trusted_device".
+	TrustedDeviceName string
 	// RefreshPath scopes the refresh cookie: the path Handler is mounted
 	// at. Default "/api/auth/".
 	RefreshPath string
@@ -331,6 +335,15 @@ type TwoFactor struct {
 	// Rand is the source of randomness of TOTP secrets and backup codes.
 	// Default crypto/rand.Reader.
 	Rand io.Reader
+	// TrustedDeviceTTL is how long a browser trusted at
+	// /2fa/verify-login/ with "remember_device": true skips the second
+	// factor on later logins (the password is still needed). A trusted
+	// device is listed and revoked next to the sessions, and ends with
+	// every session: a password change or reset, disabling 2FA,
+	// logout-all, revoking the others. A login it lets through is not
+	// fresh (see Sessions.ReauthWindow). Negative turns the feature off.
+	// Default 30 days.
+	TrustedDeviceTTL time.Duration
 }
 
 // PasswordParams are argon2id cost parameters. A zero field means OWASP's
@@ -683,6 +696,7 @@ func (s Sessions) validate() error {
 func (c *Cookies) defaults() {
 	c.AccessName = cmp.Or(c.AccessName, "access_token")
 	c.RefreshName = cmp.Or(c.RefreshName, "refresh_token")
+	c.TrustedDeviceName = cmp.Or(c.TrustedDeviceName, "trusted_device")
 	c.RefreshPath = cmp.Or(c.RefreshPath, "/api/auth/")
 	c.SameSite = cmp.Or(c.SameSite, http.SameSiteLaxMode)
 }
@@ -696,13 +710,16 @@ func (c Cookies) validate() error {
 	}
 	// An invalid name or domain would make net/http drop the cookie
 	// silently: every login would "succeed" without a session.
-	for field, name := range map[string]string{"AccessName": c.AccessName, "RefreshName": c.RefreshName} {
+	for field, name := range map[string]string{"AccessName": c.AccessName, "RefreshName": c.RefreshName, "TrustedDeviceName": c.TrustedDeviceName} {
 		if (&http.Cookie{Name: name}).Valid() != nil {
 			return bad("Cookies."+field, fmt.Sprintf("%q is not a valid cookie name", name))
 		}
 	}
 	if c.AccessName == c.RefreshName {
 		return bad("Cookies.RefreshName", "must differ from AccessName")
+	}
+	if c.TrustedDeviceName == c.AccessName || c.TrustedDeviceName == c.RefreshName {
+		return bad("Cookies.TrustedDeviceName", "must differ from AccessName and RefreshName")
 	}
 	if c.Domain != "" && (&http.Cookie{Name: "x", Domain: c.Domain}).Valid() != nil {
 		return bad("Cookies.Domain", fmt.Sprintf("%q is not a valid cookie domain", c.Domain))
@@ -752,6 +769,7 @@ func (t *TwoFactor) defaults(appName string) {
 	t.Issuer = cmp.Or(t.Issuer, appName)
 	t.BackupCodes = cmp.Or(t.BackupCodes, 10)
 	defaultDuration(&t.PendingLoginTTL, 5*time.Minute)
+	defaultDuration(&t.TrustedDeviceTTL, 30*24*time.Hour)
 	if t.Rand == nil {
 		t.Rand = rand.Reader
 	}

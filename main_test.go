@@ -594,7 +594,19 @@ func coreSetUser(e *env, email string, fn func(*authsys.User)) authsys.User {
 	if err != nil {
 		e.t.Fatalf("UpdateUser(%q): got error %v, want nil", email, err)
 	}
+	e.dropCache()
 	return u
+}
+
+// dropCache empties the Auth's authentication cache (Shutdown ends its
+// change subscription; the next authenticated request starts another): a
+// test that writes to the store directly sees the change at its next
+// request, instead of when the store's announcement arrives.
+func (e *env) dropCache() {
+	e.t.Helper()
+	if err := e.auth.Shutdown(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // coreMails waits for background sends and returns the messages to addr

@@ -1617,3 +1617,93 @@ func TestTwoFactorRaceEnable(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustedDevice: "remember this browser" at the second factor lets
+// that browser's later logins skip it (the password is still needed)
+// until it expires; the device is listed and revoked next to the
+// sessions, dies with every session (password change, logout-all, 2FA
+// disabled), works only for its own account, and a login through it is
+// not fresh.
+func TestTrustedDevice(t *testing.T) {
+	e := newEnv(t)
+	u := e.tfaEnabled("tfa@example.com")
+	e.signupVerified("other@example.com", goodPassword)
+	remember := func() *client {
+		t.Helper()
+		c, token := e.tfaLogin("tfa@example.com")
+		r := c.post("/2fa/verify-login/", map[string]any{"session_token": token, "code": e.tfaFreshCode(u.secret), "remember_device": true})
+		expect(t, r, http.StatusOK, "")
+		ck := coreSetCookie(r, "trusted_device")
+		if ck == nil || !ck.HttpOnly || ck.MaxAge != 30*24*3600 {
+			t.Fatalf("got trusted_device cookie %v, want an HttpOnly cookie of 30 days", ck)
+		}
+		return c
+	}
+	login := func(c *client) response {
+		t.Helper()
+		return c.post("/login/", map[string]string{"email": "tfa@example.com", "password": goodPassword})
+	}
+	c := remember()
+	e.clock.Advance(11 * time.Minute) // past the window of the factors shown then
+	r := login(c)
+	expect(t, r, http.StatusOK, "")
+	if r.json(t)["requires_2fa"] != false || c.accessCookie() == "" {
+		t.Fatalf("a trusted browser's login: got %s, want a session without the second factor", r.body)
+	}
+	// As fresh as the login that trusted the device: here no longer.
+	expect(t, c.get("/2fa/backup-codes/"), http.StatusForbidden, "reauthentication_required")
+	// Another browser still needs the code; a wrong password is still refused.
+	if r := e.client().post("/login/", map[string]string{"email": "tfa@example.com", "password": goodPassword}); r.json(t)["requires_2fa"] != true {
+		t.Fatalf("an untrusted browser: got %s, want requires_2fa", r.body)
+	}
+	expect(t, c.post("/login/", map[string]string{"email": "tfa@example.com", "password": "not the password"}), http.StatusUnauthorized, "invalid_credentials")
+
+	// Listed next to the sessions, and revoked like one.
+	list := c.get("/sessions/")
+	var body struct {
+		TrustedDevices []map[string]any `json:"trusted_devices"`
+	}
+	if err := json.Unmarshal(list.body, &body); err != nil || len(body.TrustedDevices) != 1 {
+		t.Fatalf("got %s, want one trusted device", list.body)
+	}
+	expect(t, c.post("/reauthenticate/", map[string]string{"password": goodPassword, "code": e.tfaFreshCode(u.secret)}), http.StatusOK, "")
+	expect(t, c.do(http.MethodDelete, "/api/auth/sessions/"+body.TrustedDevices[0]["id"].(string)+"/", nil), http.StatusOK, "")
+	if r := login(c); r.json(t)["requires_2fa"] != true {
+		t.Fatalf("a revoked device: got %s, want requires_2fa", r.body)
+	}
+
+	// Every change that ends all sessions ends the devices.
+	for _, end := range []struct {
+		name string
+		do   func(c *client)
+	}{
+		{"logout-all", func(c *client) { expect(t, c.post("/logout-all/", nil), http.StatusOK, "") }},
+		{"password change", func(c *client) {
+			expect(t, c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": goodPassword + "!"}), http.StatusOK, "")
+			expect(t, c.post("/change-password/", map[string]string{"current_password": goodPassword + "!", "new_password": goodPassword}), http.StatusOK, "")
+		}},
+	} {
+		c := remember()
+		expect(t, login(c), http.StatusOK, "")
+		end.do(c)
+		if r := login(c); r.json(t)["requires_2fa"] != true {
+			t.Fatalf("after %s: got %s, want requires_2fa", end.name, r.body)
+		}
+	}
+
+	// The cookie is bound to its account.
+	c = remember()
+	other := e.client()
+	other.setCookie("trusted_device", c.cookie("trusted_device", "/api/auth/login/"), "/api/auth/")
+	expect(t, other.post("/login/", map[string]string{"email": "other@example.com", "password": goodPassword}), http.StatusOK, "")
+	forged := e.client()
+	forged.setCookie("trusted_device", "td_madeup.k1.abc.def", "/api/auth/")
+	if r := login(forged); r.json(t)["requires_2fa"] != true {
+		t.Fatalf("a forged device cookie: got %s, want requires_2fa", r.body)
+	}
+	// It expires.
+	e.clock.Advance(30*24*time.Hour + time.Second)
+	if r := login(c); r.json(t)["requires_2fa"] != true {
+		t.Fatalf("an expired device: got %s, want requires_2fa", r.body)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/authsys-go/authsys/handlers"
 	authmail "github.com/authsys-go/authsys/mail"
@@ -51,13 +52,18 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if u.TOTPEnabled {
+		// A trusted device of the account skips the second factor; the
+		// session is as fresh as the device's last login with both.
+		if dev, ok := h.trustedDevice(r, u); ok {
+			return h.completeLogin(w, r, u, "password_trusted_device", dev.CreatedAt)
+		}
 		token, err := h.sess.StartPending(r.Context(), u)
 		if err != nil {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, loginResponse{Requires2FA: true, SessionToken: token})
 	}
-	return h.completeLogin(w, r, u, "password")
+	return h.completeLogin(w, r, u, "password", time.Time{})
 }
 
 // checkPassword verifies email and password the same way whether or not the
@@ -134,7 +140,7 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 // deactivation bumps it) and active. A change that commits while the
 // password is being hashed thus fails the login instead of being absorbed
 // into a session that outlives it.
-func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
+func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string, authTime time.Time) error {
 	var first bool // the account has never signed in
 	now := h.now()
 	checked, id := u.TokenVersion, u.ID
@@ -152,15 +158,17 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 	if err != nil {
 		return err
 	}
-	return h.finishLogin(w, r, u, method, first)
+	return h.finishLogin(w, r, u, method, first, authTime)
 }
 
 // finishLogin starts a session for u, whose login is already recorded.
-func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string, firstSignIn bool) error {
+func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string, firstSignIn bool, authTime time.Time) error {
 	newDevice := !firstSignIn && h.newDevice(r, u)
-	if err := h.startSession(w, r, u); err != nil {
+	is, err := h.sess.Start(r.Context(), u, h.client(r), authTime)
+	if err != nil {
 		return err
 	}
+	h.setTokens(w, is)
 	if newDevice {
 		h.notify(r, u, authmail.KindNewDeviceSignIn, authmail.Data{})
 	}
@@ -207,4 +215,17 @@ func networkOf(ip string) string {
 	}
 	p, _ := a.Unmap().Prefix(bits)
 	return p.String()
+}
+
+// trustedDevice returns the trusted device of u that r's cookie names, if
+// the feature is on and the device is genuine and live.
+func (h *Handlers) trustedDevice(r *http.Request, u store.User) (store.Session, bool) {
+	if h.deps.TwoFactor.TrustedDeviceTTL <= 0 {
+		return store.Session{}, false
+	}
+	c := cookie(r, h.deps.Cookies.TrustedDeviceName)
+	if c == "" {
+		return store.Session{}, false
+	}
+	return h.sess.TrustedDevice(r.Context(), u, c)
 }

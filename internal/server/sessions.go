@@ -26,18 +26,25 @@ type sessionJSON struct {
 
 type sessionList struct {
 	Sessions []sessionJSON `json:"sessions"`
+	// TrustedDevices are the browsers that skip the second factor.
+	TrustedDevices []sessionJSON `json:"trusted_devices"`
 }
 
 // sessionsJSON lists ss, marking current; IP and user agent are the last
 // seen, and the expiry the earlier of the idle and the absolute end.
-func sessionsJSON(ss []store.Session, current string) sessionList {
-	out := sessionList{Sessions: make([]sessionJSON, 0, len(ss))}
+func sessionsJSON(ss, devices []store.Session, current string) sessionList {
+	out := sessionList{Sessions: records(ss, current), TrustedDevices: records(devices, "")}
+	return out
+}
+
+func records(ss []store.Session, current string) []sessionJSON {
+	out := make([]sessionJSON, 0, len(ss))
 	for _, s := range ss {
 		exp := s.ExpiresAt
 		if s.IdleExpiresAt.Before(exp) {
 			exp = s.IdleExpiresAt
 		}
-		out.Sessions = append(out.Sessions, sessionJSON{
+		out = append(out, sessionJSON{
 			ID: s.ID, Current: s.ID == current, Label: s.Label, IP: s.LastIP, UserAgent: s.LastUserAgent,
 			CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(), ExpiresAt: exp.UTC(),
 		})
@@ -52,7 +59,11 @@ func (h *Handlers) listSessions(w http.ResponseWriter, r *http.Request, u store.
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, sessionsJSON(ss, claimsFromContext(r.Context()).SessionID))
+	devices, err := h.sess.Devices(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, sessionsJSON(ss, devices, claimsFromContext(r.Context()).SessionID))
 }
 
 var errNoSuchSession = problem(http.StatusNotFound, handlers.CodeNotFound, "No such session.")
@@ -113,7 +124,11 @@ func (h *Handlers) adminListSessions(w http.ResponseWriter, r *http.Request, _ s
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, sessionsJSON(ss, ""))
+	devices, err := h.sess.Devices(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, sessionsJSON(ss, devices, ""))
 }
 
 // Sessions lists the live sessions of userID.

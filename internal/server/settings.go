@@ -51,6 +51,7 @@ type Sessions struct {
 // Cookies is authsys.Cookies.
 type Cookies struct {
 	AccessName, RefreshName string
+	TrustedDeviceName       string
 	RefreshPath             string
 	Domain                  string
 	Insecure                bool
@@ -59,10 +60,11 @@ type Cookies struct {
 
 // TwoFactor is authsys.TwoFactor.
 type TwoFactor struct {
-	Issuer          string
-	BackupCodes     int
-	PendingLoginTTL time.Duration
-	Rand            io.Reader
+	Issuer           string
+	BackupCodes      int
+	PendingLoginTTL  time.Duration
+	Rand             io.Reader
+	TrustedDeviceTTL time.Duration
 }
 
 // HTTP is authsys.HTTP.

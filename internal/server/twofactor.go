@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/internal/session"
@@ -39,6 +40,8 @@ var (
 type verifyLoginRequest struct {
 	SessionToken string `json:"session_token"`
 	Code         string `json:"code"`
+	// RememberDevice trusts the browser (TwoFactor.TrustedDeviceTTL).
+	RememberDevice bool `json:"remember_device"`
 }
 
 // verifyLogin completes a login that requires 2FA with a TOTP or a backup
@@ -111,7 +114,14 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 		h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID})
 	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorUsed, UserID: u.ID, Reason: method})
-	return h.finishLogin(w, r, u, "2fa_"+method, first)
+	if in.RememberDevice && h.deps.TwoFactor.TrustedDeviceTTL > 0 {
+		value, err := h.sess.TrustDevice(ctx, u, h.client(r), h.deps.TwoFactor.TrustedDeviceTTL)
+		if err != nil {
+			return err
+		}
+		h.setCookie(w, h.deps.Cookies.TrustedDeviceName, value, h.deps.Cookies.RefreshPath, h.deps.TwoFactor.TrustedDeviceTTL)
+	}
+	return h.finishLogin(w, r, u, "2fa_"+method, first, time.Time{})
 }
 
 // pendingFailure counts a wrong or malformed code against the pending

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -546,14 +547,23 @@ func (m *Manager) Revoke(ctx context.Context, userID, id string) error {
 
 // List returns the live sessions of userID, newest first.
 func (m *Manager) List(ctx context.Context, userID string) ([]store.Session, error) {
+	return m.listLive(ctx, userID, false)
+}
+
+// Devices returns the live trusted devices of userID, newest first.
+func (m *Manager) Devices(ctx context.Context, userID string) ([]store.Session, error) {
+	return m.listLive(ctx, userID, true)
+}
+
+func (m *Manager) listLive(ctx context.Context, userID string, devices bool) ([]store.Session, error) {
 	all, err := m.c.Sessions.SessionsByUser(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	now := m.c.Now()
-	live := all[:0]
+	var live []store.Session
 	for _, s := range all {
-		if m.live(s, now) && now.Before(s.IdleExpiresAt) {
+		if m.live(s, now) && now.Before(s.IdleExpiresAt) && IsDevice(s.ID) == devices {
 			live = append(live, s)
 		}
 	}
@@ -572,4 +582,65 @@ func (m *Manager) maybePurge(ctx context.Context) {
 	if _, err := m.c.Sessions.PurgeSessions(ctx, now.Add(-m.c.Tokens.AccessTTL()-time.Minute)); err != nil && m.c.OnPurgeError != nil {
 		m.c.OnPurgeError(err)
 	}
+}
+
+// Trusted devices ("remember this browser"): after a login with both
+// factors, a browser may skip the second factor on later logins (the
+// password is still needed) until the device expires. A device is a
+// record in the SessionStore, so that it is listed and revoked next to
+// the sessions and ends with them (every revocation of all the user's
+// records), under an ID of its own kind that no token carries; the
+// browser holds a cookie with the device's ID and a one-time token bound
+// to the user, the device and the user's token version, so that a
+// password change or reset, disabling 2FA and logout-all end it too.
+
+// devicePrefix starts the ID of every trusted device record.
+const devicePrefix = "td_"
+
+// deviceRefreshID is the RefreshID of a device record: no refresh token
+// has it.
+const deviceRefreshID = "trusted-device"
+
+// purposeDevice is the one-time token purpose of a device cookie.
+const purposeDevice = "trusted_device"
+
+// IsDevice reports whether id is a trusted device's.
+func IsDevice(id string) bool { return strings.HasPrefix(id, devicePrefix) }
+
+func deviceState(id string, tokenVersion int64) string {
+	return "d1|" + id + "|" + strconv.FormatInt(tokenVersion, 10)
+}
+
+// TrustDevice records the client c of u, who has just shown both factors,
+// as a trusted device for ttl, and returns the value of its cookie.
+func (m *Manager) TrustDevice(ctx context.Context, u store.User, c Client, ttl time.Duration) (string, error) {
+	now := m.c.Now()
+	ua := c.userAgent()
+	rec := store.Session{
+		ID: devicePrefix + tokens.NewID(), UserID: u.ID, CreatedAt: now, LastUsedAt: now,
+		IdleExpiresAt: now.Add(ttl), ExpiresAt: now.Add(ttl),
+		IP: c.IP, UserAgent: ua, LastIP: c.IP, LastUserAgent: ua, Label: Label(ua),
+		RefreshID: deviceRefreshID,
+	}
+	if err := m.c.Sessions.CreateSession(ctx, rec); err != nil {
+		return "", err
+	}
+	return rec.ID + "." + m.c.Tokens.SignOneTime(purposeDevice, u.ID, deviceState(rec.ID, u.TokenVersion), ttl), nil
+}
+
+// TrustedDevice returns the trusted device of u named by the cookie value
+// cookie, if it is genuine, of u, at u's token version, and live.
+func (m *Manager) TrustedDevice(ctx context.Context, u store.User, cookie string) (store.Session, bool) {
+	id, token, ok := strings.Cut(cookie, ".")
+	if !ok || !IsDevice(id) || len(id) > 64 {
+		return store.Session{}, false
+	}
+	if m.c.Tokens.VerifyOneTime(token, purposeDevice, u.ID, deviceState(id, u.TokenVersion)) != nil {
+		return store.Session{}, false
+	}
+	s, err := m.c.Sessions.SessionByID(ctx, id)
+	if err != nil || s.UserID != u.ID || !m.live(s, m.c.Now()) || !m.c.Now().Before(s.IdleExpiresAt) {
+		return store.Session{}, false
+	}
+	return s, true
 }
