@@ -138,11 +138,27 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return errInvalidLink
 	}
-	// Only the newest request of the account counts.
-	if cur, err := h.deps.Pending.GetPending(ctx, h.keys.EmailChangeOf(rec.UserID)); err != nil || string(cur) != key {
+	// Only the newest request of the account counts, and this confirmation
+	// claims it atomically: a newer request either came first (and this
+	// link is dead) or finds nothing to cancel and comes after (its record
+	// names the address this confirmation changes, so it dies).
+	pointer := h.keys.EmailChangeOf(rec.UserID)
+	cur, err := h.deps.Pending.GetPending(ctx, pointer)
+	if err != nil || string(cur) != key {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		return errInvalidLink
+	}
+	claimed, err := h.deps.Pending.TakePending(ctx, pointer)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errInvalidLink
+	case err != nil:
+		return err
+	case string(claimed) != key:
+		// A newer request slipped in between: give its pointer back.
+		_ = h.deps.Pending.PutPending(ctx, pointer, claimed, h.deps.Links.EmailChangeTTL)
 		return errInvalidLink
 	}
 	// The token version check inside the update makes the link single use
@@ -165,7 +181,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	case err != nil:
 		return err
 	}
-	for _, k := range []string{key, h.keys.EmailChangeOf(rec.UserID)} {
+	for _, k := range []string{key} {
 		if err := h.deps.Pending.DeletePending(ctx, k); err != nil {
 			h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
 		}
