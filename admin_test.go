@@ -492,6 +492,9 @@ func TestAdminActionRefusals(t *testing.T) {
 		{"disable 2FA that is off", "/users/" + target.ID + "/disable-2fa/", nil, http.StatusConflict, "two_factor_not_enabled"},
 		{"resend to a verified address", "/users/" + target.ID + "/resend-verification/", nil, http.StatusConflict, "already_verified"},
 		{"deactivate oneself", "/users/" + adminUser.ID + "/deactivate/", nil, http.StatusConflict, "conflict"},
+		// Even with 2FA on, an admin's own second factor goes off only
+		// through /2fa/disable/, with the password and a code.
+		{"disable one's own 2FA", "/users/" + adminUser.ID + "/disable-2fa/", nil, http.StatusConflict, "conflict"},
 		{"a body with unknown fields", "/users/" + target.ID + "/revoke-sessions/", map[string]string{"reason": "x"}, http.StatusBadRequest, "invalid_json"},
 		{"a body that is not JSON", "/users/" + target.ID + "/revoke-sessions/", "reason=x", http.StatusBadRequest, "invalid_json"},
 	} {

@@ -297,6 +297,13 @@ func (h *Handlers) adminAction(action string) handlerFunc {
 		if action == handlers.AdminDeactivate && id == admin.ID {
 			return problem(http.StatusConflict, handlers.CodeConflict, "You cannot deactivate your own account.")
 		}
+		// An admin's own 2FA goes off only as anyone's does, with the
+		// password and a code (/2fa/disable/): the admin API would take
+		// neither, and a stolen admin session could drop its own second
+		// factor.
+		if action == handlers.AdminDisable2FA && id == admin.ID {
+			return problem(http.StatusConflict, handlers.CodeConflict, "Turn off your own two-factor authentication with POST /2fa/disable/.")
+		}
 		u, err := h.AdminAction(r.Context(), r, admin.ID, id, action)
 		if err != nil {
 			return adminStoreErr(err)
