@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -178,13 +179,20 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	case errors.Is(err, store.ErrEmailTaken):
 		_ = h.deps.Pending.DeletePending(ctx, key)
 		return problem(http.StatusConflict, handlers.CodeEmailTaken, "This email address is already in use.")
+	case errors.Is(err, errInvalidLink):
+		return err
 	case err != nil:
+		// The write may not have happened (an outage): give the claim
+		// back, unless a newer request took its place meanwhile, so that
+		// the link can be retried. Had it happened, the retry finds the
+		// address changed and the link dead.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.workTimeout())
+		defer cancel()
+		_, _ = h.deps.Pending.AddPendingIfAbsent(rctx, pointer, []byte(key), h.deps.Links.EmailChangeTTL)
 		return err
 	}
-	for _, k := range []string{key} {
-		if err := h.deps.Pending.DeletePending(ctx, k); err != nil {
-			h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
-		}
+	if err := h.deps.Pending.DeletePending(ctx, key); err != nil {
+		h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
