@@ -340,8 +340,8 @@ type TwoFactor struct {
 	// factor on later logins (the password is still needed). A trusted
 	// device is listed and revoked next to the sessions, and ends with
 	// every session: a password change or reset, disabling 2FA,
-	// logout-all, revoking the others. A login it lets through is not
-	// fresh (see Sessions.ReauthWindow). Negative turns the feature off.
+	// logout-all, revoking the others (the current browser's included). A
+	// login it lets through is not fresh (see Sessions.ReauthWindow). Negative turns the feature off.
 	// Default 30 days.
 	TrustedDeviceTTL time.Duration
 }

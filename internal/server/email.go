@@ -158,8 +158,9 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	case err != nil:
 		return err
 	case string(claimed) != key:
-		// A newer request slipped in between: give its pointer back.
-		_ = h.deps.Pending.PutPending(ctx, pointer, claimed, h.deps.Links.EmailChangeTTL)
+		// A newer request slipped in between: give its pointer back,
+		// unless a still newer one has set its own meanwhile.
+		_, _ = h.deps.Pending.AddPendingIfAbsent(context.WithoutCancel(ctx), pointer, claimed, h.deps.Links.EmailChangeTTL)
 		return errInvalidLink
 	}
 	// The token version check inside the update makes the link single use

@@ -52,10 +52,11 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if u.TOTPEnabled {
-		// A trusted device of the account skips the second factor; the
-		// session is as fresh as the device's last login with both.
-		if dev, ok := h.trustedDevice(r, u); ok {
-			return h.completeLogin(w, r, u, "password_trusted_device", dev.CreatedAt)
+		// A trusted device of the account skips the second factor. The
+		// session it starts is not fresh (only the password was shown):
+		// its auth time lies just outside the re-authentication window.
+		if _, ok := h.trustedDevice(r, u); ok {
+			return h.completeLogin(w, r, u, "password_trusted_device", h.now().Add(-h.deps.Sessions.ReauthWindow-time.Second))
 		}
 		token, err := h.sess.StartPending(r.Context(), u)
 		if err != nil {
