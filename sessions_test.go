@@ -742,6 +742,22 @@ func spyWrites(spy *authtest.Spy, n int) []string {
 	return out
 }
 
+// userStoreDown makes spy's UserByID fail with err, after emptying the
+// Auth's cache (Shutdown ends its subscription; the next request starts
+// another), so that the next request reads the store, which is down.
+func userStoreDown(t *testing.T, e *env, spy *authtest.Spy, err error) {
+	t.Helper()
+	if err := e.auth.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	spy.SetHook(func(_ context.Context, c *authtest.Call) error {
+		if c.Method == "UserByID" {
+			return err
+		}
+		return nil
+	})
+}
+
 // TestAuthenticate checks Auth.Authenticate, the side-effect-free check
 // behind Middleware: the user for a valid access token, a 401 *Problem
 // with the reason otherwise, the store's error (wrapping
@@ -786,18 +802,7 @@ func TestAuthenticate(t *testing.T) {
 				defer e.clock.Advance(-tc.advance)
 			}
 			if tc.down {
-				// Shutdown empties the cache (the next request starts a
-				// new subscription), so that the request reads the
-				// store, which is down.
-				if err := e.auth.Shutdown(t.Context()); err != nil {
-					t.Fatal(err)
-				}
-				spy.SetHook(func(_ context.Context, c *authtest.Call) error {
-					if c.Method == "UserByID" {
-						return outage
-					}
-					return nil
-				})
+				userStoreDown(t, e, spy, outage)
 				defer spy.SetHook(nil)
 			}
 			n := len(spy.Calls())
@@ -892,18 +897,7 @@ func TestOptionalMiddleware(t *testing.T) {
 				defer e.clock.Advance(-tc.advance)
 			}
 			if tc.down {
-				// Shutdown empties the cache (the next request starts a
-				// new subscription), so that the request reads the
-				// store, which is down.
-				if err := e.auth.Shutdown(t.Context()); err != nil {
-					t.Fatal(err)
-				}
-				spy.SetHook(func(_ context.Context, call *authtest.Call) error {
-					if call.Method == "UserByID" {
-						return errors.Join(store.ErrUnavailable, errors.New("injected outage"))
-					}
-					return nil
-				})
+				userStoreDown(t, e, spy, errors.Join(store.ErrUnavailable, errors.New("injected outage")))
 				defer spy.SetHook(nil)
 			}
 			var hdr []string

@@ -37,10 +37,11 @@ func (h *Handlers) clearCookies(w http.ResponseWriter) {
 	h.setCookie(w, c.RefreshName, "", c.RefreshPath, -1)
 }
 
-// startSession opens a new session for u, recorded with r's client, and
-// sets its tokens as cookies.
-func (h *Handlers) startSession(w http.ResponseWriter, r *http.Request, u store.User) error {
-	is, err := h.sess.Start(r.Context(), u, h.client(r), time.Time{})
+// startSession opens a new session for u, recorded with r's client, whose
+// credentials were shown at authTime (zero: now, a login), and sets its
+// tokens as cookies.
+func (h *Handlers) startSession(w http.ResponseWriter, r *http.Request, u store.User, authTime time.Time) error {
+	is, err := h.sess.Start(r.Context(), u, h.client(r), authTime)
 	if err != nil {
 		return err
 	}
@@ -71,12 +72,7 @@ func (h *Handlers) restartSession(w http.ResponseWriter, r *http.Request, u stor
 	h.endSessions(r, u.ID, "", reason)
 	// The new session is as fresh as the one it replaces: a password or
 	// 2FA change shows no second factor.
-	is, err := h.sess.Start(r.Context(), u, h.client(r), claimsFromContext(r.Context()).AuthTime)
-	if err != nil {
-		return err
-	}
-	h.setTokens(w, is)
-	return nil
+	return h.startSession(w, r, u, claimsFromContext(r.Context()).AuthTime)
 }
 
 // setTokens sets the access and refresh cookies of is.

@@ -165,11 +165,9 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 // finishLogin starts a session for u, whose login is already recorded.
 func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string, firstSignIn bool, authTime time.Time) error {
 	newDevice := !firstSignIn && h.newDevice(r, u)
-	is, err := h.sess.Start(r.Context(), u, h.client(r), authTime)
-	if err != nil {
+	if err := h.startSession(w, r, u, authTime); err != nil {
 		return err
 	}
-	h.setTokens(w, is)
 	if newDevice {
 		h.notify(r, u, authmail.KindNewDeviceSignIn, authmail.Data{})
 	}
