@@ -58,6 +58,9 @@ type (
 	// response; see handlers.Problem. Authenticate returns one as its
 	// error for a request that is not authenticated.
 	Problem = handlers.Problem
+	// FieldError is one problem with one request field, in
+	// Problem.Errors; see handlers.FieldError.
+	FieldError = handlers.FieldError
 )
 
 // Auth is a configured account system. It is safe for concurrent use; two

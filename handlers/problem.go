@@ -51,8 +51,9 @@ type Problem struct {
 	// Detail is an English sentence for people; clients branch on Code.
 	Detail string `json:"detail,omitempty"`
 	// Errors maps a request field to what is wrong with it, for
-	// CodeValidationFailed.
-	Errors map[string][]string `json:"errors,omitempty"`
+	// CodeValidationFailed: one FieldError per problem, each with a
+	// stable code.
+	Errors map[string][]FieldError `json:"errors,omitempty"`
 	// RetryAfter, when positive, is sent as the Retry-After header (429 and
 	// 503).
 	RetryAfter time.Duration `json:"-"`
@@ -70,3 +71,18 @@ func (p *Problem) Error() string {
 
 // Unwrap returns the internal cause.
 func (p *Problem) Unwrap() error { return p.Err }
+
+// FieldError is one problem with one request field, in Problem.Errors. An
+// application's hooks (a password policy, the validation of its own
+// signup fields) return it, or several joined with errors.Join, to refuse
+// a field.
+type FieldError struct {
+	// Code is stable (e.g. "required", "invalid_email",
+	// "password_too_short"); clients branch on it.
+	Code string `json:"code"`
+	// Message says what is wrong, for people.
+	Message string `json:"message"`
+}
+
+// Error implements error.
+func (e *FieldError) Error() string { return e.Code + ": " + e.Message }

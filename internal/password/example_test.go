@@ -33,6 +33,6 @@ func ExampleValidate() {
 	fmt.Println(password.Validate("alice", "alice@example.com"))
 	fmt.Println(password.Validate("violet-otter-sings-42", "alice@example.com") == nil)
 	// Output:
-	// [This password is too short. It must contain at least 8 characters. This password is too similar to the email address.]
+	// [password_too_short password_too_similar]
 	// true
 }

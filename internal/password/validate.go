@@ -15,20 +15,20 @@ const (
 	MaxLength = 1024
 )
 
-// The problems Validate reports. They are stable English sentences that
-// clients may show as they are.
+// The problems Validate reports: stable codes, the codes of the field
+// errors a client receives (the server owns their messages).
 const (
-	// MsgTooShort says the password is shorter than MinLength bytes.
-	MsgTooShort = "This password is too short. It must contain at least 8 characters."
-	// MsgTooLong says the password is longer than MaxLength bytes.
-	MsgTooLong = "This password is too long. It must contain at most 1024 characters."
-	// MsgNumeric says the password consists of digits only.
-	MsgNumeric = "This password is entirely numeric."
-	// MsgLikeEmail says the password equals the email address or its
-	// local part.
-	MsgLikeEmail = "This password is too similar to the email address."
-	// MsgCommon says the password is on the list of very common passwords.
-	MsgCommon = "This password is too common."
+	// CodeTooShort: the password is shorter than MinLength bytes.
+	CodeTooShort = "password_too_short"
+	// CodeTooLong: the password is longer than MaxLength bytes.
+	CodeTooLong = "password_too_long"
+	// CodeNumeric: the password consists of digits only.
+	CodeNumeric = "password_entirely_numeric"
+	// CodeLikeEmail: the password equals the email address or its local
+	// part.
+	CodeLikeEmail = "password_too_similar"
+	// CodeCommon: the password is on the list of very common passwords.
+	CodeCommon = "password_too_common"
 )
 
 //go:embed common_passwords.txt
@@ -50,24 +50,24 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 // and MaxLength bytes (a character outside ASCII counts as more than one);
 // not made of digits only; not equal, ignoring case, to email or to the
 // part of email before its last "@"; not, ignoring case, on an embedded
-// list of very common passwords. Each problem is one of the Msg constants.
+// list of very common passwords. Each problem is one of the Code constants.
 // Validate is safe for concurrent use.
 func Validate(password, email string) []string {
 	var problems []string
 	switch {
 	case len(password) < MinLength:
-		problems = append(problems, MsgTooShort)
+		problems = append(problems, CodeTooShort)
 	case len(password) > MaxLength:
-		problems = append(problems, MsgTooLong)
+		problems = append(problems, CodeTooLong)
 	}
 	if password != "" && strings.IndexFunc(password, func(r rune) bool { return !unicode.IsDigit(r) }) < 0 {
-		problems = append(problems, MsgNumeric)
+		problems = append(problems, CodeNumeric)
 	}
 	if likeEmail(password, email) {
-		problems = append(problems, MsgLikeEmail)
+		problems = append(problems, CodeLikeEmail)
 	}
 	if _, ok := commonPasswords()[strings.ToLower(password)]; ok {
-		problems = append(problems, MsgCommon)
+		problems = append(problems, CodeCommon)
 	}
 	return problems
 }

@@ -19,21 +19,21 @@ func TestValidate(t *testing.T) {
 		{"good unicode", "über-sicheres Passwort", email, nil},
 		{"exactly 8 bytes", "xk3#pq9z", email, nil},
 		{"exactly 1024 bytes", strings.Repeat("ab", 512), email, nil},
-		{"empty", "", email, []string{password.MsgTooShort}},
-		{"7 bytes", "xk3#pq9", email, []string{password.MsgTooShort}},
-		{"1025 bytes", strings.Repeat("a", 1024) + "b", email, []string{password.MsgTooLong}},
-		{"all digits", "93817264059", email, []string{password.MsgNumeric}},
-		{"all digits, short", "4821", email, []string{password.MsgTooShort, password.MsgNumeric}},
-		{"non-ASCII digits", "١٢٣٤٥٦٧٨", email, []string{password.MsgNumeric}},
-		{"equals email", email, email, []string{password.MsgLikeEmail}},
-		{"equals email, other case", strings.ToUpper(email), email, []string{password.MsgLikeEmail}},
-		{"equals local part", "alice.smith", email, []string{password.MsgLikeEmail}},
+		{"empty", "", email, []string{password.CodeTooShort}},
+		{"7 bytes", "xk3#pq9", email, []string{password.CodeTooShort}},
+		{"1025 bytes", strings.Repeat("a", 1024) + "b", email, []string{password.CodeTooLong}},
+		{"all digits", "93817264059", email, []string{password.CodeNumeric}},
+		{"all digits, short", "4821", email, []string{password.CodeTooShort, password.CodeNumeric}},
+		{"non-ASCII digits", "١٢٣٤٥٦٧٨", email, []string{password.CodeNumeric}},
+		{"equals email", email, email, []string{password.CodeLikeEmail}},
+		{"equals email, other case", strings.ToUpper(email), email, []string{password.CodeLikeEmail}},
+		{"equals local part", "alice.smith", email, []string{password.CodeLikeEmail}},
 		{"contains local part", "alice.smith-2024!", email, nil},
 		{"no email given", "alice.smith", "", nil},
-		{"common", "password", email, []string{password.MsgCommon}},
-		{"common, other case", "IloveYou1", email, []string{password.MsgCommon}},
-		{"common and numeric", "12345678", email, []string{password.MsgNumeric, password.MsgCommon}},
-		{"common and like email", "qwertyuiop", "qwertyuiop@example.com", []string{password.MsgLikeEmail, password.MsgCommon}},
+		{"common", "password", email, []string{password.CodeCommon}},
+		{"common, other case", "IloveYou1", email, []string{password.CodeCommon}},
+		{"common and numeric", "12345678", email, []string{password.CodeNumeric, password.CodeCommon}},
+		{"common and like email", "qwertyuiop", "qwertyuiop@example.com", []string{password.CodeLikeEmail, password.CodeCommon}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,8 +61,8 @@ func TestCommonPasswordList(t *testing.T) {
 			t.Errorf("%q: got it twice, want once", w)
 		}
 		seen[w] = true
-		if got := password.Validate(w, ""); !slices.Contains(got, password.MsgCommon) {
-			t.Errorf("Validate(%q): got %q, want %q among them", w, got, password.MsgCommon)
+		if got := password.Validate(w, ""); !slices.Contains(got, password.CodeCommon) {
+			t.Errorf("Validate(%q): got %q, want %q among them", w, got, password.CodeCommon)
 		}
 	}
 	if len(seen) < 200 {

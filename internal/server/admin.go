@@ -234,13 +234,13 @@ func (h *Handlers) listUsers(w http.ResponseWriter, r *http.Request, _ store.Use
 	f := fields{}
 	prefix := store.NormalizeEmail(q.Get("q"))
 	if len(prefix) > 254 {
-		f.add("q", "Enter at most 254 characters.")
+		f.add("q", fieldTooLong)
 	}
 	limit := DefaultAdminPageSize
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxAdminPageSize {
-			f.add("limit", fmt.Sprintf("Enter a whole number from 1 to %d.", MaxAdminPageSize))
+			f.add("limit", fieldOutOfRange)
 		}
 		limit = n
 	}
@@ -248,7 +248,7 @@ func (h *Handlers) listUsers(w http.ResponseWriter, r *http.Request, _ store.Use
 	if c := q.Get("cursor"); c != "" {
 		var ok bool
 		if after, ok = decodeCursor(c); !ok {
-			f.add("cursor", "The cursor is invalid; use the next_cursor of a previous page.")
+			f.add("cursor", fieldInvalidCursor)
 		}
 	}
 	if err := f.err(); err != nil {

@@ -43,9 +43,9 @@ func (h *Handlers) changeEmail(w http.ResponseWriter, r *http.Request, u store.U
 	if f.required("new_email", in.NewEmail) {
 		switch {
 		case !validEmail(email):
-			f.add("new_email", "Enter a valid email address.")
+			f.add("new_email", fieldInvalidEmail)
 		case email == u.Email:
-			f.add("new_email", "This is already your email address.")
+			f.add("new_email", fieldSameEmail)
 		}
 	}
 	f.required("password", in.Password)

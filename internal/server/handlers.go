@@ -392,13 +392,16 @@ func writeMessage(w http.ResponseWriter, msg string) error {
 }
 
 // fields collects field errors.
-type fields map[string][]string
+type fields map[string][]handlers.FieldError
 
-func (f fields) add(field, msg string) { f[field] = append(f[field], msg) }
+// add records the problem code with field; its message is the catalog's.
+func (f fields) add(field, code string) {
+	f[field] = append(f[field], handlers.FieldError{Code: code, Message: fieldMessages[code]})
+}
 
 func (f fields) required(field, value string) bool {
 	if strings.TrimSpace(value) == "" {
-		f.add(field, "This field is required.")
+		f.add(field, fieldRequired)
 		return false
 	}
 	return true

@@ -25,8 +25,8 @@ func (h *Handlers) checkNewPassword(f fields, field, pw, email string) {
 	if !f.required(field, pw) {
 		return
 	}
-	for _, msg := range password.Validate(pw, email) {
-		f.add(field, msg)
+	for _, code := range password.Validate(pw, email) {
+		f.add(field, code)
 	}
 }
 
@@ -134,7 +134,8 @@ func (h *Handlers) verifyOwnPassword(r *http.Request, u store.User, field, pw st
 	}
 	if !ok {
 		p := *errWrongPassword
-		p.Errors = map[string][]string{field: {"The password is incorrect."}}
+		p.Errors = fields{}
+		fields(p.Errors).add(field, fieldWrongPassword)
 		return &p
 	}
 	return nil

@@ -33,7 +33,7 @@ func problem(status int, code, detail string) *Problem {
 	return &Problem{Status: status, Code: code, Title: http.StatusText(status), Detail: detail}
 }
 
-func fieldProblem(errs map[string][]string) *Problem {
+func fieldProblem(errs map[string][]handlers.FieldError) *Problem {
 	p := problem(http.StatusBadRequest, handlers.CodeValidationFailed, "The request has invalid fields.")
 	p.Errors = errs
 	return p

@@ -46,7 +46,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 	email := store.NormalizeEmail(in.Email)
 	f := fields{}
 	if f.required("email", in.Email) && !validEmail(email) {
-		f.add("email", "Enter a valid email address.")
+		f.add("email", fieldInvalidEmail)
 	}
 	h.checkNewPassword(f, "password", in.Password, email)
 	if err := f.err(); err != nil {
@@ -260,7 +260,7 @@ func readEmail(w http.ResponseWriter, r *http.Request) (string, error) {
 	email := store.NormalizeEmail(in.Email)
 	f := fields{}
 	if f.required("email", in.Email) && !validEmail(email) {
-		f.add("email", "Enter a valid email address.")
+		f.add("email", fieldInvalidEmail)
 	}
 	return email, f.err()
 }

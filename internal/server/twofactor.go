@@ -31,7 +31,7 @@ var (
 	errSessionExpired = problem(http.StatusUnauthorized, handlers.CodeSessionExpired, "The login session has expired; log in again.")
 	errSessionBusy    = problem(http.StatusConflict, handlers.CodeConflict, "Another code for this login is being checked; try again.")
 	errInvalidCode    = problem(http.StatusBadRequest, handlers.CodeInvalidCode, "The code is invalid.")
-	errCodeRequired   = fieldProblem(fields{"code": {"This field is required."}})
+	errCodeRequired   = fieldProblem(fields{"code": {{Code: fieldRequired, Message: fieldMessages[fieldRequired]}}})
 	// errStaleSession is returned inside UpdateUser when the account no
 	// longer matches the pending session.
 	errStaleSession = errors.New("stale pending session")

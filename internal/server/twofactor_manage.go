@@ -293,8 +293,10 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 	}
 	hasCode := strings.TrimSpace(in.Code) != ""
 	if !hasCode && in.Password == "" {
-		msg := []string{"Give a current code or your password."}
-		return fieldProblem(fields{"code": msg, "password": msg})
+		f := fields{}
+		f.add("code", fieldCodeOrPass)
+		f.add("password", fieldCodeOrPass)
+		return fieldProblem(f)
 	}
 	if !u.TOTPEnabled {
 		return errNotEnabled
