@@ -203,7 +203,7 @@ func TestAdminDemotionTakesEffectAtOnce(t *testing.T) {
 func TestAdminCustomIsAdmin(t *testing.T) {
 	const root = "root@example.com"
 	e := newEnv(t, func(c *authsys.Config) {
-		c.Hooks.IsAdmin = func(u authsys.User) bool { return u.Email == root }
+		c.Hooks.IsAdmin = func(a authsys.Account) bool { return a.Email == root }
 	})
 	e.signupVerified(root, goodPassword)
 	e.signupVerified("staff@example.com", goodPassword)

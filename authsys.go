@@ -58,6 +58,9 @@ type (
 	// response; see handlers.Problem. Authenticate returns one as its
 	// error for a request that is not authenticated.
 	Problem = handlers.Problem
+	// Account is the public view of a user, without its secrets; see
+	// handlers.Account.
+	Account = handlers.Account
 	// FieldError is one problem with one request field, in
 	// Problem.Errors; see handlers.FieldError.
 	FieldError = handlers.FieldError
@@ -118,7 +121,7 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 	return a.h.Middleware(next, true)
 }
 
-// Authenticate reports the user whose access token r carries: the access
+// Authenticate reports the user (its public view) whose access token r carries: the access
 // cookie, or an "Authorization: Bearer" header when Sessions.AllowBearer.
 // The token must be valid and unexpired, its session not ended (unless
 // Sessions.StatelessAccessTokens), its token version the user's, and the
@@ -128,14 +131,18 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 // CodeNotAuthenticated, CodeInvalidToken, CodeTokenExpired or
 // CodeAccountInactive); a store that cannot answer gets its error, which
 // wraps store.ErrUnavailable for an outage. It is safe for concurrent use.
-func (a *Auth) Authenticate(r *http.Request) (User, error) {
+func (a *Auth) Authenticate(r *http.Request) (Account, error) {
 	u, _, err := a.h.Authenticate(r)
-	return u, err
+	if err != nil {
+		return Account{}, err
+	}
+	return server.PublicUser(u), nil
 }
 
 // UserFromContext returns the user Middleware or OptionalMiddleware
-// authenticated, in handlers behind them.
-func UserFromContext(ctx context.Context) (User, bool) { return server.UserFromContext(ctx) }
+// authenticated, in handlers behind them: its public view, without the
+// stored secrets, which json.Marshal may send as it is.
+func UserFromContext(ctx context.Context) (Account, bool) { return server.UserFromContext(ctx) }
 
 // Shutdown ends the Auth's subscription to the change channel (which the
 // first authenticated request started; a later one starts it again) and

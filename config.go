@@ -402,8 +402,8 @@ type HTTP struct {
 // Hooks let the application take part in what the library does. Each is
 // called synchronously and must be safe for concurrent use.
 type Hooks struct {
-	// IsAdmin decides who may use AdminHandler. Default: User.IsStaff.
-	IsAdmin func(User) bool
+	// IsAdmin decides who may use AdminHandler. Default: Account.IsStaff.
+	IsAdmin func(Account) bool
 	// OnEvent receives every security event (also logged). It must be
 	// fast. Default none.
 	OnEvent func(Event)
@@ -481,7 +481,7 @@ func (c Config) build() (server.Deps, error) {
 	c.Passwords.defaults()
 	c.HTTP.defaults()
 	if c.Hooks.IsAdmin == nil {
-		c.Hooks.IsAdmin = func(u User) bool { return u.IsStaff }
+		c.Hooks.IsAdmin = func(a Account) bool { return a.IsStaff }
 	}
 	if err := c.Mail.validate(); err != nil {
 		return d, err

@@ -86,8 +86,9 @@ func TestCoreLogin(t *testing.T) {
 	}
 	u, _ := body["user"].(map[string]any)
 	stored := coreUser(e, "user@example.com")
-	want := map[string]any{"id": stored.ID, "email": "user@example.com", "is_active": true, "two_factor_enabled": false,
-		"date_joined": stored.DateJoined.UTC().Format(time.RFC3339Nano)}
+	want := map[string]any{"id": stored.ID, "email": "user@example.com", "email_verified": true, "is_active": true,
+		"is_staff": false, "two_factor_enabled": false,
+		"date_joined": stored.DateJoined.UTC().Format(time.RFC3339Nano), "last_login": stored.LastLogin.UTC().Format(time.RFC3339Nano)}
 	for k, v := range want {
 		if u[k] != v {
 			t.Errorf("got user.%s %v, want %v", k, u[k], v)

@@ -585,7 +585,7 @@ func TestOpenAPIDocumentValid(t *testing.T) {
 // what makes the validation of the whole suite able to fail.
 func TestOpenAPIValidatorCatchesDrift(t *testing.T) {
 	const (
-		user     = `{"id":"u1","email":"a@example.com","is_active":true,"two_factor_enabled":false,"date_joined":"2026-03-01T12:00:00Z"}`
+		user     = `{"id":"u1","email":"a@example.com","email_verified":true,"is_active":true,"is_staff":false,"two_factor_enabled":false,"date_joined":"2026-03-01T12:00:00Z"}`
 		problemJ = "application/problem+json"
 		jsonCT   = "application/json"
 	)
@@ -850,7 +850,7 @@ func openapiClip(b []byte) string {
 // harnessSend: under -race nothing they share may be written, and every
 // goroutine must get the verdicts of a serial run.
 func TestOpenAPIValidatorConcurrent(t *testing.T) {
-	const user = `{"id":"u1","email":"a@example.com","is_active":true,"two_factor_enabled":false,"date_joined":"2026-03-01T12:00:00Z"}`
+	const user = `{"id":"u1","email":"a@example.com","email_verified":true,"is_active":true,"is_staff":false,"two_factor_enabled":false,"date_joined":"2026-03-01T12:00:00Z"}`
 	type call struct {
 		method, path, reqBody, cookie string
 		status                        int

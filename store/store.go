@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"time"
@@ -30,7 +31,9 @@ var (
 )
 
 // User is one account. The library treats it as a value: stores return
-// copies, and mutations go through UserStore.UpdateUser.
+// copies, and mutations go through UserStore.UpdateUser. Its secrets
+// (PasswordHash, the TOTP secrets, BackupCodes) are never marshalled to
+// JSON; handlers.Account is the view to show.
 type User struct {
 	// ID is the store-assigned, immutable identifier (opaque to the library).
 	ID string
@@ -38,7 +41,7 @@ type User struct {
 	Email string
 	// PasswordHash is an encoded hash (argon2id PHC, or a migrated Django
 	// or bcrypt hash). Never a plaintext password.
-	PasswordHash string
+	PasswordHash string `json:"-"`
 	// IsActive is false until the email is verified, or when an admin
 	// deactivates the account. Inactive users cannot log in or refresh.
 	IsActive bool
@@ -55,21 +58,27 @@ type User struct {
 	TokenVersion int64
 	// TOTPSecret is the confirmed TOTP secret, encrypted by the library;
 	// empty when 2FA is off.
-	TOTPSecret string
+	TOTPSecret string `json:"-"`
 	// TOTPPendingSecret is a secret created by setup and not yet confirmed
 	// by enable, encrypted by the library.
-	TOTPPendingSecret string
+	TOTPPendingSecret string `json:"-"`
 	// TOTPEnabled is true once a TOTP secret is confirmed.
 	TOTPEnabled bool
 	// TOTPLastStep is the last accepted TOTP time step; codes of this step
 	// or earlier are refused (replay protection).
 	TOTPLastStep int64
 	// BackupCodes are the hashed single-use 2FA backup codes.
-	BackupCodes []BackupCode
+	BackupCodes []BackupCode `json:"-"`
 	// DateJoined is when the account was created.
 	DateJoined time.Time
 	// LastLogin is the time of the last successful login; zero if never.
 	LastLogin time.Time
+	// Profile holds the application's own account fields, by name: the
+	// values of the extra signup fields it declared, as encoding/json
+	// decodes them (string, float64, bool, nil, []any, map[string]any), and
+	// whatever its store keeps. The library passes it to CreateUser and
+	// shows it in the public view of the user; it changes nothing in it.
+	Profile map[string]any
 }
 
 // BackupCode is one hashed 2FA backup code.
@@ -87,6 +96,9 @@ type BackupCode struct {
 func (u User) Clone() User {
 	if u.BackupCodes != nil {
 		u.BackupCodes = append([]BackupCode(nil), u.BackupCodes...)
+	}
+	if u.Profile != nil {
+		u.Profile = maps.Clone(u.Profile)
 	}
 	return u
 }

@@ -154,7 +154,7 @@ func (h *Handlers) isAdmin(u store.User) bool {
 	if h.deps.Hooks.IsAdmin == nil {
 		return u.IsStaff
 	}
-	return h.deps.Hooks.IsAdmin(u)
+	return h.deps.Hooks.IsAdmin(publicUser(u))
 }
 
 // adminOnly wraps an admin endpoint: 401 without a valid access token, 403

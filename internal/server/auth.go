@@ -151,14 +151,14 @@ type authInfo struct {
 	claims tokens.Claims
 }
 
-// UserFromContext returns the user that Middleware (or an authenticated
-// endpoint) stored in ctx.
-func UserFromContext(ctx context.Context) (store.User, bool) {
+// UserFromContext returns the public view of the user that Middleware (or
+// an authenticated endpoint) stored in ctx.
+func UserFromContext(ctx context.Context) (handlers.Account, bool) {
 	ai, ok := ctx.Value(ctxKey{}).(*authInfo)
 	if !ok {
-		return store.User{}, false
+		return handlers.Account{}, false
 	}
-	return ai.user.Clone(), true
+	return publicUser(ai.user), true
 }
 
 func claimsFromContext(ctx context.Context) tokens.Claims {

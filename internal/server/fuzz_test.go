@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/internal/clientip"
 	"github.com/authsys-go/authsys/internal/password"
 	"github.com/authsys-go/authsys/internal/ratelimit"
@@ -104,7 +105,7 @@ func fuzzDeps(tb testing.TB, st *memory.Store, outbox *mail.Outbox) Deps {
 		Cookies:   Cookies{AccessName: "access_token", RefreshName: "refresh_token", RefreshPath: "/api/auth/", SameSite: http.SameSiteLaxMode},
 		TwoFactor: TwoFactor{Issuer: "Fuzz", BackupCodes: 10, PendingLoginTTL: 5 * time.Minute, Rand: rand.Reader},
 		HTTP:      HTTP{RequestTimeout: 10 * time.Second},
-		Hooks:     Hooks{IsAdmin: func(u store.User) bool { return u.IsStaff }},
+		Hooks:     Hooks{IsAdmin: func(a handlers.Account) bool { return a.IsStaff }},
 	}
 	// Settings newer than this file, when they exist.
 	setField(&d.Sessions, "ReauthWindow", 10*time.Minute)

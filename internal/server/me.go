@@ -1,23 +1,29 @@
 package server
 
 import (
+	"maps"
 	"net/http"
-	"time"
+
+	"github.com/authsys-go/authsys/handlers"
 
 	"github.com/authsys-go/authsys/store"
 )
 
 // userJSON is the public view of a user.
-type userJSON struct {
-	ID               string    `json:"id"`
-	Email            string    `json:"email"`
-	IsActive         bool      `json:"is_active"`
-	TwoFactorEnabled bool      `json:"two_factor_enabled"`
-	DateJoined       time.Time `json:"date_joined"`
-}
+type userJSON = handlers.Account
+
+// PublicUser returns the public view of u: no secret, the profile copied.
+func PublicUser(u store.User) handlers.Account { return publicUser(u) }
 
 func publicUser(u store.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, IsActive: u.IsActive, TwoFactorEnabled: u.TOTPEnabled, DateJoined: u.DateJoined.UTC()}
+	a := userJSON{
+		ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, IsActive: u.IsActive, IsStaff: u.IsStaff,
+		TwoFactorEnabled: u.TOTPEnabled, DateJoined: u.DateJoined.UTC(), LastLogin: u.LastLogin.UTC(),
+	}
+	if len(u.Profile) > 0 {
+		a.Profile = maps.Clone(u.Profile)
+	}
+	return a
 }
 
 type userResponse struct {

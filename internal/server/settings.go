@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/internal/ratelimit"
 	"github.com/authsys-go/authsys/mail"
-	"github.com/authsys-go/authsys/store"
 )
 
 // The settings groups below have the fields of the root package's Config
@@ -75,7 +75,7 @@ type HTTP struct {
 
 // Hooks is authsys.Hooks.
 type Hooks struct {
-	IsAdmin       func(store.User) bool
+	IsAdmin       func(handlers.Account) bool
 	OnEvent       func(Event)
 	RenderProblem func(http.ResponseWriter, *http.Request, *Problem)
 }
