@@ -48,6 +48,9 @@ type Config struct {
 	// Mail configures the emails: sender, application name, templates.
 	// Mail.From is required.
 	Mail Mail
+	// Locales adds languages to the messages and emails, and picks each
+	// request's. Default: English only.
+	Locales Locales
 	// Links configures the frontend pages that email links open.
 	// Links.FrontendURL is required.
 	Links Links
@@ -133,6 +136,58 @@ type Mail struct {
 	// sent.
 	SkipNotices []string
 }
+
+// Locales configures the languages of what the library says: problem
+// details, field error messages, success messages ({"message", "code"})
+// and emails. Every message has a stable key; English ships, and
+// DefaultMessages lists every key with its English text, for translators.
+// Codes (problem, field error and success codes) are the same in every
+// language. See docs/i18n.md.
+//
+// The language of a request's answer is Locale's choice, else the best
+// match of its Accept-Language header among the configured languages
+// (English when none is close). An answer whose messages came from
+// another language than English carries a Content-Language header. An
+// email is in the language of its recipient: Locale with the recipient's
+// account. A message a language lacks is said in English; an email kind
+// whose template a language lacks uses Mail.Templates (or the built-in,
+// English, templates).
+type Locales struct {
+	// Messages are the catalogs of other languages, and overrides of the
+	// English one: language tag (BCP 47, e.g. "fr", "pt-BR") → message
+	// key → text. A text keeps the {placeholders} of its English text,
+	// e.g. {min} in "field.password_too_short". Messages["en"] overrides
+	// English texts and may declare the application's own field error
+	// codes as "field.<code>" keys, which the other languages then
+	// translate: a FieldError the application returns with an empty
+	// Message gets the text of its code. New reports an unknown tag or
+	// key, an empty text, or placeholders that differ from English's.
+	// Default none.
+	Messages map[string]map[string]string
+	// Mail are the email templates of other languages, by language tag;
+	// the empty parts of a Template that is set fall back to the
+	// built-in (English) ones, and a kind left zero to Mail.Templates.
+	// English's are Mail.Templates, so "en" is refused. Default none.
+	Mail map[string]*mail.Templates
+	// Locale, when set, returns the language (a tag, e.g. "fr") of what
+	// is said to the account a in answer to r: the zero Account for an
+	// anonymous request, the recipient's account for an email (so a
+	// per-user setting, e.g. from a.Profile, also picks the language of a
+	// notice mailed after an administrator's action). Its result is
+	// matched against the configured languages as Accept-Language would be
+	// ("fr-CA" picks "fr", a language without a catalog English); "" (or
+	// a string that is not a tag) means the default choice, the best
+	// match of r's Accept-Language. It must be fast and safe for
+	// concurrent use. Default: the Accept-Language match.
+	Locale func(r *http.Request, a Account) string
+}
+
+// DefaultMessages returns a copy of the English message catalog: every
+// message key the library uses, with its English text and
+// {placeholders}. Keys are stable: "field.<code>" for each field error
+// code, the success codes ("password.changed"), and the keys of problem
+// details (Problem.DetailKey). Translate these for Locales.Messages.
+func DefaultMessages() map[string]string { return server.DefaultMessages() }
 
 // Links configures the links in emails. They always point at FrontendURL,
 // never at the request's Host or X-Forwarded-Host.
@@ -486,6 +541,9 @@ func (c Config) build() (server.Deps, error) {
 	if err := c.Mail.validate(); err != nil {
 		return d, err
 	}
+	if field, reason := server.CheckLocales(server.Locales(c.Locales)); field != "" {
+		return d, bad("Locales."+field, reason)
+	}
 	if d.FrontendURL, err = c.Links.build(); err != nil {
 		return d, err
 	}
@@ -521,6 +579,7 @@ func (c Config) build() (server.Deps, error) {
 	d.Hasher = password.NewHasher(password.Params(c.Passwords.Params), c.Passwords.MaxConcurrentHashes)
 	d.Limiter = ratelimit.New(c.Pending, session.NewKeys(c.Sessions.KeyPrefix).RateLimits())
 	d.Mail = server.Mail(c.Mail)
+	d.Locales = server.Locales(c.Locales)
 	d.Links = server.Links(c.Links)
 	d.Sessions = server.Sessions(c.Sessions)
 	d.Cookies = server.Cookies(c.Cookies)

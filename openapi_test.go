@@ -82,6 +82,56 @@ func openapiCodes(doc map[string]any, resp any) []string {
 	return nil
 }
 
+// openapiMessageCodes returns the success codes a response documents: the
+// code enum of its application/json Message schema; nil for none.
+func openapiMessageCodes(doc map[string]any, resp any) []string {
+	schema := openapiAt(openapiResolve(doc, resp), "content", "application/json", "schema")
+	parts, _ := openapiAt(schema, "allOf").([]any)
+	for _, part := range parts {
+		if enum := openapiAt(part, "properties", "code", "enum"); enum != nil {
+			return openapiStrings(enum)
+		}
+	}
+	return nil
+}
+
+// TestOpenAPISuccessCodes checks that every success answer the document
+// describes with the Message schema lists the codes it may carry, and
+// that each is a key of the message catalog. (internal/server's
+// TestCatalogKeys checks they are exactly the codes the handlers send.)
+func TestOpenAPISuccessCodes(t *testing.T) {
+	doc := openapiJSON(t)
+	catalog := authsys.DefaultMessages()
+	n := 0
+	for path, item := range openapiAt(doc, "paths").(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			if !slices.Contains(openapiDocMethods, method) {
+				continue
+			}
+			for status, resp := range openapiAt(op, "responses").(map[string]any) {
+				schema := openapiAt(openapiResolve(doc, resp), "content", "application/json", "schema")
+				raw, _ := json.Marshal(schema)
+				if !strings.Contains(string(raw), `"#/components/schemas/Message"`) {
+					continue
+				}
+				n++
+				codes := openapiMessageCodes(doc, resp)
+				if len(codes) == 0 {
+					t.Errorf("%s %s %s: a Message answer without a code enum", strings.ToUpper(method), path, status)
+				}
+				for _, c := range codes {
+					if _, ok := catalog[c]; !ok {
+						t.Errorf("%s %s %s: code %q is not a message key", strings.ToUpper(method), path, status, c)
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no response uses the Message schema")
+	}
+}
+
 // TestOpenAPIProblemCodes checks the document's ProblemCode enum is exactly
 // authsys.ProblemCodes, and that every code a response lists is a known
 // code with the status the handlers give it.
@@ -254,6 +304,8 @@ func TestOpenAPILiteCatchesDrift(t *testing.T) {
 		{"429 without Retry-After", "POST", "/api/auth/login/", 429, hdr("Content-Type", problemJ), prob("throttled"), "Retry-After"},
 		{"429 with Retry-After", "POST", "/api/auth/login/", 429, hdr("Content-Type", problemJ, "Retry-After", "3"), prob("throttled"), ""},
 		{"refresh without Set-Cookie", "POST", "/api/auth/refresh/", 200, hdr("Content-Type", jsonCT), `{}`, "Set-Cookie"},
+		{"documented success code", "POST", "/api/auth/logout/", 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token="), `{"message":"x","code":"logout.done"}`, ""},
+		{"another endpoint's success code", "POST", "/api/auth/logout/", 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token="), `{"message":"x","code":"logout.all"}`, "success code"},
 		{"admin path param", "GET", "/api/admin/auth/users/abc/", 404, hdr("Content-Type", problemJ), prob("not_found"), ""},
 		{"admin action", "POST", "/api/admin/auth/users/abc/activate", 409, hdr("Content-Type", problemJ), prob("conflict"), "not documented"},
 		{"unknown path 404", "GET", "/api/auth/nope/", 404, hdr("Content-Type", problemJ), prob("not_found"), ""},
@@ -552,6 +604,8 @@ func (d *openapiLiteDoc) checkResponse(op openapiLiteOp, status int, header http
 			if codes := openapiCodes(d.doc, resp); !slices.Contains(codes, code) {
 				errs = append(errs, fmt.Errorf("problem code %q is not documented for %d (want one of %q)", code, status, codes))
 			}
+		} else if codes := openapiMessageCodes(d.doc, resp); codes != nil && !slices.Contains(codes, code) {
+			errs = append(errs, fmt.Errorf("success code %q is not documented for %d (want one of %q)", code, status, codes))
 		}
 	}
 	headers, _ := openapiAt(resp, "headers").(map[string]any)
@@ -629,8 +683,10 @@ func TestOpenAPIValidatorCatchesDrift(t *testing.T) {
 		{"login 2fa with user", "POST", "/api/auth/login/", `{"email":"a@example.com","password":"p"}`, hdr("Content-Type", jsonCT), 200, hdr("Content-Type", jsonCT), `{"requires_2fa":true,"session_token":"abc","user":` + user + `}`, "response"},
 		{"login unknown request member", "POST", "/api/auth/login/", `{"email":"a@example.com","password":"p","remember":true}`, hdr("Content-Type", jsonCT), 200, hdr("Content-Type", jsonCT), `{"requires_2fa":true,"session_token":"abc"}`, "request"},
 		{"malformed request refused", "POST", "/api/auth/login/", `{"email":`, hdr("Content-Type", jsonCT), 400, hdr("Content-Type", problemJ), prob(400, "invalid_json"), ""},
-		{"refresh without Set-Cookie", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT), `{"message":"ok"}`, "Set-Cookie"},
-		{"refresh with Set-Cookie", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok"}`, ""},
+		{"refresh without Set-Cookie", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT), `{"message":"ok","code":"refresh.done"}`, "Set-Cookie"},
+		{"refresh with Set-Cookie", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok","code":"refresh.done"}`, ""},
+		{"refresh with another code", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok","code":"logout.done"}`, "response"},
+		{"message without code", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok"}`, "response"},
 		{"backup codes wrong shape", "POST", "/api/auth/2fa/backup-codes/", `{"code":"123456"}`, hdr("Content-Type", jsonCT, "Cookie", "access_token=x"), 200, hdr("Content-Type", jsonCT), `{"backup_codes":["ABC"]}`, "response"},
 		{"undocumented path answered 404", "GET", "/api/auth/nope/", "", nil, 404, hdr("Content-Type", problemJ), prob(404, "not_found"), ""},
 		{"undocumented path answered 200", "GET", "/api/auth/nope/", "", nil, 200, hdr("Content-Type", jsonCT), `{}`, "undocumented"},

@@ -48,8 +48,21 @@ type Problem struct {
 	Code string `json:"code"`
 	// Title is the status text.
 	Title string `json:"title"`
-	// Detail is an English sentence for people; clients branch on Code.
+	// Detail is a sentence for people, in the request's language when the
+	// problem is rendered (see authsys.Locales), English elsewhere;
+	// clients branch on Code.
 	Detail string `json:"detail,omitempty"`
+	// DetailKey is the message catalog key of Detail (e.g.
+	// "login.invalid_credentials"; authsys.DefaultMessages lists them),
+	// for an application that translates with a catalog of its own (in
+	// authsys.Hooks.RenderProblem, or a problem Auth.Authenticate
+	// returned); empty for a problem the application made. It is not
+	// sent.
+	DetailKey string `json:"-"`
+	// DetailArgs are the values of the placeholders of Detail's message
+	// (e.g. "field" for "request.unknown_field"); nil for a message
+	// without any. They are not sent.
+	DetailArgs map[string]string `json:"-"`
 	// Errors maps a request field to what is wrong with it, for
 	// CodeValidationFailed: one FieldError per problem, each with a
 	// stable code.
@@ -80,7 +93,12 @@ type FieldError struct {
 	// Code is stable (e.g. "required", "invalid_email",
 	// "password_too_short"); clients branch on it.
 	Code string `json:"code"`
-	// Message says what is wrong, for people.
+	// Message says what is wrong, for people. The library's own field
+	// errors are rendered in the request's language (the catalog key is
+	// "field." + Code). A FieldError an application returns keeps its
+	// Message, unless it is empty: then the catalog's message for
+	// "field." + Code is sent (see authsys.Locales.Messages), so an
+	// application can translate its own codes there.
 	Message string `json:"message"`
 }
 

@@ -106,6 +106,28 @@ type Data struct {
 	Device string
 	// IP is the client address of the request a notice is about.
 	IP string
+	// User is the account the message is about. For
+	// KindEmailChangedNotice, sent to the old address once the change is
+	// done, User.Email is that old address (the recipient); the new one
+	// is only in NewEmail, masked.
+	User User
+	// Locale is the language tag the message is in, e.g. "fr": the
+	// recipient's language, as authsys.Locales chose it; "en" for
+	// English.
+	Locale string
+}
+
+// User is the account a message is about, as Data.User: what a template
+// may address the user by.
+type User struct {
+	// ID is the account's ID in the user store.
+	ID string
+	// Email is the account's email address.
+	Email string
+	// Profile holds the application's own fields of the account
+	// (store.User.Profile), e.g. a display name: {{.User.Profile.name}}.
+	// A template must allow for a field that is missing.
+	Profile map[string]any
 }
 
 // kindSpec ties a message kind to its Templates field and default.
@@ -162,6 +184,8 @@ var sampleData = Data{
 	ExpiresIn: "3 days",
 	Device:    "Firefox on Linux",
 	IP:        "192.0.2.1",
+	User:      User{ID: "1", Email: "user@example.com", Profile: map[string]any{}},
+	Locale:    "en",
 }
 
 // defaults is the parsed form of the built-in templates, which are known to
@@ -253,6 +277,21 @@ func (t *Templates) compiled() (*compiledSet, error) {
 func (t *Templates) Validate() error {
 	_, err := t.compiled()
 	return err
+}
+
+// Defines reports whether t overrides any part of the template of kind
+// (one of the Kind constants): false for a nil t, an unknown kind, or a
+// kind whose Template is zero. It is safe for concurrent use.
+func (t *Templates) Defines(kind string) bool {
+	if t == nil {
+		return false
+	}
+	for _, k := range kinds {
+		if k.kind == kind {
+			return k.field(t) != Template{}
+		}
+	}
+	return false
 }
 
 // Render builds the Message of the given kind (one of the Kind constants)

@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"fmt"
+	"maps"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -43,13 +43,24 @@ func (h *Handlers) link(path string, q url.Values) string {
 	return u.String()
 }
 
-// sendMail renders and sends a message in the background, so a slow or
-// failing mail server never holds the request; failures are logged and
-// emitted. Shutdown waits for sends in flight.
-func (h *Handlers) sendMail(r *http.Request, kind, to, userID string, data authmail.Data) {
+// sendMail renders and sends a message about the account u to the address
+// to in the background, so a slow or failing mail server never holds the
+// request; failures are logged and emitted. Shutdown waits for sends in
+// flight. The message is in u's language for r (see locales.pick), with
+// data.User and data.Locale filled in, and, when linkTTL is positive,
+// data.ExpiresIn saying it in words.
+func (h *Handlers) sendMail(r *http.Request, kind, to string, u store.User, linkTTL time.Duration, data authmail.Data) {
 	if data.AppName == "" {
 		data.AppName = h.deps.Mail.AppName
 	}
+	userID := u.ID
+	l := h.loc.pick(r, publicUser(u))
+	data.Locale = h.loc.name(l)
+	data.User = authmail.User{ID: u.ID, Email: u.Email, Profile: maps.Clone(u.Profile)}
+	if linkTTL > 0 {
+		data.ExpiresIn = h.loc.duration(l, linkTTL)
+	}
+	templates := h.loc.templates(l, kind, h.deps.Mail.Templates)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.deps.Mail.Timeout)
 	// The request is over when the mail goes: its client is noted now.
 	failed := Event{Kind: handlers.EventMailFailed, UserID: userID, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
@@ -68,7 +79,7 @@ func (h *Handlers) sendMail(r *http.Request, kind, to, userID string, data authm
 			h.emit(nil, capped)
 			return
 		}
-		msg, err := h.deps.Mail.Templates.Render(kind, h.deps.Mail.From, to, data)
+		msg, err := templates.Render(kind, h.deps.Mail.From, to, data)
 		if err != nil {
 			h.log.ErrorContext(ctx, "authsys: rendering mail failed", "kind", kind, "error", err)
 			return
@@ -99,20 +110,6 @@ func (h *Handlers) mailAllowed(ctx context.Context, kind, to string) (bool, erro
 	return ok && err == nil, err
 }
 
-func humanDuration(d time.Duration) string {
-	hrs := d.Hours()
-	switch {
-	case hrs >= 48:
-		return fmt.Sprintf("%d days", int(hrs/24))
-	case hrs >= 2:
-		return fmt.Sprintf("%d hours", int(hrs))
-	case hrs >= 1:
-		return "1 hour"
-	default:
-		return fmt.Sprintf("%d minutes", int(hrs*60))
-	}
-}
-
 // Notices are the kinds of security notice, which Mail.SkipNotices may
 // turn off.
 var Notices = []string{
@@ -123,7 +120,7 @@ var Notices = []string{
 
 // notify sends u the security notice kind about the request r, with a
 // password reset link, unless Mail.SkipNotices turns it off. data's Email,
-// Link, Device and IP are filled in.
+// Link, ExpiresIn, Device and IP are filled in.
 func (h *Handlers) notify(r *http.Request, u store.User, kind string, data authmail.Data) {
 	if slices.Contains(h.deps.Mail.SkipNotices, kind) {
 		return
@@ -131,12 +128,11 @@ func (h *Handlers) notify(r *http.Request, u store.User, kind string, data authm
 	token := h.deps.Tokens.SignOneTime(purposeReset, u.ID, resetState(u), h.deps.Links.PasswordResetTTL)
 	data.Email = u.Email
 	data.Link = h.link(h.deps.Links.PasswordResetPath, url.Values{"uid": {u.ID}, "token": {token}})
-	data.ExpiresIn = humanDuration(h.deps.Links.PasswordResetTTL)
 	if ua := r.UserAgent(); ua != "" {
 		data.Device = session.Label(ua)
 	}
 	data.IP = h.clientIP(r)
-	h.sendMail(r, kind, u.Email, u.ID, data)
+	h.sendMail(r, kind, u.Email, u, h.deps.Links.PasswordResetTTL, data)
 }
 
 // afterAnswer runs fn in the background, after the request's answer, with

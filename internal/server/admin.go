@@ -164,7 +164,7 @@ func (h *Handlers) adminOnly(fn func(w http.ResponseWriter, r *http.Request, adm
 	return h.authed(func(w http.ResponseWriter, r *http.Request, u store.User) error {
 		if !h.isAdmin(u) {
 			h.emit(r, Event{Kind: handlers.EventAdminDenied, UserID: u.ID, Reason: "not_admin"})
-			return problem(http.StatusForbidden, handlers.CodeForbidden, "You do not have permission to use the admin API.")
+			return problem(http.StatusForbidden, handlers.CodeForbidden, "admin.forbidden")
 		}
 		return fn(w, r, u)
 	})
@@ -181,7 +181,7 @@ func (h *Handlers) adminFresh(fn func(w http.ResponseWriter, r *http.Request, ad
 	})
 }
 
-var errNoSuchUser = problem(http.StatusNotFound, handlers.CodeNotFound, "No such user.")
+var errNoSuchUser = problem(http.StatusNotFound, handlers.CodeNotFound, "admin.no_such_user")
 
 // targetID returns the {id} of the path, or errNoSuchUser for one no store
 // could hold.
@@ -201,9 +201,9 @@ func adminStoreErr(err error) error {
 	case errors.Is(err, ErrTwoFactorNotEnabled):
 		return errNotEnabled
 	case errors.Is(err, ErrAlreadyVerified):
-		return problem(http.StatusConflict, handlers.CodeAlreadyVerified, "The email address is already verified.")
+		return problem(http.StatusConflict, handlers.CodeAlreadyVerified, "admin.already_verified")
 	case errors.Is(err, ErrDeactivated):
-		return problem(http.StatusConflict, handlers.CodeConflict, "The account is deactivated; activate it instead.")
+		return problem(http.StatusConflict, handlers.CodeConflict, "admin.deactivated")
 	}
 	return err
 }
@@ -228,7 +228,7 @@ func (h *Handlers) listUsers(w http.ResponseWriter, r *http.Request, _ store.Use
 	lister, ok := h.deps.Users.(store.UserLister)
 	if !ok {
 		return problem(http.StatusNotImplemented, handlers.CodeNotImplemented,
-			"The user store cannot list users: it does not implement store.UserLister.")
+			"admin.cannot_list")
 	}
 	q := r.URL.Query()
 	f := fields{}
@@ -295,14 +295,14 @@ func (h *Handlers) adminAction(action string) handlerFunc {
 			return err
 		}
 		if action == handlers.AdminDeactivate && id == admin.ID {
-			return problem(http.StatusConflict, handlers.CodeConflict, "You cannot deactivate your own account.")
+			return problem(http.StatusConflict, handlers.CodeConflict, "admin.deactivate_self")
 		}
 		// An admin's own 2FA goes off only as anyone's does, with the
 		// password and a code (/2fa/disable/): the admin API would take
 		// neither, and a stolen admin session could drop its own second
 		// factor.
 		if action == handlers.AdminDisable2FA && id == admin.ID {
-			return problem(http.StatusConflict, handlers.CodeConflict, "Turn off your own two-factor authentication with POST /2fa/disable/.")
+			return problem(http.StatusConflict, handlers.CodeConflict, "admin.disable_own_2fa")
 		}
 		u, err := h.AdminAction(r.Context(), r, admin.ID, id, action)
 		if err != nil {

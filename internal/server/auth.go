@@ -105,7 +105,7 @@ func (h *Handlers) Authenticate(r *http.Request) (store.User, tokens.Claims, err
 	h.ensureSubscribed()
 	raw, err := h.accessToken(r)
 	if err != nil {
-		return store.User{}, tokens.Claims{}, problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "Authentication credentials were not provided.")
+		return store.User{}, tokens.Claims{}, problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "auth.not_authenticated")
 	}
 	u, claims, err := h.sess.Authenticate(r.Context(), raw)
 	return u, claims, sessionProblem(err)
@@ -118,15 +118,15 @@ func sessionProblem(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, session.ErrEnded):
-		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The session has ended.")
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "auth.session_ended")
 	case errors.Is(err, session.ErrRevoked):
-		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token has been revoked.")
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "auth.token_revoked")
 	case errors.Is(err, session.ErrInvalid):
-		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The token is invalid.")
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "auth.token_invalid")
 	case errors.Is(err, session.ErrInactive):
-		return problem(http.StatusUnauthorized, handlers.CodeAccountInactive, "The account is inactive.")
+		return problem(http.StatusUnauthorized, handlers.CodeAccountInactive, "auth.account_inactive")
 	case errors.Is(err, session.ErrReused):
-		return problem(http.StatusUnauthorized, handlers.CodeTokenReused, "The token was already used; the session has been revoked.")
+		return problem(http.StatusUnauthorized, handlers.CodeTokenReused, "auth.token_reused")
 	case errors.Is(err, session.ErrPendingGone):
 		return errSessionExpired
 	case errors.Is(err, session.ErrPendingBusy):
@@ -139,9 +139,9 @@ func sessionProblem(err error) error {
 
 func tokenProblem(err error) *Problem {
 	if errors.Is(err, tokens.ErrExpired) {
-		return problem(http.StatusUnauthorized, handlers.CodeTokenExpired, "The token has expired.")
+		return problem(http.StatusUnauthorized, handlers.CodeTokenExpired, "auth.token_expired")
 	}
-	return &Problem{Status: http.StatusUnauthorized, Code: handlers.CodeInvalidToken, Title: http.StatusText(http.StatusUnauthorized), Detail: "The token is invalid."}
+	return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "auth.token_invalid")
 }
 
 type ctxKey struct{}
@@ -204,7 +204,7 @@ func (h *Handlers) Middleware(next http.Handler, optional bool) http.Handler {
 }
 
 var errReauthRequired = problem(http.StatusForbidden, handlers.CodeReauthRequired,
-	"This action needs you to confirm your identity: POST /reauthenticate/ with your password (and a code when two-factor authentication is on), then try again.")
+	"auth.reauth_required")
 
 // fresh wraps a sensitive endpoint: it needs a valid access token whose
 // session showed its credentials within Sessions.ReauthWindow (a login or
@@ -227,6 +227,7 @@ func (h *Handlers) authed(fn func(w http.ResponseWriter, r *http.Request, u stor
 			return err
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims}))
+		setReqAccount(r, u)
 		return fn(w, r, u)
 	}
 }

@@ -31,8 +31,6 @@ type pendingEmail struct {
 	OldEmail     string `json:"old_email"`
 }
 
-const changeEmailAnswer = "Check the new address for a confirmation link."
-
 func (h *Handlers) changeEmail(w http.ResponseWriter, r *http.Request, u store.User) error {
 	var in changeEmail
 	if err := decode(w, r, &in); err != nil {
@@ -77,13 +75,13 @@ func (h *Handlers) changeEmail(w http.ResponseWriter, r *http.Request, u store.U
 			return err
 		}
 		link := h.link(h.deps.Links.EmailChangePath, url.Values{"token": {token}})
-		h.sendMail(r, authmail.KindEmailChangeConfirm, email, u.ID, authmail.Data{Email: u.Email, NewEmail: email, Link: link, ExpiresIn: humanDuration(h.deps.Links.EmailChangeTTL)})
+		h.sendMail(r, authmail.KindEmailChangeConfirm, email, u, h.deps.Links.EmailChangeTTL, authmail.Data{Email: u.Email, NewEmail: email, Link: link})
 	}
 	// The current address is told now, with a password reset link: a reset
 	// ends every session and kills the change (its token version moves).
 	h.notify(r, u, authmail.KindEmailChangeRequested, authmail.Data{NewEmail: email})
 	h.emit(r, Event{Kind: handlers.EventEmailChangeRequested, UserID: u.ID})
-	return writeMessage(w, changeEmailAnswer)
+	return h.writeMessage(w, r, "email.change_requested")
 }
 
 // cancelEmailChange kills the pending email change of userID, if any: its
@@ -107,7 +105,7 @@ func (h *Handlers) cancelEmailChangeRequest(w http.ResponseWriter, r *http.Reque
 	if err := h.cancelEmailChange(r, u.ID); err != nil {
 		return err
 	}
-	return writeMessage(w, "No email change is pending.")
+	return h.writeMessage(w, r, "email.change_cancelled")
 }
 
 type tokenOnly struct {
@@ -179,7 +177,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 		return errInvalidLink
 	case errors.Is(err, store.ErrEmailTaken):
 		_ = h.deps.Pending.DeletePending(ctx, key)
-		return problem(http.StatusConflict, handlers.CodeEmailTaken, "This email address is already in use.")
+		return problem(http.StatusConflict, handlers.CodeEmailTaken, "email.taken")
 	case errors.Is(err, errInvalidLink):
 		return err
 	case err != nil:
@@ -198,8 +196,11 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
 	if !slices.Contains(h.deps.Mail.SkipNotices, authmail.KindEmailChangedNotice) {
-		h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, u.ID, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
+		// The old address sees the new one masked only, User included.
+		old := u
+		old.Email = rec.OldEmail
+		h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, old, 0, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
 	}
 	h.emit(r, Event{Kind: handlers.EventEmailChanged, UserID: u.ID})
-	return writeMessage(w, "Your email address has been changed; log in again.")
+	return h.writeMessage(w, r, "email.changed")
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,7 @@ type Deps struct {
 
 	Limits    Limits
 	Mail      Mail
+	Locales   Locales
 	Links     Links
 	Sessions  Sessions
 	Cookies   Cookies
@@ -74,6 +76,8 @@ type Deps struct {
 // Handlers serves the auth API. It is safe for concurrent use.
 type Handlers struct {
 	deps Deps
+	// loc are the languages of messages and mails.
+	loc *locales
 	// sess is the session core; keys names every PendingStore key.
 	sess   *session.Manager
 	keys   session.Keys
@@ -99,7 +103,7 @@ type Handlers struct {
 
 // New returns the handlers for d.
 func New(d Deps) *Handlers {
-	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix)}
+	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix), loc: newLocales(d.Locales)}
 	var cache *authcache.Cache
 	if d.Sessions.CacheSize > 0 {
 		maxAge := d.Sessions.CacheMaxAge
@@ -291,7 +295,7 @@ func (h *Handlers) register(mux *http.ServeMux, path string, ms methods, headAsG
 		if !ok {
 			h.securityHeaders(w)
 			w.Header().Set("Allow", allow)
-			h.writeProblem(w, r, problem(http.StatusMethodNotAllowed, handlers.CodeMethodNotAllowed, "This method is not allowed here; see the Allow header."))
+			h.writeProblem(w, r, problem(http.StatusMethodNotAllowed, handlers.CodeMethodNotAllowed, "request.method_not_allowed"))
 			return
 		}
 		h.serve(w, r, fn)
@@ -318,7 +322,7 @@ func (h *Handlers) securityHeaders(w http.ResponseWriter) {
 func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc) {
 	h.securityHeaders(w)
 	if err := h.deps.CSRF.Check(r); err != nil {
-		h.writeProblem(w, r, problem(http.StatusForbidden, handlers.CodeCSRFFailed, "Cross-origin request refused."))
+		h.writeProblem(w, r, problem(http.StatusForbidden, handlers.CodeCSRFFailed, "request.csrf_failed"))
 		return
 	}
 	if h.deps.HTTP.RequestTimeout > 0 {
@@ -326,6 +330,7 @@ func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
+	r = withReqAccount(r)
 	if err := fn(w, r); err != nil {
 		h.writeProblem(w, r, toProblem(err))
 	}
@@ -333,7 +338,7 @@ func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc)
 
 func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request) {
 	h.securityHeaders(w)
-	h.writeProblem(w, r, problem(http.StatusNotFound, handlers.CodeNotFound, "No such endpoint."))
+	h.writeProblem(w, r, problem(http.StatusNotFound, handlers.CodeNotFound, "request.not_found"))
 }
 
 // decode reads a JSON body into dst strictly: JSON content type, at most
@@ -341,30 +346,29 @@ func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request) {
 func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return problem(http.StatusUnsupportedMediaType, handlers.CodeUnsupportedMediaType, "The body must be application/json.")
+		return problem(http.StatusUnsupportedMediaType, handlers.CodeUnsupportedMediaType, "request.unsupported_media_type")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return problem(http.StatusRequestEntityTooLarge, handlers.CodeRequestTooLarge, "The body exceeds 64 KiB.")
+			return problem(http.StatusRequestEntityTooLarge, handlers.CodeRequestTooLarge, "request.too_large", "max_kib", strconv.Itoa(MaxBodyBytes>>10))
 		}
-		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "The body could not be read.")
+		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.unreadable")
 	}
 	if !utf8.Valid(body) {
-		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "The body is not valid UTF-8.")
+		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.invalid_utf8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		detail := "The body is not valid JSON for this endpoint."
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			detail = "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.unknown_field", "field", name)
 		}
-		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, detail)
+		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.invalid_json")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "The body must hold a single JSON object.")
+		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.trailing_data")
 	}
 	return nil
 }
@@ -383,12 +387,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
+// message is a success answer: the catalog's message of Code in the
+// request's language, and Code, its stable key.
 type message struct {
 	Message string `json:"message"`
+	Code    string `json:"code"`
 }
 
-func writeMessage(w http.ResponseWriter, msg string) error {
-	return writeJSON(w, http.StatusOK, message{msg})
+// writeMessage answers 200 with the message of the catalog key.
+func (h *Handlers) writeMessage(w http.ResponseWriter, r *http.Request, key string) error {
+	return h.writeMessageStatus(w, r, http.StatusOK, key)
+}
+
+// writeMessageStatus answers status with the message of the catalog key,
+// in the request's language.
+func (h *Handlers) writeMessageStatus(w http.ResponseWriter, r *http.Request, status int, key string) error {
+	l := h.requestLang(r)
+	text, own := h.loc.text(l, key, nil)
+	if own {
+		w.Header().Set("Content-Language", h.loc.name(l))
+	}
+	return writeJSON(w, status, message{Message: text, Code: key})
 }
 
 // fields collects field errors.
@@ -396,7 +415,7 @@ type fields map[string][]handlers.FieldError
 
 // add records the problem code with field; its message is the catalog's.
 func (f fields) add(field, code string) {
-	f[field] = append(f[field], handlers.FieldError{Code: code, Message: fieldMessages[code]})
+	f[field] = append(f[field], fieldError(code))
 }
 
 func (f fields) required(field, value string) bool {

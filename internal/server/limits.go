@@ -84,7 +84,7 @@ func (h *Handlers) limitKey(r *http.Request, scope string, rate ratelimit.Rate, 
 	}
 	if !ok {
 		h.emit(r, Event{Kind: handlers.EventThrottled, UserID: userID, Reason: scope})
-		p := problem(http.StatusTooManyRequests, handlers.CodeThrottled, "Too many requests; try again later.")
+		p := problem(http.StatusTooManyRequests, handlers.CodeThrottled, "request.throttled")
 		p.RetryAfter = retry
 		return p
 	}

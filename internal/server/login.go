@@ -26,7 +26,7 @@ type loginResponse struct {
 	SessionToken string    `json:"session_token,omitempty"`
 }
 
-var errInvalidCredentials = problem(http.StatusUnauthorized, handlers.CodeInvalidCredentials, "Invalid email or password.")
+var errInvalidCredentials = problem(http.StatusUnauthorized, handlers.CodeInvalidCredentials, "login.invalid_credentials")
 
 func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	var in credentials
@@ -111,9 +111,9 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 	if !u.IsActive {
 		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Reason: "inactive"})
 		if u.Disabled {
-			return store.User{}, problem(http.StatusForbidden, handlers.CodeAccountInactive, "The account has been deactivated.")
+			return store.User{}, problem(http.StatusForbidden, handlers.CodeAccountInactive, "login.account_deactivated")
 		}
-		return store.User{}, problem(http.StatusForbidden, handlers.CodeAccountInactive, "The account is not active; verify your email address first.")
+		return store.User{}, problem(http.StatusForbidden, handlers.CodeAccountInactive, "login.account_not_verified")
 	}
 	if rehash {
 		if nh, err := h.deps.Hasher.Hash(ctx, pw); err == nil {

@@ -33,10 +33,8 @@ func (h *Handlers) checkNewPassword(f fields, field, pw, email string) {
 func (h *Handlers) sendReset(r *http.Request, u store.User) {
 	token := h.deps.Tokens.SignOneTime(purposeReset, u.ID, resetState(u), h.deps.Links.PasswordResetTTL)
 	link := h.link(h.deps.Links.PasswordResetPath, url.Values{"uid": {u.ID}, "token": {token}})
-	h.sendMail(r, authmail.KindPasswordReset, u.Email, u.ID, authmail.Data{Email: u.Email, Link: link, ExpiresIn: humanDuration(h.deps.Links.PasswordResetTTL)})
+	h.sendMail(r, authmail.KindPasswordReset, u.Email, u, h.deps.Links.PasswordResetTTL, authmail.Data{Email: u.Email, Link: link})
 }
-
-const resetAnswer = "If an account uses this address, a password reset email is on its way."
 
 func (h *Handlers) passwordReset(w http.ResponseWriter, r *http.Request) error {
 	email, err := readEmail(w, r)
@@ -56,7 +54,7 @@ func (h *Handlers) passwordReset(w http.ResponseWriter, r *http.Request) error {
 			h.sendReset(r, u)
 		}
 	})
-	return writeMessage(w, resetAnswer)
+	return h.writeMessage(w, r, "password.reset_sent")
 }
 
 type resetConfirm struct {
@@ -110,7 +108,7 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	h.clearCookies(w)
 	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID})
 	h.notify(r, u, authmail.KindPasswordResetDone, authmail.Data{})
-	return writeMessage(w, "Your password has been reset; log in with the new one.")
+	return h.writeMessage(w, r, "password.reset_done")
 }
 
 type changePassword struct {
@@ -118,8 +116,7 @@ type changePassword struct {
 	NewPassword     string `json:"new_password"`
 }
 
-var errWrongPassword = &Problem{Status: http.StatusBadRequest, Code: handlers.CodeInvalidPassword, Title: http.StatusText(http.StatusBadRequest),
-	Detail: "The password is incorrect."}
+var errWrongPassword = problem(http.StatusBadRequest, handlers.CodeInvalidPassword, "password.incorrect")
 
 // verifyOwnPassword checks an authenticated user's password. Each check
 // counts against the login budget of the client IP and the account, so a
@@ -162,7 +159,7 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 	old := u.PasswordHash
 	u, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if x.PasswordHash != old {
-			return problem(http.StatusConflict, handlers.CodeConflict, "The password was changed by another request; try again.")
+			return problem(http.StatusConflict, handlers.CodeConflict, "password.changed_meanwhile")
 		}
 		x.PasswordHash = hash
 		x.TokenVersion++
@@ -177,9 +174,9 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 		if err := h.restartSession(w, r, u, session.ReasonAccount); err != nil {
 			return err
 		}
-		return writeMessage(w, "Your password has been changed.")
+		return h.writeMessage(w, r, "password.changed")
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
-	return writeMessage(w, "Your password has been changed; log in again.")
+	return h.writeMessage(w, r, "password.changed_log_in")
 }

@@ -29,18 +29,30 @@ var ProblemCodes = []string{
 	handlers.CodeServiceUnavailable, handlers.CodeInternalError,
 }
 
-func problem(status int, code, detail string) *Problem {
-	return &Problem{Status: status, Code: code, Title: http.StatusText(status), Detail: detail}
+// problem returns the problem of status and code whose detail is the
+// catalog's message key, with its placeholders' values given as name,
+// value pairs. Its Detail is English; writeProblem renders it in the
+// request's language.
+func problem(status int, code, key string, args ...string) *Problem {
+	p := &Problem{Status: status, Code: code, Title: http.StatusText(status), DetailKey: key}
+	if len(args) > 0 {
+		p.DetailArgs = make(map[string]string, len(args)/2)
+		for i := 0; i+1 < len(args); i += 2 {
+			p.DetailArgs[args[i]] = args[i+1]
+		}
+	}
+	p.Detail = englishText(key, p.DetailArgs)
+	return p
 }
 
 func fieldProblem(errs map[string][]handlers.FieldError) *Problem {
-	p := problem(http.StatusBadRequest, handlers.CodeValidationFailed, "The request has invalid fields.")
+	p := problem(http.StatusBadRequest, handlers.CodeValidationFailed, "request.invalid_fields")
 	p.Errors = errs
 	return p
 }
 
 func unavailable(err error) *Problem {
-	p := problem(http.StatusServiceUnavailable, handlers.CodeServiceUnavailable, "The service is temporarily unavailable; try again shortly.")
+	p := problem(http.StatusServiceUnavailable, handlers.CodeServiceUnavailable, "server.unavailable")
 	p.RetryAfter = 5 * time.Second
 	p.Err = err
 	return p
@@ -60,13 +72,14 @@ func toProblem(err error) *Problem {
 		// it is no server fault to log as one.
 		return unavailable(err)
 	default:
-		q := problem(http.StatusInternalServerError, handlers.CodeInternalError, "An internal error occurred.")
+		q := problem(http.StatusInternalServerError, handlers.CodeInternalError, "server.internal_error")
 		q.Err = err
 		return q
 	}
 }
 
-// writeProblem renders p as application/problem+json.
+// writeProblem renders p as application/problem+json, its detail and
+// field error messages in the request's language.
 func (h *Handlers) writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	if p.Err != nil || p.Status >= 500 {
 		level := slog.LevelWarn
@@ -79,6 +92,13 @@ func (h *Handlers) writeProblem(w http.ResponseWriter, r *http.Request, p *Probl
 	}
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(p.RetryAfter.Seconds()))))
+	}
+	// p may be shared (a package-level problem): the rendered one is a
+	// copy.
+	lang := h.requestLang(r)
+	p, translated := h.loc.problem(p, lang)
+	if translated {
+		w.Header().Set("Content-Language", h.loc.name(lang))
 	}
 	if p.Title == "" {
 		p.Title = http.StatusText(p.Status)

@@ -69,5 +69,5 @@ func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u stor
 		h.setCookie(w, c.RefreshName, is.Refresh, c.RefreshPath, is.RefreshExpires.Sub(h.now()))
 	}
 	h.emit(r, Event{Kind: handlers.EventReauthenticated, UserID: u.ID})
-	return writeMessage(w, "Confirmed.")
+	return h.writeMessage(w, r, "reauth.confirmed")
 }

@@ -37,7 +37,7 @@ func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) error {
 	if userID != "" {
 		h.emit(r, Event{Kind: handlers.EventLogout, UserID: userID})
 	}
-	return writeMessage(w, "Logged out.")
+	return h.writeMessage(w, r, "logout.done")
 }
 
 func (h *Handlers) logoutAll(w http.ResponseWriter, r *http.Request, u store.User) error {
@@ -46,7 +46,7 @@ func (h *Handlers) logoutAll(w http.ResponseWriter, r *http.Request, u store.Use
 	}
 	h.clearCookies(w)
 	h.emit(r, Event{Kind: handlers.EventLogoutAll, UserID: u.ID})
-	return writeMessage(w, "Logged out of every session.")
+	return h.writeMessage(w, r, "logout.all")
 }
 
 // refresh rotates the refresh token (see session.Manager.Refresh). A token
@@ -55,7 +55,7 @@ func (h *Handlers) logoutAll(w http.ResponseWriter, r *http.Request, u store.Use
 func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 	raw := cookie(r, h.deps.Cookies.RefreshName)
 	if raw == "" {
-		return problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "No refresh token was provided.")
+		return problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "refresh.no_token")
 	}
 	// A genuine token spends its session's budget; only a token that is
 	// not (forged, expired, garbage) spends the client IP's, so that one
@@ -80,5 +80,5 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 		return p
 	}
 	h.setTokens(w, is)
-	return writeMessage(w, "Token refreshed.")
+	return h.writeMessage(w, r, "refresh.done")
 }

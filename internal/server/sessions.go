@@ -66,7 +66,7 @@ func (h *Handlers) listSessions(w http.ResponseWriter, r *http.Request, u store.
 	return writeJSON(w, http.StatusOK, sessionsJSON(ss, devices, claimsFromContext(r.Context()).SessionID))
 }
 
-var errNoSuchSession = problem(http.StatusNotFound, handlers.CodeNotFound, "No such session.")
+var errNoSuchSession = problem(http.StatusNotFound, handlers.CodeNotFound, "sessions.not_found")
 
 // revokeSession serves DELETE /sessions/{id}/: an unknown id and another
 // user's answer alike. Revoking the current session is a logout: its
@@ -88,7 +88,7 @@ func (h *Handlers) revokeSession(w http.ResponseWriter, r *http.Request, u store
 		h.clearCookies(w)
 	}
 	h.emit(r, Event{Kind: handlers.EventSessionRevoked, UserID: u.ID, Reason: "one"})
-	return writeMessage(w, "The session has been revoked.")
+	return h.writeMessage(w, r, "sessions.revoked")
 }
 
 type revokedCount struct {
@@ -170,5 +170,5 @@ func (h *Handlers) adminRevokeSession(w http.ResponseWriter, r *http.Request, ad
 		}
 		return err
 	}
-	return writeMessage(w, "The session has been revoked.")
+	return h.writeMessage(w, r, "sessions.revoked")
 }

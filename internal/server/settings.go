@@ -25,6 +25,13 @@ type Mail struct {
 	SkipNotices []string
 }
 
+// Locales is authsys.Locales.
+type Locales struct {
+	Messages map[string]map[string]string
+	Mail     map[string]*mail.Templates
+	Locale   func(r *http.Request, a handlers.Account) string
+}
+
 // Links is authsys.Links.
 type Links struct {
 	FrontendURL                                           string

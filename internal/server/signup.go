@@ -29,14 +29,8 @@ func verifyState(u store.User) string {
 func (h *Handlers) sendVerification(r *http.Request, u store.User) {
 	token := h.deps.Tokens.SignOneTime(purposeVerify, u.ID, verifyState(u), h.deps.Links.VerifyAccountTTL)
 	link := h.link(h.deps.Links.VerifyAccountPath, url.Values{"uid": {u.ID}, "token": {token}})
-	h.sendMail(r, authmail.KindVerifyAccount, u.Email, u.ID, authmail.Data{Email: u.Email, Link: link, ExpiresIn: humanDuration(h.deps.Links.VerifyAccountTTL)})
+	h.sendMail(r, authmail.KindVerifyAccount, u.Email, u, h.deps.Links.VerifyAccountTTL, authmail.Data{Email: u.Email, Link: link})
 }
-
-const signupAnswer = "Check your email to verify your account."
-
-// verifiedSetPassword answers the verification of an account whose signup
-// was contested (see contestSignup).
-const verifiedSetPassword = "Your email address is verified. It was used for more than one signup with different passwords, so none was kept: choose your password with the link we have just sent."
 
 func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 	var in credentials
@@ -80,7 +74,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 				// Deactivated by an administrator: no link could help.
 			case existing.EmailVerified:
 				link := h.link(h.deps.Links.PasswordResetPath, nil)
-				h.sendMail(r, authmail.KindSignupAttempt, existing.Email, existing.ID, authmail.Data{Email: existing.Email, Link: link})
+				h.sendMail(r, authmail.KindSignupAttempt, existing.Email, existing, 0, authmail.Data{Email: existing.Email, Link: link})
 			default:
 				h.contestSignup(r, existing, in.Password)
 			}
@@ -88,7 +82,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, message{signupAnswer})
+	return h.writeMessageStatus(w, r, http.StatusCreated, "signup.check_email")
 }
 
 // contestSignup answers a signup for an address whose account exists but
@@ -167,12 +161,12 @@ func readUIDToken(w http.ResponseWriter, r *http.Request) (uidToken, error) {
 	return in, f.err()
 }
 
-var errInvalidLink = problem(http.StatusBadRequest, handlers.CodeInvalidToken, "The link is invalid or has already been used.")
+var errInvalidLink = problem(http.StatusBadRequest, handlers.CodeInvalidToken, "link.invalid")
 
 // oneTimeProblem maps a one-time token failure to its problem.
 func oneTimeProblem(err error) error {
 	if errors.Is(err, tokens.ErrExpired) {
-		return problem(http.StatusBadRequest, handlers.CodeTokenExpired, "The link has expired; ask for a new one.")
+		return problem(http.StatusBadRequest, handlers.CodeTokenExpired, "link.expired")
 	}
 	if errors.Is(err, tokens.ErrInvalid) {
 		return errInvalidLink
@@ -242,9 +236,9 @@ func (h *Handlers) verifyAccount(w http.ResponseWriter, r *http.Request) error {
 		// A contested signup kept no password: the owner of the address,
 		// who has just proved it, chooses one.
 		h.sendReset(r, u)
-		return writeMessage(w, verifiedSetPassword)
+		return h.writeMessage(w, r, "verify.choose_password")
 	}
-	return writeMessage(w, "Your account is verified; you can log in.")
+	return h.writeMessage(w, r, "verify.done")
 }
 
 type emailOnly struct {
@@ -265,8 +259,6 @@ func readEmail(w http.ResponseWriter, r *http.Request) (string, error) {
 	return email, f.err()
 }
 
-const resendAnswer = "If an unverified account uses this address, a new verification email is on its way."
-
 func (h *Handlers) resendVerification(w http.ResponseWriter, r *http.Request) error {
 	email, err := readEmail(w, r)
 	if err != nil {
@@ -284,5 +276,5 @@ func (h *Handlers) resendVerification(w http.ResponseWriter, r *http.Request) er
 			h.sendVerification(r, u)
 		}
 	})
-	return writeMessage(w, resendAnswer)
+	return h.writeMessage(w, r, "verify.resend_sent")
 }

@@ -28,10 +28,10 @@ func (h *Handlers) twoFactorRoutes(m *http.ServeMux) {
 }
 
 var (
-	errSessionExpired = problem(http.StatusUnauthorized, handlers.CodeSessionExpired, "The login session has expired; log in again.")
-	errSessionBusy    = problem(http.StatusConflict, handlers.CodeConflict, "Another code for this login is being checked; try again.")
-	errInvalidCode    = problem(http.StatusBadRequest, handlers.CodeInvalidCode, "The code is invalid.")
-	errCodeRequired   = fieldProblem(fields{"code": {{Code: fieldRequired, Message: fieldMessages[fieldRequired]}}})
+	errSessionExpired = problem(http.StatusUnauthorized, handlers.CodeSessionExpired, "two_factor.expired")
+	errSessionBusy    = problem(http.StatusConflict, handlers.CodeConflict, "two_factor.busy")
+	errInvalidCode    = problem(http.StatusBadRequest, handlers.CodeInvalidCode, "two_factor.bad_code")
+	errCodeRequired   = fieldProblem(fields{"code": {fieldError(fieldRequired)}})
 	// errStaleSession is returned inside UpdateUser when the account no
 	// longer matches the pending session.
 	errStaleSession = errors.New("stale pending session")

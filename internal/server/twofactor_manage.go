@@ -26,14 +26,14 @@ type setupResponse struct {
 // The 2FA state conflicts: each is 409, as the request may succeed once the
 // account's 2FA state changes.
 var (
-	errAlreadyEnabled = problem(http.StatusConflict, handlers.CodeTwoFactorAlreadyEnabled, "Two-factor authentication is already enabled.")
-	errNotEnabled     = problem(http.StatusConflict, handlers.CodeTwoFactorNotEnabled, "Two-factor authentication is not enabled.")
-	errNotSetUp       = problem(http.StatusConflict, handlers.CodeTwoFactorNotSetUp, "No two-factor setup is pending; call setup first.")
-	errCodesChanged   = problem(http.StatusConflict, handlers.CodeConflict, "The backup codes were changed by another request; try again.")
+	errAlreadyEnabled = problem(http.StatusConflict, handlers.CodeTwoFactorAlreadyEnabled, "two_factor.already_enabled")
+	errNotEnabled     = problem(http.StatusConflict, handlers.CodeTwoFactorNotEnabled, "two_factor.not_enabled")
+	errNotSetUp       = problem(http.StatusConflict, handlers.CodeTwoFactorNotSetUp, "two_factor.not_set_up")
+	errCodesChanged   = problem(http.StatusConflict, handlers.CodeConflict, "two_factor.codes_changed")
 	// errSessionEnded refuses a change whose checks (the password, the
 	// session) were made against an account that has changed since: a
 	// password change, reset or revocation committed in between.
-	errSessionEnded = problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "The session has ended.")
+	errSessionEnded = problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "auth.session_ended")
 )
 
 // setup2FA creates a new unconfirmed secret, replacing any earlier one. The
@@ -231,7 +231,7 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorDisabled, UserID: u.ID})
 	h.notify(r, disabled, authmail.KindTwoFactorDisabled, authmail.Data{})
-	return writeMessage(w, "Two-factor authentication is disabled.")
+	return h.writeMessage(w, r, "two_factor.disabled")
 }
 
 // clearTwoFactor erases every trace of 2FA from x but the replay guard
