@@ -468,7 +468,10 @@ type Hooks struct {
 	// format of its own. The status, the stable Code, the field Errors and
 	// the Retry-After header (already set on w) are the contract; it must
 	// write the status it is given and must not show p.Err, the internal
-	// cause. Default: RFC 9457 problem details.
+	// cause. p.Detail and the field error messages are already in the
+	// request's language (see Locales), and p.DetailKey names the
+	// message, for an application that translates itself. Default: RFC
+	// 9457 problem details.
 	RenderProblem func(w http.ResponseWriter, r *http.Request, p *Problem)
 }
 

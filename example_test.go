@@ -411,3 +411,46 @@ func ExampleAuth_AdminAction() {
 	// true
 	// true
 }
+
+func ExampleLocales() {
+	mem := memory.New()
+	auth, err := authsys.New(authsys.Config{
+		Keys:    authsys.Keys{Signing: authsys.Key{Secret: []byte("an example signing key of 32+ bytes")}},
+		Users:   mem,
+		Pending: mem,
+		Mailer:  &mail.Console{W: io.Discard},
+		Links:   authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:    authsys.Mail{From: "noreply@example.com"},
+		Locales: authsys.Locales{
+			// Translate the keys of authsys.DefaultMessages(); a key left
+			// out is said in English.
+			Messages: map[string]map[string]string{"fr": {
+				"login.invalid_credentials": "Adresse e-mail ou mot de passe invalide.",
+				"logout.done":               "Déconnecté.",
+			}},
+			// The language of a signed-in user, when the application keeps
+			// one; "" leaves the choice to Accept-Language.
+			Locale: func(r *http.Request, a authsys.Account) string {
+				lang, _ := a.Profile["lang"].(string)
+				return lang
+			},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(http.StripPrefix("/api/auth", auth.Handler()))
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/auth/logout/", nil)
+	req.Header.Set("Accept-Language", "fr-CA, en;q=0.5")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	fmt.Print(res.Header.Get("Content-Language"), " ", string(body))
+	// Output:
+	// fr {"message":"Déconnecté.","code":"logout.done"}
+}

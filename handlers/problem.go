@@ -94,11 +94,12 @@ type FieldError struct {
 	// "password_too_short"); clients branch on it.
 	Code string `json:"code"`
 	// Message says what is wrong, for people. The library's own field
-	// errors are rendered in the request's language (the catalog key is
-	// "field." + Code). A FieldError an application returns keeps its
-	// Message, unless it is empty: then the catalog's message for
-	// "field." + Code is sent (see authsys.Locales.Messages), so an
-	// application can translate its own codes there.
+	// errors are rendered in the request's language, from the catalog
+	// key "field." + Code. A FieldError an application returns keeps its
+	// Message, unless it is empty (or the library's English message for
+	// Code): then the catalog's "field." + Code is sent, so an
+	// application can translate its own codes in
+	// authsys.Locales.Messages.
 	Message string `json:"message"`
 }
 

@@ -99,7 +99,8 @@ type Data struct {
 	// Link is the action link of the message; when non-empty it is also
 	// the only element of Message.Links.
 	Link string
-	// ExpiresIn says in words how long the link stays valid, e.g. "3 days".
+	// ExpiresIn says in words, in the message's language, how long the
+	// link stays valid, e.g. "3 days".
 	ExpiresIn string
 	// Device names the device of the request a notice is about, e.g.
 	// "Firefox on Linux"; empty when unknown.

@@ -347,3 +347,51 @@ func TestMaskEmail(t *testing.T) {
 		}
 	}
 }
+
+// TestDefines checks which kinds a Templates value overrides.
+func TestDefines(t *testing.T) {
+	tpl := &mail.Templates{PasswordReset: mail.Template{HTML: "<p>{{.Link}}</p>"}}
+	for _, tc := range []struct {
+		t    *mail.Templates
+		kind string
+		want bool
+	}{
+		{tpl, mail.KindPasswordReset, true},
+		{tpl, mail.KindVerifyAccount, false},
+		{tpl, "no_such_kind", false},
+		{nil, mail.KindPasswordReset, false},
+		{&mail.Templates{}, mail.KindNewDeviceSignIn, false},
+		{&mail.Templates{NewDeviceSignIn: mail.Template{Subject: "x"}}, mail.KindNewDeviceSignIn, true},
+	} {
+		if got := tc.t.Defines(tc.kind); got != tc.want {
+			t.Errorf("Defines(%q) on %+v: got %v, want %v", tc.kind, tc.t, got, tc.want)
+		}
+	}
+}
+
+// TestRenderUser checks that a template can greet the user from
+// Data.User, its profile included, and that Validate accepts such a
+// template (the sample data has a User).
+func TestRenderUser(t *testing.T) {
+	tpl := &mail.Templates{VerifyAccount: mail.Template{
+		Text: "Hello {{with .User.Profile.name}}{{.}}{{else}}{{.User.Email}}{{end}} ({{.User.ID}}, {{.Locale}})",
+		HTML: "<p>Hello {{.User.Profile.name}}</p>",
+	}}
+	if err := tpl.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	data := sampleData()
+	data.User = mail.User{ID: "42", Email: "jane.doe@example.com", Profile: map[string]any{"name": "Jane <3"}}
+	data.Locale = "fr"
+	m, err := tpl.Render(mail.KindVerifyAccount, "noreply@example.com", "jane.doe@example.com", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Text != "Hello Jane <3 (42, fr)" || m.HTML != "<p>Hello Jane &lt;3</p>" {
+		t.Errorf("got %q and %q, want the greeting by name (escaped in HTML)", m.Text, m.HTML)
+	}
+	data.User.Profile = nil
+	if m, err := tpl.Render(mail.KindVerifyAccount, "noreply@example.com", "jane.doe@example.com", data); err != nil || m.Text != "Hello jane.doe@example.com (42, fr)" {
+		t.Errorf("without a profile: got %q, %v, want the greeting by email", m.Text, err)
+	}
+}
