@@ -21,7 +21,7 @@ import (
 // English.
 type lang int
 
-// english is always language 0.
+// langEnglish is English, always language 0.
 const langEnglish lang = 0
 
 // locales are the languages of an Auth: the built-in English (with the
