@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -404,6 +405,7 @@ func (h *Handlers) writeMessage(w http.ResponseWriter, r *http.Request, key stri
 func (h *Handlers) writeMessageStatus(w http.ResponseWriter, r *http.Request, status int, key string) error {
 	l := h.requestLang(r)
 	text, own := h.loc.text(l, key, nil)
+	text = cmp.Or(text, key) // a sentence not yet in the catalog says itself
 	if own {
 		w.Header().Set("Content-Language", h.loc.name(l))
 	}

@@ -107,3 +107,17 @@ func mustTags(t *testing.T, s ...string) []language.Tag {
 	}
 	return out
 }
+
+// TestUnknownKeySaysItself checks the safety net of a sentence passed
+// where a key belongs (code merged before its message joined the catalog;
+// TestCatalogKeys fails on it): the sentence is the detail, in every
+// language.
+func TestUnknownKeySaysItself(t *testing.T) {
+	p := problem(400, handlers.CodeConflict, "Not in the catalog yet.")
+	loc := newLocales(Locales{Messages: map[string]map[string]string{"fr": {}}})
+	for _, l := range []lang{langEnglish, loc.match(mustTags(t, "fr")...)} {
+		if got, translated := loc.problem(p, l); got.Detail != "Not in the catalog yet." || translated {
+			t.Errorf("%s: got %q, %v; want the sentence, untranslated", loc.name(l), got.Detail, translated)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,7 +42,7 @@ func problem(status int, code, key string, args ...string) *Problem {
 			p.DetailArgs[args[i]] = args[i+1]
 		}
 	}
-	p.Detail = englishText(key, p.DetailArgs)
+	p.Detail = cmp.Or(englishText(key, p.DetailArgs), key) // a sentence not yet in the catalog says itself
 	return p
 }
 
