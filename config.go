@@ -2,6 +2,7 @@ package authsys
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -377,6 +378,29 @@ type Passwords struct {
 	// hash holds Params.Memory, so this also bounds the memory a login
 	// flood can take. Default GOMAXPROCS.
 	MaxConcurrentHashes int
+	// Policy decides whether a new password is acceptable: at signup,
+	// password reset confirmation and password change. It returns nil to
+	// accept it; a *FieldError, or several joined with errors.Join, to
+	// refuse it with 400 validation_failed, the field errors listed under
+	// the request's password field ("password" or "new_password"); a
+	// *Problem to answer that problem as it is; any other error fails the
+	// request like a store error (503 service_unavailable when it wraps
+	// ErrUnavailable or a context error, 500 internal_error otherwise;
+	// logged, never shown). Whatever the policy, the password must be
+	// present and at most 1024 bytes (the bound that protects the hasher):
+	// those checks come first, and Policy sees only passwords within them.
+	// It is called before the request's rate limit and, at signup, for
+	// every request alike, so it must not reveal whether the address has
+	// an account. To add rules to the default ones, call
+	// DefaultPasswordPolicy from the policy. Default DefaultPasswordPolicy.
+	Policy func(ctx context.Context, p PasswordCandidate) error
+	// Breached, when set, is asked about every new password that Policy
+	// accepts; one it reports breached is refused with the field error
+	// password_breached, and an error from it answers 503
+	// service_unavailable. pwned.Checker asks the Pwned Passwords range
+	// API of Have I Been Pwned without sending the password or its hash.
+	// Default nil: no breach check.
+	Breached BreachChecker
 }
 
 // HTTP configures what the library trusts of incoming requests.
@@ -519,6 +543,7 @@ func (c Config) build() (server.Deps, error) {
 	}
 	d.Logger, d.Now = c.Logger, c.Now
 	d.Hasher = password.NewHasher(password.Params(c.Passwords.Params), c.Passwords.MaxConcurrentHashes)
+	d.PasswordPolicy, d.Breached = c.Passwords.policy(), c.Passwords.Breached
 	d.Limiter = ratelimit.New(c.Pending, session.NewKeys(c.Sessions.KeyPrefix).RateLimits())
 	d.Mail = server.Mail(c.Mail)
 	d.Links = server.Links(c.Links)
@@ -793,6 +818,17 @@ func (p *Passwords) defaults() {
 	p.Params.Parallelism = cmp.Or(p.Params.Parallelism, d.Parallelism)
 	p.Params.SaltLength = cmp.Or(p.Params.SaltLength, d.SaltLength)
 	p.Params.KeyLength = cmp.Or(p.Params.KeyLength, d.KeyLength)
+}
+
+// policy returns Policy, or DefaultPasswordPolicy, in the server's terms.
+func (p Passwords) policy() func(ctx context.Context, userID, email, password string) error {
+	policy := p.Policy
+	if policy == nil {
+		policy = DefaultPasswordPolicy
+	}
+	return func(ctx context.Context, userID, email, password string) error {
+		return policy(ctx, PasswordCandidate{UserID: userID, Email: email, Password: password})
+	}
 }
 
 func (p Passwords) validate() error {

@@ -80,9 +80,16 @@ type FieldError struct {
 	// Code is stable (e.g. "required", "invalid_email",
 	// "password_too_short"); clients branch on it.
 	Code string `json:"code"`
-	// Message says what is wrong, for people.
+	// Message says what is wrong, for people. A hook may leave it empty:
+	// the response then carries the library's message for Code (a
+	// generic one for a code of the application's own).
 	Message string `json:"message"`
 }
 
 // Error implements error.
-func (e *FieldError) Error() string { return e.Code + ": " + e.Message }
+func (e *FieldError) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Message
+}

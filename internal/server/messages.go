@@ -16,7 +16,14 @@ const (
 	fieldTooLong       = "too_long"
 	fieldOutOfRange    = "out_of_range"
 	fieldInvalidCursor = "invalid_cursor"
+	// fieldPasswordBreached: the breach check (Passwords.Breached) found
+	// the new password in breach data.
+	fieldPasswordBreached = "password_breached"
 )
+
+// fieldPasswordRefusedMessage is the message of a field error that a
+// password policy gave with a code of its own and no message.
+const fieldPasswordRefusedMessage = "This password cannot be used."
 
 // fieldMessages are the English messages of the field error codes.
 var fieldMessages = map[string]string{
@@ -33,4 +40,5 @@ var fieldMessages = map[string]string{
 	password.CodeNumeric:   "This password is entirely numeric.",
 	password.CodeLikeEmail: "This password is too similar to the email address.",
 	password.CodeCommon:    "This password is too common.",
+	fieldPasswordBreached:  "This password has appeared in a data breach. Choose another one.",
 }
