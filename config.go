@@ -62,7 +62,8 @@ type Config struct {
 	RateLimits RateLimits
 	// TwoFactor configures TOTP two-factor authentication.
 	TwoFactor TwoFactor
-	// Passwords configures password hashing.
+	// Passwords configures password hashing and the rules of new
+	// passwords.
 	Passwords Passwords
 	// HTTP configures what the library trusts of incoming requests:
 	// cross-origin callers, reverse proxies, deadlines.
@@ -367,8 +368,9 @@ type PasswordParams struct {
 	KeyLength uint32
 }
 
-// Passwords configures password hashing. New hashes are argon2id; bcrypt
-// and Django's formats are verified too and rehashed on login.
+// Passwords configures password hashing and the rules of new passwords.
+// New hashes are argon2id; bcrypt and Django's formats are verified too and
+// rehashed on login.
 type Passwords struct {
 	// Params are the argon2id parameters of new hashes. Default OWASP's:
 	// 19 MiB, 2 iterations, 1 lane.

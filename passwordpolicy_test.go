@@ -565,3 +565,23 @@ func TestPasswordBreachedConcurrent(t *testing.T) {
 		t.Errorf("got %d requests to the API, want %d", got, n)
 	}
 }
+
+// A policy that asks for 12 characters and keeps the default rules.
+func ExampleDefaultPasswordPolicy() {
+	policy := func(ctx context.Context, p authsys.PasswordCandidate) error {
+		if utf8.RuneCountInString(p.Password) < 12 {
+			return &authsys.FieldError{Code: "password_too_short", Message: "Use at least 12 characters."}
+		}
+		return authsys.DefaultPasswordPolicy(ctx, p)
+	}
+	cfg := authsys.Config{Passwords: authsys.Passwords{Policy: policy}}
+	_ = cfg // with Users, Pending, Mailer, ... as usual
+
+	for _, pw := range []string{"violet-otter-sings-42", "Tr0ub4dor&3", "passwordpassword"} {
+		fmt.Println(policy(context.Background(), authsys.PasswordCandidate{Email: "alice@example.com", Password: pw}))
+	}
+	// Output:
+	// <nil>
+	// password_too_short: Use at least 12 characters.
+	// password_too_common
+}

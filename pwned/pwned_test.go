@@ -353,3 +353,27 @@ func TestEndlessAnswer(t *testing.T) {
 		t.Errorf("got %d bytes written before the checker hung up, want it to stop reading at 1 MiB", n)
 	}
 }
+
+// FuzzRangeAnswer feeds Breached arbitrary API answers: it never panics,
+// and reports a password breached only when the answer names its hash
+// suffix.
+func FuzzRangeAnswer(f *testing.F) {
+	const pw = "fuzzed password"
+	suffix := sha1Hex(pw)[5:]
+	for _, s := range []string{
+		suffix + ":3\r\n", strings.ToLower(suffix) + ":1", suffix + ":0\r\n" + fmt.Sprintf("%035X:9", 5),
+		"", "\r\n\r\n", "garbage", suffix + ":", suffix + ":99999999999999999999", ":\n:", suffix[1:] + ":4",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		client := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
+		})}
+		c := &pwned.Checker{Client: client, FailClosed: true}
+		got, err := c.Breached(t.Context(), pw)
+		if got && (err != nil || !strings.Contains(strings.ToUpper(string(body)), suffix)) {
+			t.Errorf("got %v, %v for answer %q, want breached only when it names the suffix", got, err, body)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/authsys-go/authsys/internal/password"
 )
@@ -91,4 +92,23 @@ func TestCommonPasswordList(t *testing.T) {
 			t.Errorf("got no %q in the list, want it", w)
 		}
 	}
+}
+
+// FuzzValidate checks that Validate takes any input, valid UTF-8 or not,
+// and that a password of at least MinLength bytes made of a unit of at
+// most 3 bytes repeated is always common.
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{"", "passwordpassword", "Summer2024!", "\xff\xfe\xff\xfe\xff\xfe\xff\xfe", "äöüäöüäöü", "zzzzzzzz1234"} {
+		f.Add(s, "alice@example.com")
+	}
+	f.Fuzz(func(t *testing.T, pw, email string) {
+		got := password.Validate(pw, email)
+		if len(pw) >= password.MinLength {
+			for d := 1; d <= 3 && d < len(pw); d++ {
+				if len(pw)%d == 0 && strings.Repeat(pw[:d], len(pw)/d) == pw && utf8.ValidString(pw) && !slices.Contains(got, password.CodeCommon) {
+					t.Errorf("Validate(%q): got %q, want %q among them", pw, got, password.CodeCommon)
+				}
+			}
+		}
+	})
 }
