@@ -46,10 +46,12 @@ type Checker struct {
 	// Client sends the requests. Default http.DefaultClient.
 	Client *http.Client
 	// Timeout bounds each request, the reading of its answer included;
-	// the caller's context bounds it too. Default 3 seconds.
+	// the caller's context bounds it too. Zero or less means the default,
+	// 3 seconds.
 	Timeout time.Duration
 	// Threshold is how many times a password must have been seen in
-	// breaches to count as breached. Default 1: once is enough.
+	// breaches to count as breached. Zero or less means the default, 1:
+	// once is enough.
 	Threshold int
 	// FailClosed makes Breached return an error when the API cannot
 	// answer (a network error, the Timeout, a status other than 200, an
@@ -91,7 +93,11 @@ func (c *Checker) count(ctx context.Context, password string) (int, error) {
 	hash := strings.ToUpper(hex.EncodeToString(sum[:]))
 	prefix, suffix := hash[:5], hash[5:]
 
-	ctx, cancel := context.WithTimeout(ctx, cmp.Or(c.Timeout, 3*time.Second))
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	base := strings.TrimRight(cmp.Or(c.BaseURL, DefaultBaseURL), "/")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/range/"+prefix, nil)

@@ -194,6 +194,13 @@ func TestDefaults(t *testing.T) {
 	if want := pwned.DefaultBaseURL + "/range/" + sha1Hex(pw)[:5]; gotURL != want {
 		t.Errorf("got URL %q, want %q", gotURL, want)
 	}
+	// A negative Timeout or Threshold means the default, not "none".
+	srv := httptest.NewServer(&fakeAPI{seen: map[string]int{pw: 1}})
+	defer srv.Close()
+	got, err = (&pwned.Checker{BaseURL: srv.URL, Timeout: -1, Threshold: -1, FailClosed: true}).Breached(t.Context(), pw)
+	if err != nil || !got {
+		t.Errorf("Timeout and Threshold -1: got %v, %v, want true, nil", got, err)
+	}
 }
 
 type roundTrip func(*http.Request) (*http.Response, error)
