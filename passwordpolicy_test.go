@@ -302,6 +302,27 @@ func TestPasswordPolicyProblem(t *testing.T) {
 	}
 }
 
+// TestPasswordPolicySharedProblem has a policy return the same Problem,
+// without a Title, to concurrent requests: under -race, rendering must not
+// write to it.
+func TestPasswordPolicySharedProblem(t *testing.T) {
+	f := newPolicyFlow(t, "signup")
+	shared := &authsys.Problem{Status: http.StatusServiceUnavailable, Code: authsys.CodeServiceUnavailable, Detail: "Signups are paused.", RetryAfter: time.Minute}
+	f.rec.set(func(context.Context, authsys.PasswordCandidate) error { return shared })
+	rs := coreParallel(8, func(i int) response {
+		return f.e.client().post("/signup/", map[string]string{"email": fmt.Sprintf("s%d@example.com", i), "password": "violet-otter-sings-42"})
+	})
+	for _, r := range rs {
+		expect(t, r, http.StatusServiceUnavailable, authsys.CodeServiceUnavailable)
+		if got := r.json(t)["title"]; got != "Service Unavailable" {
+			t.Errorf("got title %q, want Service Unavailable", got)
+		}
+	}
+	if shared.Title != "" {
+		t.Errorf("got the policy's Problem changed (Title %q), want it left alone", shared.Title)
+	}
+}
+
 func TestPasswordPolicyError(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -89,7 +89,10 @@ func policyRefusal(f fields, field string, err error) error {
 		if p.Status < 400 || p.Status > 599 || p.Code == "" {
 			return fmt.Errorf("password policy: got a Problem with status %d and code %q, want a 4xx or 5xx status and a code", p.Status, p.Code)
 		}
-		return p
+		// A copy: the policy may return one Problem to every request,
+		// and rendering fills in its Title.
+		q := *p
+		return &q
 	}
 	return fmt.Errorf("password policy: %w", err)
 }
