@@ -2,6 +2,7 @@ package authsys
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -64,7 +65,8 @@ type Config struct {
 	RateLimits RateLimits
 	// TwoFactor configures TOTP two-factor authentication.
 	TwoFactor TwoFactor
-	// Passwords configures password hashing.
+	// Passwords configures password hashing and the rules of new
+	// passwords.
 	Passwords Passwords
 	// HTTP configures what the library trusts of incoming requests:
 	// cross-origin callers, reverse proxies, deadlines.
@@ -421,8 +423,9 @@ type PasswordParams struct {
 	KeyLength uint32
 }
 
-// Passwords configures password hashing. New hashes are argon2id; bcrypt
-// and Django's formats are verified too and rehashed on login.
+// Passwords configures password hashing and the rules of new passwords.
+// New hashes are argon2id; bcrypt and Django's formats are verified too and
+// rehashed on login.
 type Passwords struct {
 	// Params are the argon2id parameters of new hashes. Default OWASP's:
 	// 19 MiB, 2 iterations, 1 lane.
@@ -432,6 +435,29 @@ type Passwords struct {
 	// hash holds Params.Memory, so this also bounds the memory a login
 	// flood can take. Default GOMAXPROCS.
 	MaxConcurrentHashes int
+	// Policy decides whether a new password is acceptable: at signup,
+	// password reset confirmation and password change. It returns nil to
+	// accept it; a *FieldError, or several joined with errors.Join, to
+	// refuse it with 400 validation_failed, the field errors listed under
+	// the request's password field ("password" or "new_password"); a
+	// *Problem to answer that problem as it is; any other error fails the
+	// request like a store error (503 service_unavailable when it wraps
+	// ErrUnavailable or a context error, 500 internal_error otherwise;
+	// logged, never shown). Whatever the policy, the password must be
+	// present and at most 1024 bytes (the bound that protects the hasher):
+	// those checks come first, and Policy sees only passwords within them.
+	// It is called before the request's rate limit and, at signup, for
+	// every request alike, so it must not reveal whether the address has
+	// an account. To add rules to the default ones, call
+	// DefaultPasswordPolicy from the policy. Default DefaultPasswordPolicy.
+	Policy func(ctx context.Context, p PasswordCandidate) error
+	// Breached, when set, is asked about every new password that Policy
+	// accepts; one it reports breached is refused with the field error
+	// password_breached, and an error from it answers 503
+	// service_unavailable. pwned.Checker asks the Pwned Passwords range
+	// API of Have I Been Pwned without sending the password or its hash.
+	// Default nil: no breach check.
+	Breached BreachChecker
 }
 
 // HTTP configures what the library trusts of incoming requests.
@@ -580,6 +606,7 @@ func (c Config) build() (server.Deps, error) {
 	}
 	d.Logger, d.Now = c.Logger, c.Now
 	d.Hasher = password.NewHasher(password.Params(c.Passwords.Params), c.Passwords.MaxConcurrentHashes)
+	d.PasswordPolicy, d.Breached = c.Passwords.policy(), c.Passwords.Breached
 	d.Limiter = ratelimit.New(c.Pending, session.NewKeys(c.Sessions.KeyPrefix).RateLimits())
 	d.Mail = server.Mail(c.Mail)
 	d.Locales = server.Locales(c.Locales)
@@ -855,6 +882,17 @@ func (p *Passwords) defaults() {
 	p.Params.Parallelism = cmp.Or(p.Params.Parallelism, d.Parallelism)
 	p.Params.SaltLength = cmp.Or(p.Params.SaltLength, d.SaltLength)
 	p.Params.KeyLength = cmp.Or(p.Params.KeyLength, d.KeyLength)
+}
+
+// policy returns Policy, or DefaultPasswordPolicy, in the server's terms.
+func (p Passwords) policy() func(ctx context.Context, userID, email, password string) error {
+	policy := p.Policy
+	if policy == nil {
+		policy = DefaultPasswordPolicy
+	}
+	return func(ctx context.Context, userID, email, password string) error {
+		return policy(ctx, PasswordCandidate{UserID: userID, Email: email, Password: password})
+	}
 }
 
 func (p Passwords) validate() error {

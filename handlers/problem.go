@@ -100,8 +100,15 @@ type FieldError struct {
 	// Code): then the catalog's "field." + Code is sent, so an
 	// application can translate its own codes in
 	// authsys.Locales.Messages.
+	// An empty Message for a code the catalog does not know gives a
+	// generic one.
 	Message string `json:"message"`
 }
 
 // Error implements error.
-func (e *FieldError) Error() string { return e.Code + ": " + e.Message }
+func (e *FieldError) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Message
+}

@@ -5,6 +5,7 @@
 //
 //	go run ./examples/server -insecure-cookies
 //	go run ./examples/server -redis redis://127.0.0.1:6379/0 -postgres postgres://127.0.0.1/test -smtp smtp://user:pass@mail:587
+//	go run ./examples/server -pwned   # refuse passwords found in data breaches
 //	go run ./examples/server admin list
 //
 // The start-up line names the address and the backends in use. -addr with
@@ -33,6 +34,7 @@ import (
 	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/mail"
 	"github.com/authsys-go/authsys/mail/smtp"
+	"github.com/authsys-go/authsys/pwned"
 	"github.com/authsys-go/authsys/store/memory"
 	"github.com/authsys-go/authsys/store/postgres"
 	"github.com/authsys-go/authsys/store/redis"
@@ -51,6 +53,8 @@ type options struct {
 	trustedOrigins         string
 	trustedProxies         string
 	signingAlgorithm       string
+	pwned                  bool
+	pwnedURL               string
 }
 
 func main() {
@@ -88,6 +92,8 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins of an SPA on another origin")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "HS256", "JWT algorithm: HS256, or EdDSA to publish the public key at /api/auth/jwks.json")
+	fs.BoolVar(&o.pwned, "pwned", false, "refuse new passwords found in data breaches (Have I Been Pwned's range API: only 5 hex digits of the password's SHA-1 are sent; when the API is down, passwords pass with a logged warning)")
+	fs.StringVar(&o.pwnedURL, "pwned-url", pwned.DefaultBaseURL, "base URL of the Pwned Passwords API that -pwned asks")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
 	}
@@ -321,6 +327,9 @@ func authConfig(o options, b *backends, key []byte, frontend string, logger *slo
 	}
 	if o.grace == 0 {
 		cfg.Sessions.RefreshReuseGrace = -1 // none
+	}
+	if o.pwned {
+		cfg.Passwords.Breached = &pwned.Checker{BaseURL: o.pwnedURL, Logger: logger}
 	}
 	return cfg
 }

@@ -12,6 +12,6 @@
 // that find no free slot before their context ends get ErrBusy.
 //
 // Validate checks a new password against simple rules (length, not only
-// digits, not the email address, not a very common password) and returns
-// human-readable problems.
+// digits, not the email address, not a common password or a simple variant
+// of one) and returns the codes of the problems found.
 package password

@@ -33,6 +33,6 @@ func ExampleValidate() {
 	fmt.Println(password.Validate("alice", "alice@example.com"))
 	fmt.Println(password.Validate("violet-otter-sings-42", "alice@example.com") == nil)
 	// Output:
-	// [password_too_short password_too_similar]
+	// [password_too_short password_too_similar password_too_common]
 	// true
 }

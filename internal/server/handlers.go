@@ -63,6 +63,13 @@ type Deps struct {
 	Logger      *slog.Logger
 	Now         func() time.Time
 
+	// PasswordPolicy is Passwords.Policy (DefaultPasswordPolicy when
+	// unset), given the account's ID (empty at signup), its email and the
+	// new password; nil applies password.Validate. Breached is
+	// Passwords.Breached, nil when off.
+	PasswordPolicy func(ctx context.Context, userID, email, password string) error
+	Breached       BreachChecker
+
 	Limits    Limits
 	Mail      Mail
 	Locales   Locales

@@ -151,6 +151,10 @@ func (loc *locales) problem(p *Problem, l lang) (*Problem, bool) {
 				if s, own := loc.text(l, key, fieldArgs[key]); s != "" {
 					out[i].Message = s
 					translated = translated || own
+				} else if fe.Message == "" {
+					// An application's own code without a message.
+					out[i].Message, own = loc.text(l, "request.field_refused", nil)
+					translated = translated || own
 				}
 			}
 			q.Errors[field] = out

@@ -23,6 +23,7 @@ func TestLocalizeProblem(t *testing.T) {
 			"field.name_taken":       "Ce nom est pris.",
 			"field.required":         "Ce champ est obligatoire.",
 			"request.invalid_fields": "Champs invalides.",
+			"request.field_refused":  "Ce champ est refusé.",
 		},
 	}}
 	if f, why := CheckLocales(l); f != "" {
@@ -49,7 +50,7 @@ func TestLocalizeProblem(t *testing.T) {
 		"name":  {{Code: "name_taken", Message: "Ce nom est pris."}},
 		"email": {{Code: fieldRequired, Message: "Ce champ est obligatoire."}},
 		"nick":  {{Code: fieldRequired, Message: "Pick a nickname."}},
-		"other": {{Code: "unknown_code"}},
+		"other": {{Code: "unknown_code", Message: "Ce champ est refusé."}},
 	}
 	if !translated || got.Detail != "Champs invalides." || !reflect.DeepEqual(got.Errors, want) {
 		t.Errorf("French: got %v %q %v, want true, the French detail and %v", translated, got.Detail, got.Errors, want)

@@ -33,6 +33,9 @@ const (
 	fieldTooLong       = "too_long"
 	fieldOutOfRange    = "out_of_range"
 	fieldInvalidCursor = "invalid_cursor"
+	// fieldPasswordBreached: the breach check (Passwords.Breached) found
+	// the new password in breach data.
+	fieldPasswordBreached = "password_breached"
 )
 
 // fieldKeyPrefix prefixes the catalog key of a field error code's message:
@@ -55,6 +58,7 @@ var fieldMessages = map[string]string{
 	password.CodeNumeric:   "This password is entirely numeric.",
 	password.CodeLikeEmail: "This password is too similar to the email address.",
 	password.CodeCommon:    "This password is too common.",
+	fieldPasswordBreached:  "This password has appeared in a data breach. Choose another one.",
 }
 
 // fieldArgs are the values of the placeholders of the field error
@@ -81,6 +85,7 @@ var messages = map[string]string{
 	"request.unknown_field":          "Unknown field {field}.",
 	"request.trailing_data":          "The body must hold a single JSON object.",
 	"request.invalid_fields":         "The request has invalid fields.",
+	"request.field_refused":          "This value cannot be used.",
 	"request.throttled":              "Too many requests; try again later.",
 	"server.unavailable":             "The service is temporarily unavailable; try again shortly.",
 	"server.internal_error":          "An internal error occurred.",

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,13 +23,103 @@ func resetState(u store.User) string {
 	return "r1|" + u.PasswordHash + "|" + strconv.FormatInt(u.TokenVersion, 10) + "|" + u.Email
 }
 
-func (h *Handlers) checkNewPassword(f fields, field, pw, email string) {
+// BreachChecker is authsys.BreachChecker.
+type BreachChecker interface {
+	Breached(ctx context.Context, password string) (bool, error)
+}
+
+// checkNewPassword checks pw, the new password of the account userID
+// (empty at signup) whose address is email, and records its field errors
+// in f under field. Whatever the policy, the password must be present and
+// at most password.MaxLength bytes (the bounds that protect the hasher);
+// only a password within them goes to the policy (Deps.PasswordPolicy),
+// and only one the policy accepts to the breach check (Deps.Breached).
+// The error is a problem to answer as it is (a *Problem from the policy, a
+// 503 from the breach check) or the policy's failure.
+func (h *Handlers) checkNewPassword(r *http.Request, f fields, field, userID, email, pw string) error {
 	if !f.required(field, pw) {
-		return
+		return nil
 	}
-	for _, code := range password.Validate(pw, email) {
-		f.add(field, code)
+	if len(pw) > password.MaxLength {
+		f.add(field, password.CodeTooLong)
+		return nil
 	}
+	ctx := r.Context()
+	if h.deps.PasswordPolicy == nil {
+		for _, code := range password.Validate(pw, email) {
+			f.add(field, code)
+		}
+		if len(f[field]) > 0 {
+			return nil
+		}
+	} else if err := h.deps.PasswordPolicy(ctx, userID, email, pw); err != nil {
+		return policyRefusal(f, field, err)
+	}
+	if h.deps.Breached == nil {
+		return nil
+	}
+	breached, err := h.deps.Breached.Breached(ctx, pw)
+	switch {
+	case err != nil:
+		return unavailable(fmt.Errorf("password breach check: %w", err))
+	case breached:
+		f.add(field, fieldPasswordBreached)
+	}
+	return nil
+}
+
+// policyRefusal turns the error of a password policy into what the
+// request answers: field errors (a *FieldError, or several joined) are
+// recorded in f under field, a *Problem is returned as it is, and any
+// other error is returned to fail the request (503 or 500, see
+// toProblem).
+func policyRefusal(f fields, field string, err error) error {
+	if errs, ok := policyFieldErrors(err); ok {
+		for _, fe := range errs {
+			f[field] = append(f[field], fe)
+		}
+		return nil
+	}
+	var p *Problem
+	if errors.As(err, &p) && p != nil {
+		if p.Status < 400 || p.Status > 599 || p.Code == "" {
+			return fmt.Errorf("password policy: got a Problem with status %d and code %q, want a 4xx or 5xx status and a code", p.Status, p.Code)
+		}
+		// A copy: the policy may return one Problem to every request,
+		// and rendering fills in its Title.
+		q := *p
+		return &q
+	}
+	return fmt.Errorf("password policy: %w", err)
+}
+
+// policyFieldErrors returns the field errors err is made of: a
+// *FieldError, or errors joined (errors.Join) or wrapped (fmt.Errorf with
+// %w) around field errors only. It reports false when anything else is in
+// err, or a field error has no code.
+func policyFieldErrors(err error) ([]handlers.FieldError, bool) {
+	switch x := err.(type) {
+	case *handlers.FieldError:
+		if x == nil || x.Code == "" {
+			return nil, false
+		}
+		return []handlers.FieldError{*x}, true
+	case *Problem:
+		return nil, false
+	case interface{ Unwrap() []error }:
+		var out []handlers.FieldError
+		for _, e := range x.Unwrap() {
+			errs, ok := policyFieldErrors(e)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, errs...)
+		}
+		return out, len(out) > 0
+	case interface{ Unwrap() error }:
+		return policyFieldErrors(x.Unwrap())
+	}
+	return nil, false
 }
 
 func (h *Handlers) sendReset(r *http.Request, u store.User) {
@@ -83,7 +175,9 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	if err := tm.VerifyOneTime(in.Token, purposeReset, u.ID, resetState(u)); err != nil {
 		return oneTimeProblem(err)
 	}
-	h.checkNewPassword(f, "new_password", in.NewPassword, u.Email)
+	if err := h.checkNewPassword(r, f, "new_password", u.ID, u.Email, in.NewPassword); err != nil {
+		return err
+	}
 	if err := f.err(); err != nil {
 		return err
 	}
@@ -145,7 +239,9 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 	}
 	f := fields{}
 	f.required("current_password", in.CurrentPassword)
-	h.checkNewPassword(f, "new_password", in.NewPassword, u.Email)
+	if err := h.checkNewPassword(r, f, "new_password", u.ID, u.Email, in.NewPassword); err != nil {
+		return err
+	}
 	if err := f.err(); err != nil {
 		return err
 	}

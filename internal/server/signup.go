@@ -42,7 +42,9 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 	if f.required("email", in.Email) && !validEmail(email) {
 		f.add("email", fieldInvalidEmail)
 	}
-	h.checkNewPassword(f, "password", in.Password, email)
+	if err := h.checkNewPassword(r, f, "password", "", email, in.Password); err != nil {
+		return err
+	}
 	if err := f.err(); err != nil {
 		return err
 	}
