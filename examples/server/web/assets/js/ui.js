@@ -85,6 +85,7 @@ export function problemText(err) {
 //   fields    [{name, label, type, autocomplete, hint, required, inputmode,
 //             value, spellcheck}]; type "checkbox" gives a check box
 //   submit    the submit button's text
+//   submitClass  its class: "primary" (the default) or "danger"
 //   onSubmit  async (values, form) => {...}: its rejection is shown in place
 //   extra     nodes after the submit button
 //   problemFields  maps a problem code that carries no field errors to
@@ -101,7 +102,7 @@ export function form(spec) {
     inputs.set(field.name, { input, wrap, field });
     f.append(wrap);
   }
-  const button = h("button", { type: "submit", class: "primary" }, spec.submit);
+  const button = h("button", { type: "submit", class: spec.submitClass || "primary" }, spec.submit);
   f.append(h("div", { class: "actions" }, button, spec.extra || []));
 
   f.field = (name) => inputs.get(name)?.input;

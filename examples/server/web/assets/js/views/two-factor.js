@@ -3,7 +3,7 @@
 // new ones), and turning it off.
 
 import { call } from "../api.js";
-import { h, heading, form, message, focus, actionButton, copyText, download } from "../ui.js";
+import { h, heading, form, message, focus, actionButton, copyText, download, problemText } from "../ui.js";
 
 export default {
   title: "Two-factor authentication",
@@ -20,6 +20,12 @@ export default {
   },
 };
 
+// again returns a click handler that shows the page again, telling a
+// failure in the live region.
+function again(app, body) {
+  return () => rerender(app, body).catch((err) => app.notify(problemText(err)));
+}
+
 // rerender shows the page again for the account's new state.
 async function rerender(app, body, notice) {
   const { user } = await call("GET", "/me/");
@@ -31,6 +37,9 @@ async function rerender(app, body, notice) {
     const m = message(notice);
     body.prepend(m);
     focus(m);
+  } else {
+    // The control that was pressed is gone: start again at the heading.
+    focus(body.parentElement && body.parentElement.querySelector("h1"));
   }
 }
 
@@ -84,7 +93,7 @@ function showSetup(app, body, setup) {
           h("button", { type: "button", onclick: () => copyText(setup.secret, copied) }, "Copy key"),
           copied)),
       h("li", null, h("p", null, "Enter the code the app shows, to check it works:"), f)),
-    h("p", null, h("button", { type: "button", class: "link-button", onclick: () => rerender(app, body) }, "Cancel the setup")),
+    h("p", null, h("button", { type: "button", class: "link-button", onclick: again(app, body) }, "Cancel the setup")),
   );
   focus(title);
 }
@@ -104,7 +113,7 @@ function showCodes(app, body, codes, lead) {
       h("button", { type: "button", onclick: () => copyText(codes.join("\n"), copied) }, "Copy codes"),
       h("button", { type: "button", id: "download-codes", onclick: () => download("backup-codes.txt", text) }, "Download codes"),
       copied),
-    h("p", null, h("button", { type: "button", class: "primary", id: "codes-saved", onclick: () => rerender(app, body) }, "I have saved my codes")),
+    h("p", null, h("button", { type: "button", class: "primary", id: "codes-saved", onclick: again(app, body) }, "I have saved my codes")),
   );
   focus(title);
 }
@@ -133,6 +142,7 @@ function enabled(app, body) {
       { name: "code", label: "Authentication code or backup code", autocomplete: "one-time-code", spellcheck: false, required: true },
     ],
     submit: "Turn off two-factor authentication",
+    submitClass: "danger",
     problemFields: { invalid_code: "code", invalid_password: "password" },
     onSubmit: async (v) => {
       const data = await call("POST", "/2fa/disable/", { password: v.password, code: v.code.trim() });
