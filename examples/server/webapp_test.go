@@ -86,8 +86,9 @@ func webBrowser(t *testing.T) context.Context {
 // webRun is the state the pages of one test share: the (sub)test that runs
 // now and where screenshots go.
 type webRun struct {
-	t     *testing.T
-	shots string
+	t        *testing.T
+	shots    string
+	shotTime time.Duration // spent capturing
 }
 
 // webPage is one tab in a browser context of its own (its own cookies: a
@@ -387,6 +388,7 @@ const frames = `new Promise((r) => requestAnimationFrame(() => requestAnimationF
 func (p *webPage) shot(name string) {
 	t := p.t()
 	t.Helper()
+	defer func(start time.Time) { p.run.shotTime += time.Since(start) }(time.Now())
 	if a := webEval[[]string](p, webAudit); len(a) > 0 {
 		p.fail("accessibility audit of %s:\n%s", name, strings.Join(a, "\n"))
 	}
@@ -435,7 +437,7 @@ func (p *webPage) openMail(kind, to, title string) {
 
 // login logs in from the login page; code, when not empty, answers the
 // second step (a backup code when backup), remembering the browser when
-// remember.
+// remember. It returns on the page after the login.
 func (p *webPage) login(email, password, code string, backup, remember bool) {
 	p.t().Helper()
 	if p.path() != "/login" {
@@ -458,7 +460,7 @@ func (p *webPage) login(email, password, code string, backup, remember bool) {
 		}
 		p.press("#login-code", "Verify")
 	}
-	p.waitView("Your account")
+	// The account page, or the page ?next= names.
 	p.notice("You are logged in as " + email)
 }
 
@@ -492,16 +494,17 @@ func (c *totpClock) code(t *testing.T, secret string) string {
 }
 
 // TestWebApp runs every flow of the web app in Chromium against the
-// example server (users in memory, mail in the development mailbox, rate
-// limits off), then a 429 against a server with rate limits on.
+// example server (users in SQLite, mail in the development mailbox, rate
+// limits off), then the signup fields of a server that declares one, then
+// a 429 against a server with rate limits on.
 func TestWebApp(t *testing.T) {
 	start := time.Now()
 	browserCtx := webBrowser(t)
 	dir := t.TempDir()
-	// Secure cookies, as go run ./examples/server sets them: Chromium keeps
-	// them on http://127.0.0.1.
+	// As go run ./examples/server runs: users in SQLite, Secure cookies
+	// (Chromium keeps them on http://127.0.0.1).
 	flags := slices.DeleteFunc(srvLocalFlags(dir), func(f string) bool { return f == "-insecure-cookies" })
-	s := srvStart(t, append(flags, "-db", ":memory:", "-no-rate-limits")...)
+	s := srvStart(t, append(flags, "-db", filepath.Join(dir, "authsys.db"), "-no-rate-limits")...)
 	run := &webRun{t: t, shots: artifactDir(t)}
 	t.Logf("screenshots: %s", run.shots)
 
@@ -693,6 +696,7 @@ func TestWebApp(t *testing.T) {
 	step("login with a backup code", func(t *testing.T) {
 		a.logout()
 		a.login(ann, password, codes[0], true, false)
+		a.waitView("Your account")
 		a.shot("account-2fa")
 	})
 
@@ -870,10 +874,20 @@ func TestWebApp(t *testing.T) {
 		a.login(annNew, password, "", false, false)
 	})
 
-	step("log out everywhere", func(t *testing.T) {
+	step("log out the other sessions, then everywhere", func(t *testing.T) {
 		b.login(annNew, password, "", false, false)
 		a.nav("Sessions")
 		a.waitView("Sessions and devices")
+		a.press("#view", "Log out all other sessions")
+		a.waitText("#view .message", "1 other session was logged out.")
+		b.nav("Sessions")
+		b.waitView("Log in")
+		b.notice("Your session has ended.")
+
+		b.login(annNew, password, "", false, false)
+		a.nav("Account")
+		a.nav("Sessions")
+		a.waitFor("two sessions", `document.querySelectorAll("#session-list li").length === 2`)
 		a.press("#view", "Log out everywhere")
 		a.waitView("Log in")
 		a.notice("You are logged out of every session.")
@@ -926,7 +940,7 @@ func TestWebApp(t *testing.T) {
 	for _, p := range []*webPage{a, b} {
 		p.checkConsole()
 	}
-	t.Logf("the web app flows took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("the web app flows took %s, %s of it for the audits and screenshots", time.Since(start).Round(time.Millisecond), run.shotTime.Round(time.Millisecond))
 }
 
 // setCookie sets a Secure, HttpOnly cookie of the app, as the server

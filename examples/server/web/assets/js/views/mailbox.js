@@ -5,7 +5,7 @@
 import { getJSON } from "../api.js";
 import { h, heading, time } from "../ui.js";
 
-const POLL_MS = 2000;
+const POLL_MS = 1000;
 
 export default {
   title: "Development mailbox",
