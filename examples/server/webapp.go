@@ -74,7 +74,8 @@ func appHeaders(h http.Header) {
 
 // newApp returns the handler of the web app; box, when not nil, is the
 // development mailbox, whose page and data it then serves too, to requests
-// for frontendHost (the host of the email links) or for a loopback name.
+// for frontendHost (the host of the email links), an IP address or
+// localhost (see mailboxHostOnly).
 func newApp(box *devMailbox, frontendHost string) http.Handler {
 	page := renderIndex(box != nil)
 	assets, err := fs.Sub(webFiles, "web/assets")

@@ -300,8 +300,7 @@ func (p *webPage) nav(text string) {
 	p.press("#nav", text)
 }
 
-// waitView waits for the view whose heading is title, and checks that the
-// focus moved to it (or into it, to the first error or result).
+// waitView waits for the view whose heading is title.
 func (p *webPage) waitView(title string) {
 	p.t().Helper()
 	p.waitFor("the view "+title, fmt.Sprintf(`document.querySelector("#view h1")?.textContent === %s`, js(title)))
