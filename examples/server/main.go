@@ -1,7 +1,9 @@
 // Command server is the runnable reference server of authsys: the whole
 // account lifecycle and 2FA on embedded SQLite, an in-memory pending store
 // and emails printed to the console; Redis, PostgreSQL and SMTP when
-// configured by flags or environment.
+// configured by flags or environment. At / it serves a small web app that
+// drives the API (webapp.go), and with the console mailer a development
+// mailbox page showing the emails sent.
 //
 //	go run ./examples/server -insecure-cookies
 //	go run ./examples/server -redis redis://127.0.0.1:6379/0 -postgres postgres://127.0.0.1/test -smtp smtp://user:pass@mail:587
@@ -23,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -126,6 +129,7 @@ type backends struct {
 	users   authsys.UserStore
 	pending authsys.PendingStore
 	mailer  authsys.Mailer
+	mailbox *devMailbox // the console mailer's, for the web app; nil otherwise
 	closers []func()
 	desc    []string
 }
@@ -208,8 +212,9 @@ func openBackends(ctx context.Context, o options, stdout io.Writer, usersOnly bo
 		b.mailer = m
 		b.desc = append(b.desc, "mail: SMTP "+cfg.Host)
 	} else {
-		b.mailer = &mail.Console{W: stdout}
-		b.desc = append(b.desc, "mail: printed to the console")
+		b.mailbox = &devMailbox{next: &mail.Console{W: stdout}}
+		b.mailer = b.mailbox
+		b.desc = append(b.desc, "mail: printed to the console and shown at "+mailboxRoute)
 	}
 	return b, nil
 }
@@ -263,13 +268,18 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	if _, port, err := net.SplitHostPort(o.addr); err == nil && port == "0" {
 		addr = ln.Addr().String() // the port the system picked
 	}
-	auth, err := authsys.New(authConfig(o, b, key, "http://"+addr, logger))
+	cfg := authConfig(o, b, key, "http://"+addr, logger)
+	auth, err := authsys.New(cfg)
 	if err != nil {
 		return err
 	}
+	frontend, err := url.Parse(cfg.Links.FrontendURL)
+	if err != nil {
+		return fmt.Errorf("-frontend-url: %w", err)
+	}
 
 	srv := &http.Server{
-		Handler:           newMux(auth),
+		Handler:           newMux(auth, newApp(b.mailbox, frontend.Host)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -308,12 +318,13 @@ func authConfig(o options, b *backends, key []byte, frontend string, logger *slo
 		Keys:  authsys.Keys{Signing: authsys.Key{Secret: key, Algorithm: o.signingAlgorithm}},
 		Users: b.users, Pending: b.pending, Mailer: b.mailer,
 		Mail: authsys.Mail{From: o.from},
-		// The example's links go straight to the API's GET endpoints, and
-		// to a small page of its own for the password reset form.
+		// The links open the web app's landing pages, which post to the
+		// API when the person confirms (a mail scanner that fetches the
+		// link uses nothing up).
 		Links: authsys.Links{
 			FrontendURL:       frontend,
-			VerifyAccountPath: "/api/auth/verify-account/",
-			EmailChangePath:   "/api/auth/change-email-confirm/",
+			VerifyAccountPath: "/verify-account",
+			EmailChangePath:   "/confirm-email-change",
 			PasswordResetPath: "/reset-password",
 		},
 		Sessions:   authsys.Sessions{RefreshReuseGrace: o.grace, ReauthWindow: o.reauthWindow},
@@ -335,8 +346,8 @@ func authConfig(o options, b *backends, key []byte, frontend string, logger *slo
 }
 
 // newMux mounts the auth API, the admin API, a protected example route and
-// the password reset page.
-func newMux(auth *authsys.Auth) *http.ServeMux {
+// the web app, which serves every other path.
+func newMux(auth *authsys.Auth, app http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/api/auth/", http.StripPrefix("/api/auth", auth.Handler()))
 	mux.Handle("/api/admin/auth/", http.StripPrefix("/api/admin/auth", auth.AdminHandler()))
@@ -345,11 +356,7 @@ func newMux(auth *authsys.Auth) *http.ServeMux {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"hello\":%q}\n", u.Email)
 	})))
-	mux.HandleFunc("GET /reset-password", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'sha256-"+resetScriptHash+"'; connect-src 'self'")
-		io.WriteString(w, resetPage)
-	})
+	mux.Handle("/", app)
 	return mux
 }
 
