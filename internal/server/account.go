@@ -52,7 +52,7 @@ func (h *Handlers) sendMail(r *http.Request, kind, to, userID string, data authm
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.deps.Mail.Timeout)
 	// The request is over when the mail goes: its client is noted now.
-	failed := Event{Kind: handlers.EventMailFailed, UserID: userID, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
+	failed := Event{Kind: handlers.EventMailFailed, UserID: userID, Email: to, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
 	h.mailWG.Add(1)
 	// Rendering and the daily cap happen off the request path, so that an
 	// answer that sends a mail takes no longer than one that does not.

@@ -200,6 +200,6 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 	if !slices.Contains(h.deps.Mail.SkipNotices, authmail.KindEmailChangedNotice) {
 		h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, u.ID, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
 	}
-	h.emit(r, Event{Kind: handlers.EventEmailChanged, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventEmailChanged, UserID: u.ID, Email: u.Email})
 	return writeMessage(w, "Your email address has been changed; log in again.")
 }

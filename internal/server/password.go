@@ -51,8 +51,11 @@ func (h *Handlers) passwordReset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.afterAnswer(r, func(r *http.Request) {
-		if err == nil && u.IsActive {
-			h.emit(r, Event{Kind: handlers.EventPasswordResetRequest, UserID: u.ID})
+		// Every account but a deactivated one: an unverified account (a
+		// signup, an imported account) is verified by the reset, which
+		// proves control of the address as a verification link does.
+		if err == nil && !u.Disabled {
+			h.emit(r, Event{Kind: handlers.EventPasswordResetRequest, UserID: u.ID, Email: u.Email})
 			h.sendReset(r, u)
 		}
 	})
@@ -94,13 +97,20 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	// The token is checked again on the row being written: of concurrent
-	// confirms only the first finds the state it was issued for.
+	// confirms only the first finds the state it was issued for. The link
+	// reached the address, so the reset also verifies an unverified
+	// account and makes it active, unless an administrator deactivated it.
+	var verified bool
 	u, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if err := tm.VerifyOneTime(in.Token, purposeReset, x.ID, resetState(*x)); err != nil {
 			return oneTimeProblem(err)
 		}
 		x.PasswordHash = hash
 		x.TokenVersion++
+		verified = !x.Disabled && !x.EmailVerified
+		if !x.Disabled {
+			x.EmailVerified, x.IsActive = true, true
+		}
 		return nil
 	})
 	if err != nil {
@@ -108,7 +118,10 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
-	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID})
+	if verified {
+		h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID, Email: u.Email, Reason: "password_reset"})
+	}
+	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID, Email: u.Email})
 	h.notify(r, u, authmail.KindPasswordResetDone, authmail.Data{})
 	return writeMessage(w, "Your password has been reset; log in with the new one.")
 }

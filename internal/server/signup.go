@@ -34,13 +34,19 @@ func (h *Handlers) sendVerification(r *http.Request, u store.User) {
 
 const signupAnswer = "Check your email to verify your account."
 
-// verifiedSetPassword answers the verification of an account whose signup
-// was contested (see contestSignup).
-const verifiedSetPassword = "Your email address is verified. It was used for more than one signup with different passwords, so none was kept: choose your password with the link we have just sent."
+// verifiedSetPassword answers the verification of an account that has no
+// usable password: its signup was contested (see contestSignup), and the
+// owner of the address, who has just proved it, chooses one.
+const verifiedSetPassword = "Your email address is verified. To finish, choose your password with the link we have just sent."
 
+// signup creates an account. In order: the body's fields are checked
+// (email, password, the declared profile fields' presence and type), the
+// rate limit is applied, each profile field's Validate runs, then
+// Hooks.BeforeSignup; only then is anything looked up or stored, so that
+// all of it happens alike whether or not the address has an account.
 func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
-	var in credentials
-	if err := decode(w, r, &in); err != nil {
+	in, extra, err := h.readSignup(w, r)
+	if err != nil {
 		return err
 	}
 	email := store.NormalizeEmail(in.Email)
@@ -49,10 +55,18 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 		f.add("email", fieldInvalidEmail)
 	}
 	h.checkNewPassword(f, "password", in.Password, email)
+	values := h.checkProfile(f, extra)
 	if err := f.err(); err != nil {
 		return err
 	}
 	if err := h.limit(r, "signup", h.deps.Limits.Signup, email); err != nil {
+		return err
+	}
+	profile, err := h.validateProfile(r.Context(), values)
+	if err != nil {
+		return err
+	}
+	if err := h.beforeSignup(r, email, profile); err != nil {
 		return err
 	}
 	// Hash before looking at the email, so a taken address costs the
@@ -62,11 +76,11 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := h.deps.Users.CreateUser(r.Context(), store.User{
-		Email: email, PasswordHash: hash, DateJoined: h.now().UTC(),
+		Email: email, PasswordHash: hash, DateJoined: h.now().UTC(), Profile: profile,
 	})
 	switch {
 	case err == nil:
-		h.emit(r, Event{Kind: handlers.EventSignup, UserID: u.ID})
+		h.emit(r, Event{Kind: handlers.EventSignup, UserID: u.ID, Email: u.Email})
 		h.sendVerification(r, u)
 	case errors.Is(err, store.ErrEmailTaken):
 		existing, err := h.deps.Users.UserByEmail(r.Context(), email)
@@ -74,7 +88,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err == nil {
-			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: existing.ID})
+			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: existing.ID, Email: existing.Email})
 			switch {
 			case existing.Disabled:
 				// Deactivated by an administrator: no link could help.
@@ -82,7 +96,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 				link := h.link(h.deps.Links.PasswordResetPath, nil)
 				h.sendMail(r, authmail.KindSignupAttempt, existing.Email, existing.ID, authmail.Data{Email: existing.Email, Link: link})
 			default:
-				h.contestSignup(r, existing, in.Password)
+				h.contestSignup(r, existing, in.Password, profile)
 			}
 		}
 	default:
@@ -98,11 +112,13 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 // stored one, neither is kept: the stored hash becomes unusable and the
 // token version moves (every link sent so far dies). Verification then
 // sends a password-reset link to the address, and only its owner sets the
-// password. The same password twice (a double submit) changes nothing.
-// Then a verification link goes out. The comparison costs a hash, so it
-// runs in the background (tracked like mail, see Shutdown): the answer
-// costs the same as for a free address.
-func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string) {
+// password. The declared profile fields then take the values of the new
+// signup, which are no less trustworthy than the first one's. The same
+// password twice (a double submit) changes nothing. Then a verification
+// link goes out. The comparison costs a hash, so it runs in the
+// background (tracked like mail, see Shutdown): the answer costs the same
+// as for a free address.
+func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string, profile map[string]any) {
 	r = r.Clone(context.WithoutCancel(r.Context()))
 	h.mailWG.Add(1)
 	go func() {
@@ -128,6 +144,16 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 				}
 				x.PasswordHash = ""
 				x.TokenVersion++
+				for _, f := range h.deps.Profile.Fields {
+					if v, ok := profile[f.Name]; ok {
+						if x.Profile == nil {
+							x.Profile = map[string]any{}
+						}
+						x.Profile[f.Name] = v
+					} else {
+						delete(x.Profile, f.Name)
+					}
+				}
 				return nil
 			})
 			if errors.Is(err, errVerifiedMeanwhile) {
@@ -137,7 +163,7 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 				h.log.ErrorContext(ctx, "authsys: discarding the password of a contested signup failed", "user_id", existing.ID, "error", err)
 				return
 			}
-			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: u.ID, Reason: "password_discarded"})
+			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: u.ID, Email: u.Email, Reason: "password_discarded"})
 		}
 		h.sendVerification(r.WithContext(ctx), u)
 	}()
@@ -237,7 +263,7 @@ func (h *Handlers) verifyAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID, Email: u.Email})
 	if u.PasswordHash == "" {
 		// A contested signup kept no password: the owner of the address,
 		// who has just proved it, chooses one.
