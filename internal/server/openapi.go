@@ -21,9 +21,9 @@ func (h *Handlers) openAPI(w http.ResponseWriter, r *http.Request) error {
 func (h *Handlers) OpenAPIDocument() []byte { return slices.Clone(h.deps.OpenAPI) }
 
 // OpenAPIDocument returns handlers' OpenAPI document with the fields of p:
-// each a property of the signup request (required when Required), with
-// its Schema ({"type": "string"} when none), and each that is not Private
-// a property of the User schema's profile. Without fields it is handlers'
+// each a property of the signup request with its Schema ({"type":
+// "string"} when none), required when Required and else also null, and
+// each that is not Private a property of the User schema's profile. Without fields it is handlers'
 // document as it is. The schemas must be JSON objects.
 func OpenAPIDocument(p Profile) ([]byte, error) {
 	base := handlers.OpenAPIDocument()
@@ -72,9 +72,12 @@ func OpenAPIDocument(p Profile) ([]byte, error) {
 		if _, ok := schema.(map[string]any); !ok {
 			return nil, fmt.Errorf("the Schema of %s is not a JSON object", f.Name)
 		}
-		props[f.Name] = schema
 		if f.Required {
+			props[f.Name] = schema
 			required = append(required, f.Name)
+		} else {
+			// An optional field may be null, as if it were absent.
+			props[f.Name] = map[string]any{"anyOf": []any{schema, map[string]any{"type": "null"}}}
 		}
 		if !f.Private {
 			public[f.Name] = schema
