@@ -49,7 +49,8 @@ type ProfileField struct {
 	// Validate checks a value the signup gave (never a missing or null
 	// one), as encoding/json decoded it (string, float64, bool, []any or
 	// map[string]any), and returns the value to keep: normalized, or nil
-	// to leave the field out. Its value must be one encoding/json encodes,
+	// to leave the field out (for a Required field, the field error
+	// "required"). Its value must be one encoding/json encodes,
 	// as the SQL stores keep the profile as JSON and give it back decoded.
 	// To refuse the value it returns a *FieldError (or several joined with
 	// errors.Join), rendered as field errors of this field, with the

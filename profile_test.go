@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
@@ -33,6 +34,9 @@ func profileFields(c *authsys.Config) {
 					return nil, &authsys.FieldError{Code: "not_text", Message: "Enter text."}
 				}
 				s = strings.TrimSpace(s)
+				if s == "-" {
+					return nil, nil // normalized away: missing
+				}
 				if utf8.RuneCountInString(s) > 40 {
 					return nil, &authsys.FieldError{Code: "display_name_too_long"}
 				}
@@ -131,6 +135,7 @@ func TestProfileSignup(t *testing.T) {
 		{"required missing", map[string]any{"age": 20}, 400, "validation_failed", map[string][]string{"display_name": {"required"}}},
 		{"required null", map[string]any{"display_name": nil}, 400, "validation_failed", map[string][]string{"display_name": {"required"}}},
 		{"required blank", map[string]any{"display_name": "   "}, 400, "validation_failed", map[string][]string{"display_name": {"required"}}},
+		{"validator leaves a required field out", map[string]any{"display_name": "-"}, 400, "validation_failed", map[string][]string{"display_name": {"required"}}},
 		{"validator refuses", map[string]any{"display_name": strings.Repeat("x", 41)}, 400, "validation_failed", map[string][]string{"display_name": {"display_name_too_long"}}},
 		{"validator refuses the type", map[string]any{"display_name": 7}, 400, "validation_failed", map[string][]string{"display_name": {"not_text"}}},
 		{"joined field errors", map[string]any{"display_name": "A", "age": 3.5}, 400, "validation_failed", map[string][]string{"age": {"not_a_whole_number", "see_terms"}}},
@@ -323,5 +328,39 @@ func TestProfileConfig(t *testing.T) {
 	}
 	if _, err := authsys.New(cfg); err != nil {
 		t.Fatalf("valid fields: got error %v", err)
+	}
+}
+
+// TestProfileSignupRace: racing signups of one address, each with its own
+// profile values and password, leave one account whose declared fields
+// all come from one of the requests (a contested signup replaces them
+// together, in one UpdateUser), never a mix; the private value never
+// shows in any answer.
+func TestProfileSignupRace(t *testing.T) {
+	e, spy := coreSpyEnv(t, false, profileFields)
+	const n = 16
+	spy.barrier.Store(newBarrier(n)) // every CreateUser at once
+	defer spy.barrier.Store(nil)
+	rs := coreParallel(n, func(i int) response {
+		return e.client().post("/signup/", map[string]any{
+			"email": "race@example.com", "password": fmt.Sprintf("signup passphrase %02d", i%3),
+			"display_name": fmt.Sprintf("racer %02d", i), "referral": fmt.Sprintf("ref-%02d", i), "age": 20 + i,
+		})
+	})
+	for i, r := range rs {
+		expect(t, r, http.StatusCreated, "")
+		coreSameAnswer(t, fmt.Sprintf("signup %d vs 0", i), r, rs[0])
+	}
+	if err := e.auth.Shutdown(t.Context()); err != nil { // the contested signups' updates
+		t.Fatal(err)
+	}
+	p := coreUser(e, "race@example.com").Profile
+	name, _ := p["display_name"].(string)
+	var i int
+	if _, err := fmt.Sscanf(name, "racer %d", &i); err != nil {
+		t.Fatalf("got display_name %q, want one of the racers'", name)
+	}
+	if p["referral"] != fmt.Sprintf("ref-%02d", i) || p["age"] != float64(20+i) {
+		t.Errorf("got profile %v, want every field of racer %02d", p, i)
 	}
 }

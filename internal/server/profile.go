@@ -104,7 +104,7 @@ func notText(r rune) bool { return unicode.IsControl(r) && r != '\t' && r != '\n
 // validateProfile runs the Validate function of each declared field that
 // has a value, in the order of Profile.Fields, after the rate limit, and
 // returns the values to keep: each as its Validate returned it, and left
-// out when it returned nil. Field errors of every field are gathered
+// out when it returned nil (a required one is then refused as missing). Field errors of every field are gathered
 // into one validation_failed problem; a *Problem is returned as it is,
 // and any other error as the request's failure.
 func (h *Handlers) validateProfile(ctx context.Context, values map[string]any) (map[string]any, error) {
@@ -124,7 +124,11 @@ func (h *Handlers) validateProfile(ctx context.Context, values map[string]any) (
 			continue
 		}
 		if nv == nil {
+			// Normalized away: absent, which a required field may not be.
 			delete(values, pf.Name)
+			if pf.Required {
+				f.add(pf.Name, fieldRequired)
+			}
 			continue
 		}
 		values[pf.Name] = nv
