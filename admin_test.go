@@ -851,10 +851,10 @@ func TestSecurityEvents(t *testing.T) {
 	expect(t, anon.post("/signup/", map[string]string{"email": bob, "password": goodPassword}), http.StatusCreated, "")
 	e.waitMail(bob)
 
-	// login_failed (wrong_password, unknown_email, inactive), login_succeeded
+	// login_failed (wrong_password, unknown_email, email_not_verified), login_succeeded
 	expect(t, anon.post("/login/", map[string]string{"email": alice, "password": "not the password at all"}), http.StatusUnauthorized, "invalid_credentials")
 	expect(t, anon.post("/login/", map[string]string{"email": "nobody@example.com", "password": goodPassword}), http.StatusUnauthorized, "invalid_credentials")
-	expect(t, anon.post("/login/", map[string]string{"email": bob, "password": goodPassword}), http.StatusForbidden, "account_inactive")
+	expect(t, anon.post("/login/", map[string]string{"email": bob, "password": goodPassword}), http.StatusForbidden, "email_not_verified")
 	c := e.loggedIn(alice, goodPassword)
 
 	// refresh_token_reuse: a rotated refresh token replayed after the grace
@@ -1014,6 +1014,23 @@ func TestSecurityEvents(t *testing.T) {
 			t.Errorf("got event %+v without a user", ev)
 		}
 	}
+	// Each event about an account names its address at the time (alice
+	// changes hers on the way), but those whose request never loads the
+	// account: a logout, a wrong code for a pending login, throttling. A
+	// failed login for an unknown email names the address it tried.
+	addresses := map[string][]string{aliceUser.ID: {alice, alice2}, bobUser.ID: {bob}}
+	for _, ev := range events {
+		switch {
+		case ev.Kind == authsys.EventLoginFailed && ev.Reason == "unknown_email":
+			if ev.Email != "nobody@example.com" {
+				t.Errorf("%s %s: got email %q, want the address tried", ev.Kind, ev.Reason, ev.Email)
+			}
+		case ev.Kind == authsys.EventLogout, ev.Kind == authsys.EventThrottled,
+			ev.Kind == authsys.EventTwoFactorFailed && strings.HasPrefix(ev.Reason, "login"):
+		case !slices.Contains(addresses[ev.UserID], ev.Email):
+			t.Errorf("%s %s: got email %q, want one of %q", ev.Kind, ev.Reason, ev.Email, addresses[ev.UserID])
+		}
+	}
 
 	// Each event is also one structured log record, in the same order.
 	recs := logs.records(t, "authsys: security event")
@@ -1022,7 +1039,7 @@ func TestSecurityEvents(t *testing.T) {
 	}
 	for i, ev := range events {
 		rec := recs[i]
-		for key, want := range map[string]string{"event": ev.Kind, "user_id": ev.UserID, "actor_id": ev.ActorID, "reason": ev.Reason, "ip": ev.IP} {
+		for key, want := range map[string]string{"event": ev.Kind, "user_id": ev.UserID, "email": ev.Email, "actor_id": ev.ActorID, "reason": ev.Reason, "ip": ev.IP} {
 			got, _ := rec[key].(string)
 			if got != want {
 				t.Errorf("record %d (%s): got %s %q, want %q", i, ev.Kind, key, got, want)

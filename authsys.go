@@ -22,8 +22,9 @@
 //
 // Everything else an application needs is in this package: the
 // configuration, the problem codes of error responses, the security event
-// kinds, the admin actions and the OpenAPI document. The endpoints are
-// listed in the README and described by OpenAPIDocument. Package authtest
+// kinds, the admin actions, the application's profile fields and hooks.
+// The endpoints are listed in the README and described by
+// Auth.OpenAPIDocument. Package authtest
 // runs an Auth on memory stores for the application's own tests.
 package authsys
 
@@ -64,6 +65,9 @@ type (
 	// FieldError is one problem with one request field, in
 	// Problem.Errors; see handlers.FieldError.
 	FieldError = handlers.FieldError
+	// Signup is a signup request as Hooks.BeforeSignup sees it; see
+	// handlers.Signup.
+	Signup = handlers.Signup
 )
 
 // Auth is a configured account system. It is safe for concurrent use; two
@@ -136,7 +140,7 @@ func (a *Auth) Authenticate(r *http.Request) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
-	return server.PublicUser(u), nil
+	return a.h.PublicUser(u), nil
 }
 
 // UserFromContext returns the user Middleware or OptionalMiddleware
@@ -218,5 +222,7 @@ var (
 )
 
 // OpenAPIDocument returns the OpenAPI 3.1 document of the auth API and the
-// admin API (a copy; Handler serves the same bytes at GET /openapi.json).
-func OpenAPIDocument() []byte { return handlers.OpenAPIDocument() }
+// admin API, with the application's profile fields (Config.Profile) in the
+// signup request and the user's profile: a copy of what Handler serves at
+// GET /openapi.json. It is safe for concurrent use.
+func (a *Auth) OpenAPIDocument() []byte { return a.h.OpenAPIDocument() }

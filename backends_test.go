@@ -1904,7 +1904,7 @@ func TestFaultsMailFailure(t *testing.T) {
 			if !strings.Contains(logs.String(), "sending mail failed") {
 				t.Errorf("the failure was not logged; logs:\n%s", logs.String())
 			}
-			expect(t, c.post("/login/", map[string]string{"email": "alice@example.com", "password": goodPassword}), http.StatusForbidden, "account_inactive")
+			expect(t, c.post("/login/", map[string]string{"email": "alice@example.com", "password": goodPassword}), http.StatusForbidden, "email_not_verified")
 
 			repair()
 			expect(t, c.post("/verify-account/resend/", map[string]string{"email": "alice@example.com"}), http.StatusOK, "")

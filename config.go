@@ -71,8 +71,11 @@ type Config struct {
 	// HTTP configures what the library trusts of incoming requests:
 	// cross-origin callers, reverse proxies, deadlines.
 	HTTP HTTP
+	// Profile declares the application's own account fields, which signup
+	// accepts and the user's profile shows. Default none.
+	Profile Profile
 	// Hooks let the application take part: who is an admin, security
-	// events, the rendering of errors.
+	// events, the rendering of errors, vetoes of signups and logins.
 	Hooks Hooks
 	// Logger receives logs. Default slog.Default().
 	Logger *slog.Logger
@@ -499,6 +502,27 @@ type Hooks struct {
 	// message, for an application that translates itself. Default: RFC
 	// 9457 problem details.
 	RenderProblem func(w http.ResponseWriter, r *http.Request, p *Problem)
+	// BeforeSignup may refuse a signup (invite-only, banned domains),
+	// after its fields are valid (Profile's Validate functions included)
+	// and its rate limit passed, and before the password is hashed or
+	// anything is looked up or stored. It sees the normalized address and
+	// the profile values (the Private ones too; changes to s are
+	// ignored), and is called alike whether or not the address has an
+	// account, so that its answer tells nothing about that. A nil error
+	// lets the signup go on; a *Problem (see FieldProblem) is rendered as
+	// it is; a *FieldError (or several joined) as field errors of
+	// "email"; any other error fails the request (500, or 503 when it
+	// wraps ErrUnavailable). Default none.
+	BeforeSignup func(r *http.Request, s Signup) error
+	// BeforeLogin may refuse a login, after the password was found right
+	// and the account active, and before the second factor is asked for
+	// (or a trusted device skips it) and before a session starts: it runs
+	// once per login, for logins with and without two-factor
+	// authentication alike, never for a refresh or a re-authentication.
+	// It sees the account's public view. Its error is rendered as
+	// BeforeSignup's, and the refusal emits EventLoginFailed with reason
+	// "vetoed". Default none.
+	BeforeLogin func(r *http.Request, a Account) error
 }
 
 // DefaultPasswordParams returns OWASP's argon2id parameters, the ones a zero
@@ -589,6 +613,9 @@ func (c Config) build() (server.Deps, error) {
 		return d, err
 	}
 	if d.ClientIP, d.CSRF, err = c.HTTP.build(); err != nil {
+		return d, err
+	}
+	if d.Profile, d.OpenAPI, err = c.Profile.build(); err != nil {
 		return d, err
 	}
 	d.Users, d.Pending, d.Mailer = c.Users, c.Pending, c.Mailer

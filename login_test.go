@@ -119,7 +119,7 @@ func TestCoreLogin(t *testing.T) {
 		{"unknown email", map[string]string{"email": "ghost@example.com", "password": goodPassword}, 401, "invalid_credentials", "unknown_email"},
 		{"not an email", map[string]string{"email": "ghost", "password": goodPassword}, 401, "invalid_credentials", "unknown_email"},
 		{"inactive, wrong password", map[string]string{"email": "idle@example.com", "password": "wrong password here"}, 401, "invalid_credentials", "wrong_password"},
-		{"inactive, right password", map[string]string{"email": "idle@example.com", "password": goodPassword}, 403, "account_inactive", "inactive"},
+		{"unverified, right password", map[string]string{"email": "idle@example.com", "password": goodPassword}, 403, "email_not_verified", "email_not_verified"},
 		{"missing password", map[string]string{"email": "user@example.com"}, 400, "validation_failed", ""},
 		{"missing email", map[string]string{"password": goodPassword}, 400, "validation_failed", ""},
 	} {

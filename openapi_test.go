@@ -6,12 +6,14 @@ package authsys_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/internal/server"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -30,10 +33,31 @@ import (
 func openapiJSON(t *testing.T) map[string]any {
 	t.Helper()
 	var doc map[string]any
-	if err := json.Unmarshal(authsys.OpenAPIDocument(), &doc); err != nil {
+	if err := json.Unmarshal(handlers.OpenAPIDocument(), &doc); err != nil {
 		t.Fatalf("handlers/openapi.json: %v", err)
 	}
 	return doc
+}
+
+// openapiDocFor returns the OpenAPI document the server at u serves: the
+// document of the env's Auth, which has its profile fields, or
+// handlers/openapi.json for a URL no live env serves.
+func openapiDocFor(u *url.URL) []byte {
+	if e, err := harnessEnvAt(u.Scheme + "://" + u.Host); err == nil {
+		return e.auth.OpenAPIDocument()
+	}
+	return handlers.OpenAPIDocument()
+}
+
+// openapiCache loads each distinct document once, for both validators:
+// the key is the document's SHA-256 and the loader's name, the value a
+// sync.OnceValues function.
+var openapiCache sync.Map
+
+func openapiCached[T any](loader string, doc []byte, load func([]byte) (T, error)) (T, error) {
+	sum := sha256.Sum256(doc)
+	f, _ := openapiCache.LoadOrStore(loader+string(sum[:]), sync.OnceValues(func() (T, error) { return load(doc) }))
+	return f.(func() (T, error))()
 }
 
 // openapiAt follows a path of object members; nil when one is missing.
@@ -351,7 +375,7 @@ func openapiDocRoutes(t *testing.T) []openapiRoute {
 		Servers []struct{ URL string }
 		Paths   map[string]map[string]json.RawMessage
 	}
-	if err := json.Unmarshal(authsys.OpenAPIDocument(), &doc); err != nil {
+	if err := json.Unmarshal(handlers.OpenAPIDocument(), &doc); err != nil {
 		t.Fatalf("handlers/openapi.json: %v", err)
 	}
 	if len(doc.Servers) != 1 {
@@ -467,8 +491,12 @@ func TestOpenAPIServed(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("got Content-Type %q, want application/json", ct)
 	}
-	if string(r.body) != string(authsys.OpenAPIDocument()) {
-		t.Fatalf("got %d bytes, want the %d bytes of authsys.OpenAPIDocument()", len(r.body), len(authsys.OpenAPIDocument()))
+	if string(r.body) != string(e.auth.OpenAPIDocument()) {
+		t.Fatalf("got %d bytes, want the %d bytes of Auth.OpenAPIDocument()", len(r.body), len(e.auth.OpenAPIDocument()))
+	}
+	// Without profile fields, it is handlers/openapi.json as it is.
+	if string(r.body) != string(handlers.OpenAPIDocument()) {
+		t.Fatalf("got %d bytes, want the %d bytes of handlers/openapi.json", len(r.body), len(handlers.OpenAPIDocument()))
 	}
 	if got := fmt.Sprint(r.json(t)["openapi"]); got != "3.1.0" {
 		t.Fatalf("got openapi %q, want 3.1.0", got)
@@ -496,9 +524,14 @@ type openapiLiteDoc struct {
 	ops []openapiLiteOp
 }
 
-var openapiLiteLoad = sync.OnceValues(func() (*openapiLiteDoc, error) {
+// openapiLiteLoad reads the document raw once.
+func openapiLiteLoad(raw []byte) (*openapiLiteDoc, error) {
+	return openapiCached("lite", raw, openapiLiteRead)
+}
+
+func openapiLiteRead(raw []byte) (*openapiLiteDoc, error) {
 	var doc map[string]any
-	if err := json.Unmarshal(authsys.OpenAPIDocument(), &doc); err != nil {
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("handlers/openapi.json: %w", err)
 	}
 	d := &openapiLiteDoc{doc: doc}
@@ -520,7 +553,7 @@ var openapiLiteLoad = sync.OnceValues(func() (*openapiLiteDoc, error) {
 		}
 	}
 	return d, nil
-})
+}
 
 // matches reports whether the request path (under the mounts) is the
 // operation's path, a {param} matching one segment, with or without the
@@ -552,19 +585,25 @@ func (op openapiLiteOp) matches(path string) bool {
 // openapiLiteCheck reports through t what is wrong with one call.
 func openapiLiteCheck(t *testing.T, req *http.Request, res *http.Response, body []byte) {
 	t.Helper()
-	for _, err := range openapiLiteErrors(req.Method, req.URL.Path, res.StatusCode, res.Header, body) {
+	for _, err := range openapiLiteErrorsIn(openapiDocFor(req.URL), req.Method, req.URL.Path, res.StatusCode, res.Header, body) {
 		t.Errorf("OpenAPI: %s %s → %d: %v\nresponse body: %.1500s", req.Method, req.URL.RequestURI(), res.StatusCode, err, body)
 	}
 }
 
+// openapiLiteErrors checks a call against handlers/openapi.json.
 func openapiLiteErrors(method, path string, status int, header http.Header, body []byte) []error {
+	return openapiLiteErrorsIn(handlers.OpenAPIDocument(), method, path, status, header, body)
+}
+
+// openapiLiteErrorsIn checks a call against the document raw.
+func openapiLiteErrorsIn(raw []byte, method, path string, status int, header http.Header, body []byte) []error {
 	if method == http.MethodHead || method == http.MethodOptions || status >= 300 && status < 400 {
 		return nil
 	}
 	if !strings.HasPrefix(path, "/api/auth/") && !strings.HasPrefix(path, "/api/admin/auth/") {
 		return nil
 	}
-	d, err := openapiLiteLoad()
+	d, err := openapiLiteLoad(raw)
 	if err != nil {
 		return []error{err}
 	}
@@ -756,10 +795,17 @@ type openapiSpec struct {
 	router routers.Router
 }
 
-// openapiLoad loads, validates and routes authsys.OpenAPIDocument() once.
-var openapiLoad = sync.OnceValues(func() (*openapiSpec, error) {
+// openapiLoad loads, validates and routes handlers/openapi.json once.
+func openapiLoad() (*openapiSpec, error) { return openapiLoadDoc(handlers.OpenAPIDocument()) }
+
+// openapiLoadDoc loads, validates and routes the document raw once.
+func openapiLoadDoc(raw []byte) (*openapiSpec, error) {
+	return openapiCached("kin", raw, openapiRead)
+}
+
+func openapiRead(raw []byte) (*openapiSpec, error) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(authsys.OpenAPIDocument())
+	doc, err := loader.LoadFromData(raw)
 	if err != nil {
 		return nil, fmt.Errorf("loading handlers/openapi.json: %w", err)
 	}
@@ -771,7 +817,7 @@ var openapiLoad = sync.OnceValues(func() (*openapiSpec, error) {
 		return nil, fmt.Errorf("routing handlers/openapi.json: %w", err)
 	}
 	return &openapiSpec{doc: doc, router: router}, nil
-})
+}
 
 // openapiAuthenticate accepts a request that carries what the security
 // scheme names: the cookie of an apiKey-in-cookie scheme, or a Bearer
@@ -812,7 +858,7 @@ func openapiCheck(req *http.Request, reqBody []byte, status int, header http.Hea
 	if !inAPI {
 		return nil
 	}
-	spec, err := openapiLoad()
+	spec, err := openapiLoadDoc(openapiDocFor(req.URL))
 	if err != nil {
 		return []error{err}
 	}

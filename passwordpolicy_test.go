@@ -124,8 +124,13 @@ func newPolicyFlow(t *testing.T, flow string, mutate ...func(*authsys.Config)) *
 	case "change":
 		f.userID, f.email = u.ID, u.Email
 		c := e.loggedIn(policyUser, goodPassword)
+		current := goodPassword
 		f.set = func(pw string) response {
-			return c.post("/change-password/", map[string]string{"current_password": goodPassword, "new_password": pw})
+			r := c.post("/change-password/", map[string]string{"current_password": current, "new_password": pw})
+			if r.StatusCode == http.StatusOK {
+				current = pw
+			}
+			return r
 		}
 	default:
 		t.Fatalf("unknown flow %q", flow)
@@ -135,13 +140,13 @@ func newPolicyFlow(t *testing.T, flow string, mutate ...func(*authsys.Config)) *
 
 // accepted checks that r accepted pw: the answer, and pw is now the
 // password of the account (a new, unverified one at signup: logging in
-// with the right password gets account_inactive).
+// with the right password gets email_not_verified).
 func (f *policyFlow) accepted(t *testing.T, r response, pw string) {
 	t.Helper()
 	expect(t, r, f.okStatus, "")
 	login := f.e.client().post("/login/", map[string]string{"email": f.email, "password": pw})
 	if f.name == "signup" {
-		expect(t, login, http.StatusForbidden, authsys.CodeAccountInactive)
+		expect(t, login, http.StatusForbidden, authsys.CodeEmailNotVerified)
 	} else {
 		expect(t, login, http.StatusOK, "")
 	}
@@ -605,4 +610,33 @@ func ExampleDefaultPasswordPolicy() {
 	// <nil>
 	// password_too_short: Use at least 12 characters.
 	// password_too_common
+}
+
+// countingChecker counts the breach checks it is asked for.
+type countingChecker struct{ n atomic.Int32 }
+
+func (c *countingChecker) Breached(context.Context, string) (bool, error) {
+	c.n.Add(1)
+	return false, nil
+}
+
+// TestPasswordBreachedAfterRateLimit: a client over its signup budget
+// makes no call to the breach API (which is a third party's), however many
+// signups it sends.
+func TestPasswordBreachedAfterRateLimit(t *testing.T) {
+	checker := &countingChecker{}
+	e := newEnv(t, func(c *authsys.Config) {
+		c.RateLimits = authsys.RateLimits{Signup: authsys.Rate{N: 2, Per: time.Hour}}
+		c.Passwords.Breached = checker
+	})
+	const email = "flood@example.com"
+	for i := range 10 {
+		r := e.client().post("/signup/", map[string]string{"email": email, "password": fmt.Sprintf("violet-otter-sings-%d", i)})
+		if i >= 2 {
+			expect(t, r, http.StatusTooManyRequests, authsys.CodeThrottled)
+		}
+	}
+	if n := checker.n.Load(); n != 2 {
+		t.Errorf("got %d breach checks for 10 signups with a budget of 2, want 2", n)
+	}
 }

@@ -134,8 +134,9 @@ func TestCoreSignup(t *testing.T) {
 	if !e.events.has("signup") {
 		t.Errorf("got events %v, want a signup event", e.events.kinds())
 	}
-	// Not active yet: the right password is refused with account_inactive.
-	expect(t, c.post("/login/", map[string]string{"email": "new@example.com", "password": goodPassword}), http.StatusForbidden, "account_inactive")
+	// Not verified yet: the right password is refused with
+	// email_not_verified.
+	expect(t, c.post("/login/", map[string]string{"email": "new@example.com", "password": goodPassword}), http.StatusForbidden, "email_not_verified")
 
 	for _, tc := range []struct {
 		name  string

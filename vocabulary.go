@@ -15,6 +15,7 @@ const (
 	CodeNotAuthenticated        = handlers.CodeNotAuthenticated        // "not_authenticated"
 	CodeInvalidCredentials      = handlers.CodeInvalidCredentials      // "invalid_credentials"
 	CodeAccountInactive         = handlers.CodeAccountInactive         // "account_inactive"
+	CodeEmailNotVerified        = handlers.CodeEmailNotVerified        // "email_not_verified"
 	CodeInvalidToken            = handlers.CodeInvalidToken            // "invalid_token"
 	CodeTokenExpired            = handlers.CodeTokenExpired            // "token_expired"
 	CodeTokenReused             = handlers.CodeTokenReused             // "token_reused"

@@ -25,7 +25,8 @@ type Account struct {
 	// LastLogin is the time of the last login (UTC); zero, and omitted,
 	// if none.
 	LastLogin time.Time `json:"last_login,omitzero"`
-	// Profile holds the application's own account fields (store.User's
-	// Profile), omitted when empty.
+	// Profile holds the application's own account fields (a deep copy of
+	// store.User's Profile) but those declared Private
+	// (authsys.ProfileField), omitted when empty.
 	Profile map[string]any `json:"profile,omitempty"`
 }

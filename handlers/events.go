@@ -40,6 +40,12 @@ type Event struct {
 	// UserID is the account concerned; empty when unknown (e.g. a failed
 	// login for an unknown email).
 	UserID string
+	// Email is the address of the account concerned, when the event
+	// knows it (the address after the change for EventEmailChanged). For
+	// EventLoginFailed with Reason "unknown_email" it is the address the
+	// login tried, which has no account: a typo or a guess, to be treated
+	// as personal data all the same. Empty otherwise.
+	Email string
 	// ActorID is the admin who acted, for admin actions.
 	ActorID string
 	// Reason qualifies the event (e.g. "wrong_password", "disable_2fa").

@@ -9,5 +9,7 @@ import (
 var openAPIDocument []byte
 
 // OpenAPIDocument returns the OpenAPI 3.1 document of the public and admin
-// APIs (a copy; Handler serves the same bytes at GET /openapi.json).
+// APIs as the module ships it (a copy), without an application's profile
+// fields: an application serves authsys.Auth.OpenAPIDocument, which adds
+// them (and which Handler serves at GET /openapi.json).
 func OpenAPIDocument() []byte { return slices.Clone(openAPIDocument) }

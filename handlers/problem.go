@@ -18,6 +18,7 @@ const (
 	CodeNotAuthenticated        = "not_authenticated"
 	CodeInvalidCredentials      = "invalid_credentials"
 	CodeAccountInactive         = "account_inactive"
+	CodeEmailNotVerified        = "email_not_verified"
 	CodeInvalidToken            = "invalid_token"
 	CodeTokenExpired            = "token_expired"
 	CodeTokenReused             = "token_reused"

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"strings"
 	"time"
@@ -74,10 +73,15 @@ type User struct {
 	// LastLogin is the time of the last successful login; zero if never.
 	LastLogin time.Time
 	// Profile holds the application's own account fields, by name: the
-	// values of the extra signup fields it declared, as encoding/json
-	// decodes them (string, float64, bool, nil, []any, map[string]any), and
-	// whatever its store keeps. The library passes it to CreateUser and
-	// shows it in the public view of the user; it changes nothing in it.
+	// values of the extra signup fields it declared (authsys.Profile), as
+	// encoding/json decodes them (string, float64, bool, nil, []any,
+	// map[string]any) or as their Validate function returned them, and
+	// whatever else its store keeps. The library passes it to CreateUser
+	// and shows it, without the fields declared Private, in the public view
+	// of the user; it changes nothing in it. Nil (or empty) when the
+	// account has none. The SQL stores of this module keep it as one JSON
+	// document and return it as encoding/json decodes it; an application's
+	// store may map its own columns instead (see storetest.UserHarness).
 	Profile map[string]any
 }
 
@@ -92,15 +96,40 @@ type BackupCode struct {
 }
 
 // Clone returns a deep copy of u, so that callers never alias a store's
-// internal state.
+// internal state: its backup codes, and the objects and arrays of its
+// Profile at any depth.
 func (u User) Clone() User {
 	if u.BackupCodes != nil {
 		u.BackupCodes = append([]BackupCode(nil), u.BackupCodes...)
 	}
 	if u.Profile != nil {
-		u.Profile = maps.Clone(u.Profile)
+		u.Profile = cloneJSON(u.Profile).(map[string]any)
 	}
 	return u
+}
+
+// cloneJSON returns a deep copy of v's objects (map[string]any) and arrays
+// ([]any), the containers encoding/json decodes into; other values are
+// copied as they are.
+func cloneJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = cloneJSON(x)
+		}
+		return out
+	case []any:
+		if v == nil {
+			return v
+		}
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = cloneJSON(x)
+		}
+		return out
+	}
+	return v
 }
 
 // UserStore keeps accounts. Implementations must be safe for concurrent use

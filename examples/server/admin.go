@@ -67,7 +67,7 @@ func applyCLIAction(ctx context.Context, auth *authsys.Auth, users authsys.UserS
 	})
 	if err == nil {
 		log.LogAttrs(ctx, slog.LevelInfo, "authsys: security event",
-			slog.String("event", authsys.EventAdminAction), slog.String("user_id", u.ID),
+			slog.String("event", authsys.EventAdminAction), slog.String("user_id", u.ID), slog.String("email", u.Email),
 			slog.String("actor_id", cliActor()), slog.String("reason", action))
 	}
 	return u, err

@@ -243,7 +243,7 @@ func TestAdminActions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want nil", err)
 			}
-			want := "event=admin_action user_id=" + before.ID + " actor_id=cli"
+			want := "event=admin_action user_id=" + before.ID + " email=" + tt.email + " actor_id=cli"
 			if !strings.Contains(log, want) || !strings.Contains(log, "reason="+adminActions[tt.cmd].action) {
 				t.Errorf("got log %q, want an admin_action event (%q, reason=%s)", log, want, adminActions[tt.cmd].action)
 			}

@@ -327,6 +327,7 @@ func authConfig(o options, b *backends, key []byte, frontend string, logger *slo
 			EmailChangePath:   "/confirm-email-change",
 			PasswordResetPath: "/reset-password",
 		},
+		Profile:    profile(),
 		Sessions:   authsys.Sessions{RefreshReuseGrace: o.grace, ReauthWindow: o.reauthWindow},
 		Cookies:    authsys.Cookies{Insecure: o.insecureCookies},
 		RateLimits: authsys.RateLimits{Off: o.noRateLimits},

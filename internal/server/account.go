@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"maps"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -54,16 +53,17 @@ func (h *Handlers) sendMail(r *http.Request, kind, to string, u store.User, link
 		data.AppName = h.deps.Mail.AppName
 	}
 	userID := u.ID
-	l := h.loc.pick(r, publicUser(u))
+	pub := h.publicUser(u)
+	l := h.loc.pick(r, pub)
 	data.Locale = h.loc.name(l)
-	data.User = authmail.User{ID: u.ID, Email: u.Email, Profile: maps.Clone(u.Profile)}
+	data.User = authmail.User{ID: u.ID, Email: u.Email, Profile: pub.Profile}
 	if linkTTL > 0 {
 		data.ExpiresIn = h.loc.duration(l, linkTTL)
 	}
 	templates := h.loc.templates(l, kind, h.deps.Mail.Templates)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.deps.Mail.Timeout)
 	// The request is over when the mail goes: its client is noted now.
-	failed := Event{Kind: handlers.EventMailFailed, UserID: userID, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
+	failed := Event{Kind: handlers.EventMailFailed, UserID: userID, Email: to, Reason: kind, IP: h.clientIP(r), UserAgent: r.UserAgent()}
 	h.mailWG.Add(1)
 	// Rendering and the daily cap happen off the request path, so that an
 	// answer that sends a mail takes no longer than one that does not.

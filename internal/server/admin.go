@@ -62,7 +62,7 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 			return store.User{}, ErrDeactivated
 		}
 		h.sendVerification(r, u)
-		h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, ActorID: actorID, Reason: action})
+		h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, Email: u.Email, ActorID: actorID, Reason: action})
 		return u, nil
 	case handlers.AdminDisable2FA:
 		change = func(x *store.User) error {
@@ -96,7 +96,7 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 			h.notify(anon, u, authmail.KindTwoFactorDisabled, authmail.Data{})
 		}
 	}
-	h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, ActorID: actorID, Reason: action})
+	h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, Email: u.Email, ActorID: actorID, Reason: action})
 	return u, nil
 }
 
@@ -154,7 +154,7 @@ func (h *Handlers) isAdmin(u store.User) bool {
 	if h.deps.Hooks.IsAdmin == nil {
 		return u.IsStaff
 	}
-	return h.deps.Hooks.IsAdmin(publicUser(u))
+	return h.deps.Hooks.IsAdmin(h.publicUser(u))
 }
 
 // adminOnly wraps an admin endpoint: 401 without a valid access token, 403

@@ -149,6 +149,8 @@ type ctxKey struct{}
 type authInfo struct {
 	user   store.User
 	claims tokens.Claims
+	// private names the profile fields the public view leaves out.
+	private map[string]bool
 }
 
 // UserFromContext returns the public view of the user that Middleware (or
@@ -158,7 +160,7 @@ func UserFromContext(ctx context.Context) (handlers.Account, bool) {
 	if !ok {
 		return handlers.Account{}, false
 	}
-	return publicUser(ai.user), true
+	return publicView(ai.user, ai.private), true
 }
 
 func claimsFromContext(ctx context.Context) tokens.Claims {
@@ -180,7 +182,7 @@ func (h *Handlers) Middleware(next http.Handler, optional bool) http.Handler {
 		h.ensureSubscribed()
 		if raw, err := h.accessToken(r); err == nil {
 			if u, claims, ok := h.sess.AuthenticateCached(raw); ok {
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims})))
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims, h.private})))
 				return
 			}
 		}
@@ -193,7 +195,7 @@ func (h *Handlers) Middleware(next http.Handler, optional bool) http.Handler {
 		u, claims, err := h.Authenticate(r.WithContext(ctx))
 		switch {
 		case err == nil:
-			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims}))
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims, h.private}))
 		case !optional:
 			h.securityHeaders(w)
 			h.writeProblem(w, r, toProblem(err))
@@ -226,7 +228,7 @@ func (h *Handlers) authed(fn func(w http.ResponseWriter, r *http.Request, u stor
 		if err != nil {
 			return err
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims}))
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authInfo{u, claims, h.private}))
 		setReqAccount(r, u)
 		return fn(w, r, u)
 	}

@@ -201,6 +201,6 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 		old.Email = rec.OldEmail
 		h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, old, 0, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
 	}
-	h.emit(r, Event{Kind: handlers.EventEmailChanged, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventEmailChanged, UserID: u.ID, Email: u.Email})
 	return h.writeMessage(w, r, "email.changed")
 }

@@ -19,19 +19,23 @@ var EventKinds = []string{
 	handlers.EventAdminAction, handlers.EventAdminDenied,
 }
 
-// emit logs e and passes it to the OnEvent hook.
+// emit logs e and passes it to the OnEvent hook. An event about the user
+// the request authenticated gets that user's email unless it has one.
 func (h *Handlers) emit(r *http.Request, e Event) {
 	e.Time = h.now()
 	if r != nil {
 		e.IP = h.clientIP(r)
 		e.UserAgent = r.UserAgent()
+		if ai, ok := r.Context().Value(ctxKey{}).(*authInfo); ok && e.Email == "" && e.UserID != "" && ai.user.ID == e.UserID {
+			e.Email = ai.user.Email
+		}
 	}
 	ctx := context.Background()
 	if r != nil {
 		ctx = r.Context()
 	}
 	attrs := []slog.Attr{slog.String("event", e.Kind)}
-	for _, a := range [][2]string{{"user_id", e.UserID}, {"actor_id", e.ActorID}, {"reason", e.Reason}, {"ip", e.IP}} {
+	for _, a := range [][2]string{{"user_id", e.UserID}, {"email", e.Email}, {"actor_id", e.ActorID}, {"reason", e.Reason}, {"ip", e.IP}} {
 		if a[1] != "" {
 			attrs = append(attrs, slog.String(a[0], a[1]))
 		}

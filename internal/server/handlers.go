@@ -79,6 +79,10 @@ type Deps struct {
 	TwoFactor TwoFactor
 	HTTP      HTTP
 	Hooks     Hooks
+	Profile   Profile
+	// OpenAPI is the document GET /openapi.json serves (OpenAPIDocument of
+	// Profile); handlers' when nil.
+	OpenAPI []byte
 }
 
 // Handlers serves the auth API. It is safe for concurrent use.
@@ -97,6 +101,9 @@ type Handlers struct {
 	unknownIP sync.Once
 	// served lists the routes registered on each mux, for Routes.
 	served map[*http.ServeMux][]Route
+	// private names the profile fields declared Private: the public view
+	// leaves them out.
+	private map[string]bool
 	// cache is set when a change channel keeps it: the subscription
 	// (subMu) starts with the first authenticated request and ends at
 	// Shutdown.
@@ -112,6 +119,17 @@ type Handlers struct {
 // New returns the handlers for d.
 func New(d Deps) *Handlers {
 	h := &Handlers{deps: d, log: d.Logger, keys: session.NewKeys(d.Sessions.KeyPrefix), loc: newLocales(d.Locales)}
+	if h.deps.OpenAPI == nil {
+		h.deps.OpenAPI = handlers.OpenAPIDocument()
+	}
+	for _, f := range d.Profile.Fields {
+		if f.Private {
+			if h.private == nil {
+				h.private = map[string]bool{}
+			}
+			h.private[f.Name] = true
+		}
+	}
 	var cache *authcache.Cache
 	if d.Sessions.CacheSize > 0 {
 		maxAge := d.Sessions.CacheMaxAge
@@ -352,21 +370,37 @@ func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request) {
 // decode reads a JSON body into dst strictly: JSON content type, at most
 // MaxBodyBytes, valid UTF-8, no unknown fields, one value.
 func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeBody(body, dst)
+}
+
+// readBody reads a JSON body: JSON content type, at most MaxBodyBytes,
+// valid UTF-8.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return problem(http.StatusUnsupportedMediaType, handlers.CodeUnsupportedMediaType, "request.unsupported_media_type")
+		return nil, problem(http.StatusUnsupportedMediaType, handlers.CodeUnsupportedMediaType, "request.unsupported_media_type")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return problem(http.StatusRequestEntityTooLarge, handlers.CodeRequestTooLarge, "request.too_large", "max_kib", strconv.Itoa(MaxBodyBytes>>10))
+			return nil, problem(http.StatusRequestEntityTooLarge, handlers.CodeRequestTooLarge, "request.too_large", "max_kib", strconv.Itoa(MaxBodyBytes>>10))
 		}
-		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.unreadable")
+		return nil, problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.unreadable")
 	}
 	if !utf8.Valid(body) {
-		return problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.invalid_utf8")
+		return nil, problem(http.StatusBadRequest, handlers.CodeInvalidJSON, "request.invalid_utf8")
 	}
+	return body, nil
+}
+
+// decodeBody decodes body, as readBody returned it, into dst strictly: no
+// unknown fields, one value.
+func decodeBody(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

@@ -217,7 +217,7 @@ func (h *Handlers) requestLang(r *http.Request) lang {
 	}
 	var a handlers.Account
 	if ra, ok := r.Context().Value(reqAccountKey{}).(*reqAccount); ok && ra.u != nil && h.loc.hook != nil {
-		a = publicUser(*ra.u)
+		a = h.publicUser(*ra.u)
 	}
 	return h.loc.pick(r, a)
 }

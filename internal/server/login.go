@@ -28,6 +28,8 @@ type loginResponse struct {
 
 var errInvalidCredentials = problem(http.StatusUnauthorized, handlers.CodeInvalidCredentials, "login.invalid_credentials")
 
+var errEmailNotVerified = problem(http.StatusForbidden, handlers.CodeEmailNotVerified, "login.email_not_verified")
+
 func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	var in credentials
 	if err := decode(w, r, &in); err != nil {
@@ -51,6 +53,11 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The password is right and the account active: the application may
+	// still refuse, before the second factor or a session.
+	if err := h.beforeLogin(r, u); err != nil {
+		return err
+	}
 	if u.TOTPEnabled {
 		// A trusted device of the account skips the second factor. The
 		// session it starts is not fresh (only the password was shown):
@@ -68,7 +75,9 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 }
 
 // checkPassword verifies email and password the same way whether or not the
-// account exists, upgrades a legacy hash, and refuses inactive accounts. An
+// account exists, upgrades a legacy hash, and refuses inactive accounts: a
+// deactivated one with account_inactive, and one whose address is not
+// verified with email_not_verified, sending it a new verification link. An
 // unknown email, a string that cannot be an email (never looked up, so no
 // backend sees it) and an account whose stored hash is unusable all cost
 // one password verification, like a wrong password.
@@ -78,7 +87,13 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 		if err := h.deps.Hasher.DummyVerify(ctx, pw); err != nil {
 			return store.User{}, err
 		}
-		h.emit(r, Event{Kind: handlers.EventLoginFailed, Reason: "unknown_email"})
+		e := Event{Kind: handlers.EventLoginFailed, Reason: "unknown_email"}
+		if validEmail(email) {
+			// Only an address: a string of another shape may be a
+			// password typed in the wrong field.
+			e.Email = email
+		}
+		h.emit(r, e)
 		return store.User{}, errInvalidCredentials
 	}
 	if !validEmail(email) {
@@ -105,15 +120,20 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 		h.log.WarnContext(ctx, "authsys: verifying a stored password hash failed", "user_id", u.ID, "error", err)
 	}
 	if !ok {
-		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Reason: "wrong_password"})
+		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Email: u.Email, Reason: "wrong_password"})
 		return store.User{}, errInvalidCredentials
 	}
 	if !u.IsActive {
-		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Reason: "inactive"})
-		if u.Disabled {
+		if u.Disabled || u.EmailVerified {
+			h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Email: u.Email, Reason: "inactive"})
 			return store.User{}, problem(http.StatusForbidden, handlers.CodeAccountInactive, "login.account_deactivated")
 		}
-		return store.User{}, problem(http.StatusForbidden, handlers.CodeAccountInactive, "login.account_not_verified")
+		// Waiting for its address to be verified (a signup, an imported
+		// account): the right password earns a new link, within the
+		// login budget and the daily cap on verification mails.
+		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: u.ID, Email: u.Email, Reason: "email_not_verified"})
+		h.sendVerification(r, u)
+		return store.User{}, errEmailNotVerified
 	}
 	if rehash {
 		if nh, err := h.deps.Hasher.Hash(ctx, pw); err == nil {
@@ -144,7 +164,7 @@ func (h *Handlers) checkPassword(r *http.Request, email, pw string) (store.User,
 func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, method string, authTime time.Time) error {
 	var first bool // the account has never signed in
 	now := h.now()
-	checked, id := u.TokenVersion, u.ID
+	checked, id, email := u.TokenVersion, u.ID, u.Email
 	u, err := h.sess.UpdateUser(r.Context(), id, func(x *store.User) error {
 		if x.TokenVersion != checked || !x.IsActive {
 			return errInvalidCredentials
@@ -154,7 +174,7 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 		return nil
 	})
 	if errors.Is(err, errInvalidCredentials) {
-		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: id, Reason: "account_changed"})
+		h.emit(r, Event{Kind: handlers.EventLoginFailed, UserID: id, Email: email, Reason: "account_changed"})
 	}
 	if err != nil {
 		return err
@@ -171,8 +191,8 @@ func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.U
 	if newDevice {
 		h.notify(r, u, authmail.KindNewDeviceSignIn, authmail.Data{})
 	}
-	h.emit(r, Event{Kind: handlers.EventLoginSucceeded, UserID: u.ID, Reason: method})
-	pu := publicUser(u)
+	h.emit(r, Event{Kind: handlers.EventLoginSucceeded, UserID: u.ID, Email: u.Email, Reason: method})
+	pu := h.publicUser(u)
 	return writeJSON(w, http.StatusOK, loginResponse{User: &pu})
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"maps"
 	"net/http"
 
 	"github.com/authsys-go/authsys/handlers"
@@ -12,16 +11,24 @@ import (
 // userJSON is the public view of a user.
 type userJSON = handlers.Account
 
-// PublicUser returns the public view of u: no secret, the profile copied.
-func PublicUser(u store.User) handlers.Account { return publicUser(u) }
-
-func publicUser(u store.User) userJSON {
+// publicView returns the public view of u: no secret, and a deep copy of
+// the profile without the names in private.
+func publicView(u store.User, private map[string]bool) userJSON {
 	a := userJSON{
 		ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, IsActive: u.IsActive, IsStaff: u.IsStaff,
 		TwoFactorEnabled: u.TOTPEnabled, DateJoined: u.DateJoined.UTC(), LastLogin: u.LastLogin.UTC(),
 	}
-	if len(u.Profile) > 0 {
-		a.Profile = maps.Clone(u.Profile)
+	for k, v := range u.Profile {
+		if private[k] {
+			continue
+		}
+		if a.Profile == nil {
+			a.Profile = make(map[string]any, len(u.Profile))
+		}
+		a.Profile[k] = v
+	}
+	if a.Profile != nil {
+		a.Profile = store.User{Profile: a.Profile}.Clone().Profile
 	}
 	return a
 }
@@ -31,5 +38,5 @@ type userResponse struct {
 }
 
 func (h *Handlers) me(w http.ResponseWriter, r *http.Request, u store.User) error {
-	return writeJSON(w, http.StatusOK, userResponse{publicUser(u)})
+	return writeJSON(w, http.StatusOK, userResponse{h.publicUser(u)})
 }

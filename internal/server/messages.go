@@ -36,6 +36,8 @@ const (
 	// fieldPasswordBreached: the breach check (Passwords.Breached) found
 	// the new password in breach data.
 	fieldPasswordBreached = "password_breached"
+	fieldInvalidText      = "invalid_text"
+	fieldInvalidValue     = "invalid_value"
 )
 
 // fieldKeyPrefix prefixes the catalog key of a field error code's message:
@@ -53,6 +55,8 @@ var fieldMessages = map[string]string{
 	fieldTooLong:           "Enter at most {max} characters.",
 	fieldOutOfRange:        "Enter a whole number from 1 to {max}.",
 	fieldInvalidCursor:     "The cursor is invalid; use the next_cursor of a previous page.",
+	fieldInvalidText:       "Enter text, without control characters.",
+	fieldInvalidValue:      "Enter a valid value.",
 	password.CodeTooShort:  "This password is too short. It must contain at least {min} characters.",
 	password.CodeTooLong:   "This password is too long. It must contain at most {max} characters.",
 	password.CodeNumeric:   "This password is entirely numeric.",
@@ -102,15 +106,15 @@ var messages = map[string]string{
 	"reauth.confirmed":       "Confirmed.",
 
 	// Signup and verification.
-	"signup.check_email":         "Check your email to verify your account.",
-	"verify.done":                "Your account is verified; you can log in.",
-	"verify.choose_password":     "Your email address is verified. It was used for more than one signup with different passwords, so none was kept: choose your password with the link we have just sent.",
-	"verify.resend_sent":         "If an unverified account uses this address, a new verification email is on its way.",
-	"link.invalid":               "The link is invalid or has already been used.",
-	"link.expired":               "The link has expired; ask for a new one.",
-	"login.invalid_credentials":  "Invalid email or password.",
-	"login.account_deactivated":  "The account has been deactivated.",
-	"login.account_not_verified": "The account is not active; verify your email address first.",
+	"signup.check_email":        "Check your email to verify your account.",
+	"verify.done":               "Your account is verified; you can log in.",
+	"verify.choose_password":    "Your email address is verified. To finish, choose your password with the link we have just sent.",
+	"verify.resend_sent":        "If an unverified account uses this address, a new verification email is on its way.",
+	"link.invalid":              "The link is invalid or has already been used.",
+	"link.expired":              "The link has expired; ask for a new one.",
+	"login.invalid_credentials": "Invalid email or password.",
+	"login.account_deactivated": "The account has been deactivated.",
+	"login.email_not_verified":  "Your email address is not verified yet: we have sent you a new verification link.",
 
 	// Sessions.
 	"logout.done":         "Logged out.",

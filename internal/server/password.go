@@ -32,8 +32,9 @@ type BreachChecker interface {
 // (empty at signup) whose address is email, and records its field errors
 // in f under field. Whatever the policy, the password must be present and
 // at most password.MaxLength bytes (the bounds that protect the hasher);
-// only a password within them goes to the policy (Deps.PasswordPolicy),
-// and only one the policy accepts to the breach check (Deps.Breached).
+// only a password within them goes to the policy (Deps.PasswordPolicy).
+// The breach check follows separately (checkBreached), after the rate
+// limit.
 // The error is a problem to answer as it is (a *Problem from the policy, a
 // 503 from the breach check) or the policy's failure.
 func (h *Handlers) checkNewPassword(r *http.Request, f fields, field, userID, email, pw string) error {
@@ -55,15 +56,25 @@ func (h *Handlers) checkNewPassword(r *http.Request, f fields, field, userID, em
 	} else if err := h.deps.PasswordPolicy(ctx, userID, email, pw); err != nil {
 		return policyRefusal(f, field, err)
 	}
+	return nil
+}
+
+// checkBreached refuses pw, a new password that passed checkNewPassword,
+// when the breach check (Deps.Breached) finds it: a validation problem on
+// field, or 503 when the check cannot answer. It runs after the request's
+// rate limit, so that no client makes unbounded calls to the breach API.
+func (h *Handlers) checkBreached(r *http.Request, field, pw string) error {
 	if h.deps.Breached == nil {
 		return nil
 	}
-	breached, err := h.deps.Breached.Breached(ctx, pw)
+	breached, err := h.deps.Breached.Breached(r.Context(), pw)
 	switch {
 	case err != nil:
 		return unavailable(fmt.Errorf("password breach check: %w", err))
 	case breached:
+		f := fields{}
 		f.add(field, fieldPasswordBreached)
+		return f.err()
 	}
 	return nil
 }
@@ -141,8 +152,11 @@ func (h *Handlers) passwordReset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.afterAnswer(r, func(r *http.Request) {
-		if err == nil && u.IsActive {
-			h.emit(r, Event{Kind: handlers.EventPasswordResetRequest, UserID: u.ID})
+		// Every account but a deactivated one: an unverified account (a
+		// signup, an imported account) is verified by the reset, which
+		// proves control of the address as a verification link does.
+		if err == nil && !u.Disabled {
+			h.emit(r, Event{Kind: handlers.EventPasswordResetRequest, UserID: u.ID, Email: u.Email})
 			h.sendReset(r, u)
 		}
 	})
@@ -181,18 +195,28 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	if err := f.err(); err != nil {
 		return err
 	}
+	if err := h.checkBreached(r, "new_password", in.NewPassword); err != nil {
+		return err
+	}
 	hash, err := h.deps.Hasher.Hash(r.Context(), in.NewPassword)
 	if err != nil {
 		return err
 	}
 	// The token is checked again on the row being written: of concurrent
-	// confirms only the first finds the state it was issued for.
+	// confirms only the first finds the state it was issued for. The link
+	// reached the address, so the reset also verifies an unverified
+	// account and makes it active, unless an administrator deactivated it.
+	var verified bool
 	u, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if err := tm.VerifyOneTime(in.Token, purposeReset, x.ID, resetState(*x)); err != nil {
 			return oneTimeProblem(err)
 		}
 		x.PasswordHash = hash
 		x.TokenVersion++
+		verified = !x.Disabled && !x.EmailVerified
+		if !x.Disabled {
+			x.EmailVerified, x.IsActive = true, true
+		}
 		return nil
 	})
 	if err != nil {
@@ -200,7 +224,10 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w)
-	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID})
+	if verified {
+		h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID, Email: u.Email, Reason: "password_reset"})
+	}
+	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID, Email: u.Email})
 	h.notify(r, u, authmail.KindPasswordResetDone, authmail.Data{})
 	return h.writeMessage(w, r, "password.reset_done")
 }
@@ -246,6 +273,9 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 		return err
 	}
 	if err := h.verifyOwnPassword(r, u, "current_password", in.CurrentPassword); err != nil {
+		return err
+	}
+	if err := h.checkBreached(r, "new_password", in.NewPassword); err != nil {
 		return err
 	}
 	hash, err := h.deps.Hasher.Hash(r.Context(), in.NewPassword)

@@ -22,7 +22,7 @@ import (
 var ProblemCodes = []string{
 	handlers.CodeValidationFailed, handlers.CodeInvalidJSON, handlers.CodeUnsupportedMediaType, handlers.CodeRequestTooLarge,
 	handlers.CodeMethodNotAllowed, handlers.CodeNotFound, handlers.CodeCSRFFailed, handlers.CodeNotAuthenticated,
-	handlers.CodeInvalidCredentials, handlers.CodeAccountInactive, handlers.CodeInvalidToken, handlers.CodeTokenExpired,
+	handlers.CodeInvalidCredentials, handlers.CodeAccountInactive, handlers.CodeEmailNotVerified, handlers.CodeInvalidToken, handlers.CodeTokenExpired,
 	handlers.CodeTokenReused, handlers.CodeInvalidPassword, handlers.CodeEmailTaken, handlers.CodeThrottled, handlers.CodeInvalidCode,
 	handlers.CodeTwoFactorAlreadyEnabled, handlers.CodeTwoFactorNotEnabled,
 	handlers.CodeTwoFactorNotSetUp, handlers.CodeReauthRequired, handlers.CodeSessionExpired, handlers.CodeForbidden, handlers.CodeConflict,

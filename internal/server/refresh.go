@@ -75,7 +75,7 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 			h.clearCookies(w)
 		}
 		if errors.Is(err, session.ErrReused) {
-			h.emit(r, Event{Kind: handlers.EventRefreshReuse, UserID: u.ID})
+			h.emit(r, Event{Kind: handlers.EventRefreshReuse, UserID: u.ID, Email: u.Email})
 		}
 		return p
 	}

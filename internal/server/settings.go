@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"time"
@@ -85,6 +87,22 @@ type Hooks struct {
 	IsAdmin       func(handlers.Account) bool
 	OnEvent       func(Event)
 	RenderProblem func(http.ResponseWriter, *http.Request, *Problem)
+	BeforeSignup  func(*http.Request, handlers.Signup) error
+	BeforeLogin   func(*http.Request, handlers.Account) error
+}
+
+// Profile is authsys.Profile.
+type Profile struct {
+	Fields []ProfileField
+}
+
+// ProfileField is authsys.ProfileField.
+type ProfileField struct {
+	Name     string
+	Required bool
+	Private  bool
+	Schema   json.RawMessage
+	Validate func(context.Context, any) (any, error)
 }
 
 // Limits are the rate limits in force; a zero Rate disables one.

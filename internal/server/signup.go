@@ -32,9 +32,14 @@ func (h *Handlers) sendVerification(r *http.Request, u store.User) {
 	h.sendMail(r, authmail.KindVerifyAccount, u.Email, u, h.deps.Links.VerifyAccountTTL, authmail.Data{Email: u.Email, Link: link})
 }
 
+// signup creates an account. In order: the body's fields are checked
+// (email, password, the declared profile fields' presence and type), the
+// rate limit is applied, each profile field's Validate runs, then
+// Hooks.BeforeSignup; only then is anything looked up or stored, so that
+// all of it happens alike whether or not the address has an account.
 func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
-	var in credentials
-	if err := decode(w, r, &in); err != nil {
+	in, extra, err := h.readSignup(w, r)
+	if err != nil {
 		return err
 	}
 	email := store.NormalizeEmail(in.Email)
@@ -45,10 +50,21 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 	if err := h.checkNewPassword(r, f, "password", "", email, in.Password); err != nil {
 		return err
 	}
+	values := h.checkProfile(f, extra)
 	if err := f.err(); err != nil {
 		return err
 	}
 	if err := h.limit(r, "signup", h.deps.Limits.Signup, email); err != nil {
+		return err
+	}
+	if err := h.checkBreached(r, "password", in.Password); err != nil {
+		return err
+	}
+	profile, err := h.validateProfile(r.Context(), values)
+	if err != nil {
+		return err
+	}
+	if err := h.beforeSignup(r, email, profile); err != nil {
 		return err
 	}
 	// Hash before looking at the email, so a taken address costs the
@@ -58,11 +74,11 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := h.deps.Users.CreateUser(r.Context(), store.User{
-		Email: email, PasswordHash: hash, DateJoined: h.now().UTC(),
+		Email: email, PasswordHash: hash, DateJoined: h.now().UTC(), Profile: profile,
 	})
 	switch {
 	case err == nil:
-		h.emit(r, Event{Kind: handlers.EventSignup, UserID: u.ID})
+		h.emit(r, Event{Kind: handlers.EventSignup, UserID: u.ID, Email: u.Email})
 		h.sendVerification(r, u)
 	case errors.Is(err, store.ErrEmailTaken):
 		existing, err := h.deps.Users.UserByEmail(r.Context(), email)
@@ -70,7 +86,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err == nil {
-			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: existing.ID})
+			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: existing.ID, Email: existing.Email})
 			switch {
 			case existing.Disabled:
 				// Deactivated by an administrator: no link could help.
@@ -78,7 +94,7 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 				link := h.link(h.deps.Links.PasswordResetPath, nil)
 				h.sendMail(r, authmail.KindSignupAttempt, existing.Email, existing, 0, authmail.Data{Email: existing.Email, Link: link})
 			default:
-				h.contestSignup(r, existing, in.Password)
+				h.contestSignup(r, existing, in.Password, profile)
 			}
 		}
 	default:
@@ -94,11 +110,13 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) error {
 // stored one, neither is kept: the stored hash becomes unusable and the
 // token version moves (every link sent so far dies). Verification then
 // sends a password-reset link to the address, and only its owner sets the
-// password. The same password twice (a double submit) changes nothing.
-// Then a verification link goes out. The comparison costs a hash, so it
-// runs in the background (tracked like mail, see Shutdown): the answer
-// costs the same as for a free address.
-func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string) {
+// password. The declared profile fields then take the values of the new
+// signup, which are no less trustworthy than the first one's. The same
+// password twice (a double submit) changes nothing. Then a verification
+// link goes out. The comparison costs a hash, so it runs in the
+// background (tracked like mail, see Shutdown): the answer costs the same
+// as for a free address.
+func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string, profile map[string]any) {
 	r = r.Clone(context.WithoutCancel(r.Context()))
 	h.mailWG.Add(1)
 	go func() {
@@ -124,6 +142,16 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 				}
 				x.PasswordHash = ""
 				x.TokenVersion++
+				for _, f := range h.deps.Profile.Fields {
+					if v, ok := profile[f.Name]; ok {
+						if x.Profile == nil {
+							x.Profile = map[string]any{}
+						}
+						x.Profile[f.Name] = v
+					} else {
+						delete(x.Profile, f.Name)
+					}
+				}
 				return nil
 			})
 			if errors.Is(err, errVerifiedMeanwhile) {
@@ -133,7 +161,7 @@ func (h *Handlers) contestSignup(r *http.Request, existing store.User, pw string
 				h.log.ErrorContext(ctx, "authsys: discarding the password of a contested signup failed", "user_id", existing.ID, "error", err)
 				return
 			}
-			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: u.ID, Reason: "password_discarded"})
+			h.emit(r, Event{Kind: handlers.EventSignupExisting, UserID: u.ID, Email: u.Email, Reason: "password_discarded"})
 		}
 		h.sendVerification(r.WithContext(ctx), u)
 	}()
@@ -233,7 +261,7 @@ func (h *Handlers) verifyAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID, Email: u.Email})
 	if u.PasswordHash == "" {
 		// A contested signup kept no password: the owner of the address,
 		// who has just proved it, chooses one.

@@ -111,9 +111,9 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 		return sessionProblem(err)
 	}
 	if method == methodBackupCode {
-		h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID})
+		h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID, Email: u.Email})
 	}
-	h.emit(r, Event{Kind: handlers.EventTwoFactorUsed, UserID: u.ID, Reason: method})
+	h.emit(r, Event{Kind: handlers.EventTwoFactorUsed, UserID: u.ID, Email: u.Email, Reason: method})
 	if in.RememberDevice && h.deps.TwoFactor.TrustedDeviceTTL > 0 {
 		value, err := h.sess.TrustDevice(ctx, u, h.client(r), h.deps.TwoFactor.TrustedDeviceTTL)
 		if err != nil {

@@ -12,7 +12,9 @@ import (
 )
 
 func TestUserStore(t *testing.T) {
-	storetest.RunUserStore(t, func(*testing.T) store.UserStore { return memory.New() })
+	storetest.RunUserStoreHarness(t, func(*testing.T) storetest.UserHarness {
+		return storetest.UserHarness{Store: memory.New(), Profile: storetest.JSONProfile()}
+	})
 }
 
 func TestPendingStore(t *testing.T) {

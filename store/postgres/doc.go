@@ -18,6 +18,9 @@
 // backup_codes, pending, sessions and schema_migrations in it, and the
 // triggers that announce changes, from SQL
 // files embedded in the package. Several processes may run Migrate at once.
+// User.Profile is one jsonb object in the users.profile column (NULL when
+// empty), returned as encoding/json decodes it; PostgreSQL refuses a string
+// holding the NUL character ("\u0000") in it.
 //
 // UpdateUser runs SELECT ... FOR UPDATE, the caller's function and the
 // writes in one transaction, so concurrent updates of a user never lose

@@ -93,7 +93,7 @@ func TestUserStore(t *testing.T) {
 	base := testPool(t)
 	storetest.RunUserStoreHarness(t, storetest.Fresh(func(t *testing.T, name string) storetest.UserHarness {
 		s, pool := freshStore(t, base, name)
-		return storetest.UserHarness{Store: s, Break: pool.Close}
+		return storetest.UserHarness{Store: s, Break: pool.Close, Profile: storetest.JSONProfile()}
 	}))
 }
 

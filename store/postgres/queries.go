@@ -27,7 +27,7 @@ const sessionColumns = `id, user_id, created_at, last_used_at, idle_expires_at, 
 // three parallel arrays; one statement sees one snapshot.
 const selectUser = `SELECT u.id, u.email, u.password_hash, u.is_active, u.email_verified,
 	u.disabled, u.is_staff, u.token_version, u.totp_secret, u.totp_pending_secret, u.totp_enabled,
-	u.totp_last_step, u.date_joined, u.last_login,
+	u.totp_last_step, u.date_joined, u.last_login, u.profile,
 	ARRAY(SELECT b.id FROM {s}.backup_codes b WHERE b.user_id = u.id ORDER BY b.position),
 	ARRAY(SELECT b.hash FROM {s}.backup_codes b WHERE b.user_id = u.id ORDER BY b.position),
 	ARRAY(SELECT b.used_at FROM {s}.backup_codes b WHERE b.user_id = u.id ORDER BY b.position)
@@ -52,12 +52,12 @@ ORDER BY u.email_key LIMIT $3`),
 		lockUser: r.Replace(`SELECT 1 FROM {s}.users WHERE id = $1 FOR UPDATE`),
 		insertUser: r.Replace(`INSERT INTO {s}.users (id, email, email_key, password_hash, is_active,
 	email_verified, is_staff, token_version, totp_secret, totp_pending_secret, totp_enabled,
-	totp_last_step, date_joined, last_login, disabled)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`),
+	totp_last_step, date_joined, last_login, disabled, profile)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`),
 		updateUser: r.Replace(`UPDATE {s}.users SET email = $2, email_key = $3, password_hash = $4,
 	is_active = $5, email_verified = $6, is_staff = $7, token_version = $8, totp_secret = $9,
 	totp_pending_secret = $10, totp_enabled = $11, totp_last_step = $12, date_joined = $13,
-	last_login = $14, disabled = $15
+	last_login = $14, disabled = $15, profile = $16
 WHERE id = $1`),
 		insertCodes: r.Replace(`INSERT INTO {s}.backup_codes (user_id, position, id, hash, used_at)
 SELECT $1, c.ord, c.id, c.hash, c.used_at

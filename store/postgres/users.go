@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -28,7 +30,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 	if s.err != nil {
 		return store.User{}, s.err
 	}
-	u = canonical(u)
+	u, profile, err := canonical(u)
+	if err != nil {
+		return store.User{}, fmt.Errorf("postgres: CreateUser: %w", err)
+	}
 	if u.ID == "" {
 		u.ID = newID()
 	}
@@ -40,7 +45,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 		return store.User{}, s.fail(ctx, "CreateUser", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	if _, err := tx.Exec(ctx, s.q.insertUser, userArgs(u)...); err != nil {
+	if _, err := tx.Exec(ctx, s.q.insertUser, userArgs(u, profile)...); err != nil {
 		return store.User{}, s.fail(ctx, "CreateUser", err)
 	}
 	if err := s.insertCodes(ctx, tx, u); err != nil {
@@ -127,8 +132,11 @@ func (s *Store) updateOnce(ctx context.Context, id string, fn func(*store.User) 
 	if u.ID != id {
 		return store.User{}, fnError{errIDChanged}
 	}
-	u = canonical(u)
-	if _, err := tx.Exec(ctx, s.q.updateUser, userArgs(u)...); err != nil {
+	u, profile, err := canonical(u)
+	if err != nil {
+		return store.User{}, fnError{err}
+	}
+	if _, err := tx.Exec(ctx, s.q.updateUser, userArgs(u, profile)...); err != nil {
 		return store.User{}, err
 	}
 	if err := s.writeCodes(ctx, tx, old.BackupCodes, u); err != nil {
@@ -171,9 +179,25 @@ func likePrefix(prefix string) string {
 	return r.Replace(prefix) + "%"
 }
 
-// canonical returns a deep copy of u in the form the database returns it.
-func canonical(u store.User) store.User {
+// canonical returns a deep copy of u in the form the database returns it,
+// and the value of its profile column: NULL for an empty Profile, else its
+// JSON, which the copy's Profile is decoded from (a Profile that
+// encoding/json cannot encode is an error).
+func canonical(u store.User) (store.User, any, error) {
 	u = u.Clone()
+	var profile any
+	if len(u.Profile) == 0 {
+		u.Profile = nil
+	} else {
+		b, err := json.Marshal(u.Profile)
+		if err != nil {
+			return store.User{}, nil, fmt.Errorf("encoding Profile: %w", err)
+		}
+		if u.Profile, err = decodeProfile(b); err != nil {
+			return store.User{}, nil, err
+		}
+		profile = string(b)
+	}
 	u.DateJoined = dbTime(u.DateJoined)
 	u.LastLogin = dbTime(u.LastLogin)
 	if len(u.BackupCodes) == 0 {
@@ -182,7 +206,19 @@ func canonical(u store.User) store.User {
 	for i := range u.BackupCodes {
 		u.BackupCodes[i].UsedAt = dbTime(u.BackupCodes[i].UsedAt)
 	}
-	return u
+	return u, profile, nil
+}
+
+// decodeProfile decodes a profile column's JSON object.
+func decodeProfile(b []byte) (map[string]any, error) {
+	var p map[string]any
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decoding profile: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, nil
+	}
+	return p, nil
 }
 
 // nullTime returns t as a nullable timestamptz: NULL for the zero time.
@@ -190,12 +226,14 @@ func nullTime(t time.Time) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
 }
 
-// userArgs returns the arguments of insertUser and updateUser.
-func userArgs(u store.User) []any {
+// userArgs returns the arguments of insertUser and updateUser; profile is
+// canonical's value of the profile column.
+func userArgs(u store.User, profile any) []any {
 	return []any{
 		u.ID, u.Email, store.NormalizeEmail(u.Email), u.PasswordHash, u.IsActive,
 		u.EmailVerified, u.IsStaff, u.TokenVersion, u.TOTPSecret, u.TOTPPendingSecret,
 		u.TOTPEnabled, u.TOTPLastStep, u.DateJoined, nullTime(u.LastLogin), u.Disabled,
+		profile,
 	}
 }
 
@@ -204,15 +242,21 @@ func scanUser(row pgx.Row) (store.User, error) {
 	var (
 		u         store.User
 		lastLogin pgtype.Timestamptz
+		profile   []byte
 		ids       []string
 		hashes    []string
 		usedAt    []pgtype.Timestamptz
 	)
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.IsActive, &u.EmailVerified,
 		&u.Disabled, &u.IsStaff, &u.TokenVersion, &u.TOTPSecret, &u.TOTPPendingSecret, &u.TOTPEnabled,
-		&u.TOTPLastStep, &u.DateJoined, &lastLogin, &ids, &hashes, &usedAt)
+		&u.TOTPLastStep, &u.DateJoined, &lastLogin, &profile, &ids, &hashes, &usedAt)
 	if err != nil {
 		return store.User{}, err
+	}
+	if profile != nil {
+		if u.Profile, err = decodeProfile(profile); err != nil {
+			return store.User{}, err
+		}
 	}
 	u.DateJoined = dbTime(u.DateJoined)
 	if lastLogin.Valid {

@@ -14,7 +14,9 @@
 // Open puts the database in WAL mode, enforces foreign keys, sets a busy
 // timeout of 5 s and applies the SQL migrations embedded in the package
 // (Migrate; recorded in the schema_migrations table). Times are stored as
-// INTEGER microseconds since the Unix epoch.
+// INTEGER microseconds since the Unix epoch. User.Profile is one JSON
+// object in the users.profile column (NULL when empty), returned as
+// encoding/json decodes it.
 //
 // UpdateUser runs the read, the caller's function and the writes in one
 // BEGIN IMMEDIATE transaction, which holds the write lock throughout, so

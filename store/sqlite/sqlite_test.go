@@ -61,7 +61,7 @@ func harness(t *testing.T, opts ...sqlite.Option) (*sqlite.Store, func()) {
 func TestUserStore(t *testing.T) {
 	storetest.RunUserStoreHarness(t, func(t *testing.T) storetest.UserHarness {
 		s, closeStore := harness(t)
-		return storetest.UserHarness{Store: s, Break: closeStore}
+		return storetest.UserHarness{Store: s, Break: closeStore, Profile: storetest.JSONProfile()}
 	})
 }
 

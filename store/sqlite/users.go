@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -15,7 +16,7 @@ import (
 // JSON array; one statement sees one snapshot.
 const selectUser = `SELECT u.id, u.email, u.password_hash, u.is_active, u.email_verified,
 	u.disabled, u.is_staff, u.token_version, u.totp_secret, u.totp_pending_secret, u.totp_enabled,
-	u.totp_last_step, u.date_joined, u.last_login,
+	u.totp_last_step, u.date_joined, u.last_login, u.profile,
 	(SELECT json_group_array(json_object('id', b.id, 'hash', b.hash, 'used_at', b.used_at) ORDER BY b.position)
 		FROM backup_codes b WHERE b.user_id = u.id)
 FROM users u`
@@ -27,12 +28,12 @@ const (
 ORDER BY u.email_key LIMIT ?3`
 	insertUserSQL = `INSERT INTO users (id, email, email_key, password_hash, is_active,
 	email_verified, is_staff, token_version, totp_secret, totp_pending_secret, totp_enabled,
-	totp_last_step, date_joined, last_login, disabled)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)`
+	totp_last_step, date_joined, last_login, disabled, profile)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`
 	updateUserSQL = `UPDATE users SET email = ?2, email_key = ?3, password_hash = ?4,
 	is_active = ?5, email_verified = ?6, is_staff = ?7, token_version = ?8, totp_secret = ?9,
 	totp_pending_secret = ?10, totp_enabled = ?11, totp_last_step = ?12, date_joined = ?13,
-	last_login = ?14, disabled = ?15
+	last_login = ?14, disabled = ?15, profile = ?16
 WHERE id = ?1`
 	insertCodeSQL  = `INSERT INTO backup_codes (user_id, position, id, hash, used_at) VALUES (?, ?, ?, ?, ?)`
 	deleteCodesSQL = `DELETE FROM backup_codes WHERE user_id = ?`
@@ -47,7 +48,10 @@ var errIDChanged = errors.New("sqlite: UpdateUser: fn changed the user ID")
 // zero, and times at microsecond precision in UTC. It returns
 // store.ErrEmailTaken when another user has the same normalized email.
 func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
-	u = canonical(u)
+	u, profile, err := canonical(u)
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlite: CreateUser: %w", err)
+	}
 	if u.ID == "" {
 		u.ID = newID()
 	}
@@ -59,7 +63,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 		return store.User{}, s.fail(ctx, "CreateUser", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.StmtContext(ctx, s.st.insertUser).ExecContext(ctx, userArgs(u)...); err != nil {
+	if _, err := tx.StmtContext(ctx, s.st.insertUser).ExecContext(ctx, userArgs(u, profile)...); err != nil {
 		return store.User{}, s.fail(ctx, "CreateUser", err)
 	}
 	if err := s.insertCodes(ctx, tx, u, 0); err != nil {
@@ -116,8 +120,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 	if u.ID != id {
 		return store.User{}, errIDChanged
 	}
-	u = canonical(u)
-	if _, err := tx.StmtContext(ctx, s.st.updateUser).ExecContext(ctx, userArgs(u)...); err != nil {
+	u, profile, err := canonical(u)
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlite: UpdateUser: %w", err)
+	}
+	if _, err := tx.StmtContext(ctx, s.st.updateUser).ExecContext(ctx, userArgs(u, profile)...); err != nil {
 		return store.User{}, s.fail(ctx, "UpdateUser", err)
 	}
 	if err := s.writeCodes(ctx, tx, old.BackupCodes, u); err != nil {
@@ -168,9 +175,25 @@ func globPrefix(prefix string) string {
 	return r.Replace(prefix) + "*"
 }
 
-// canonical returns a deep copy of u in the form the database returns it.
-func canonical(u store.User) store.User {
+// canonical returns a deep copy of u in the form the database returns it,
+// and the value of its profile column: NULL for an empty Profile, else its
+// JSON, which the copy's Profile is decoded from (a Profile that
+// encoding/json cannot encode is an error).
+func canonical(u store.User) (store.User, any, error) {
 	u = u.Clone()
+	var profile any
+	if len(u.Profile) == 0 {
+		u.Profile = nil
+	} else {
+		b, err := json.Marshal(u.Profile)
+		if err != nil {
+			return store.User{}, nil, fmt.Errorf("encoding Profile: %w", err)
+		}
+		if u.Profile, err = decodeProfile(b); err != nil {
+			return store.User{}, nil, err
+		}
+		profile = string(b)
+	}
 	u.DateJoined = dbTime(u.DateJoined)
 	u.LastLogin = dbTime(u.LastLogin)
 	if len(u.BackupCodes) == 0 {
@@ -179,15 +202,29 @@ func canonical(u store.User) store.User {
 	for i := range u.BackupCodes {
 		u.BackupCodes[i].UsedAt = dbTime(u.BackupCodes[i].UsedAt)
 	}
-	return u
+	return u, profile, nil
 }
 
-// userArgs returns the arguments of insertUserSQL and updateUserSQL.
-func userArgs(u store.User) []any {
+// decodeProfile decodes a profile column's JSON object.
+func decodeProfile(b []byte) (map[string]any, error) {
+	var p map[string]any
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decoding profile: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// userArgs returns the arguments of insertUserSQL and updateUserSQL;
+// profile is canonical's value of the profile column.
+func userArgs(u store.User, profile any) []any {
 	return []any{
 		u.ID, u.Email, store.NormalizeEmail(u.Email), u.PasswordHash, u.IsActive,
 		u.EmailVerified, u.IsStaff, u.TokenVersion, u.TOTPSecret, u.TOTPPendingSecret,
 		u.TOTPEnabled, u.TOTPLastStep, micros(u.DateJoined), nullMicros(u.LastLogin), u.Disabled,
+		profile,
 	}
 }
 
@@ -204,13 +241,19 @@ func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 		u          store.User
 		dateJoined int64
 		lastLogin  sql.NullInt64
+		profile    sql.NullString
 		codesJSON  string
 	)
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.IsActive, &u.EmailVerified,
 		&u.Disabled, &u.IsStaff, &u.TokenVersion, &u.TOTPSecret, &u.TOTPPendingSecret, &u.TOTPEnabled,
-		&u.TOTPLastStep, &dateJoined, &lastLogin, &codesJSON)
+		&u.TOTPLastStep, &dateJoined, &lastLogin, &profile, &codesJSON)
 	if err != nil {
 		return store.User{}, err
+	}
+	if profile.Valid {
+		if u.Profile, err = decodeProfile([]byte(profile.String)); err != nil {
+			return store.User{}, err
+		}
 	}
 	u.DateJoined = fromMicros(dateJoined)
 	if lastLogin.Valid {

@@ -10,7 +10,7 @@ import (
 
 // normalizeUser returns u in the form the suite compares: times truncated
 // to microseconds in UTC without a monotonic reading, and an empty
-// BackupCodes slice as nil. Stores may drop sub-microsecond precision, the
+// BackupCodes slice or Profile as nil. Stores may drop sub-microsecond precision, the
 // monotonic clock and the location.
 func normalizeUser(u store.User) store.User {
 	u = u.Clone()
@@ -18,6 +18,9 @@ func normalizeUser(u store.User) store.User {
 	u.LastLogin = normalizeTime(u.LastLogin)
 	if len(u.BackupCodes) == 0 {
 		u.BackupCodes = nil
+	}
+	if len(u.Profile) == 0 {
+		u.Profile = nil
 	}
 	for i := range u.BackupCodes {
 		u.BackupCodes[i].UsedAt = normalizeTime(u.BackupCodes[i].UsedAt)

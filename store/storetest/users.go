@@ -29,13 +29,45 @@ type UserHarness struct {
 	// never a raw driver error. Nil means the store has no backend to
 	// lose (an in-memory store): the Outage case is skipped.
 	Break func()
+	// Profile is a User.Profile that Store keeps, for the Profile cases:
+	// a user created with it, or given it by UpdateUser, must come back
+	// with an equal Profile, which an update of other fields keeps and
+	// which no caller can change through a returned copy. A store that
+	// keeps the profile whole, as one JSON document (the stores of this
+	// module do), gives JSONProfile(); a store that maps the application's
+	// own columns gives values of those, as it returns them (for example
+	// {"display_name": "Ada"}). Nil skips the Profile cases: the store
+	// keeps no profile, and its application may declare no
+	// authsys.Profile fields.
+	Profile map[string]any
+}
+
+// JSONProfile returns a new profile with a value of every kind that
+// encoding/json decodes (a string, a number, a boolean, null, an array and
+// an object, nested), as a store that keeps User.Profile as one JSON
+// document must give back. Give it as UserHarness.Profile.
+func JSONProfile() map[string]any {
+	return map[string]any{
+		"display_name": "Ada Lovelace",
+		"unicode":      "Zoë ✓ 漢字 \"quoted\" \\ 🙂",
+		"age":          36.0,
+		"ratio":        -0.125,
+		"subscribed":   true,
+		"muted":        false,
+		"nickname":     nil,
+		"tags":         []any{"math", 2.0, false, nil},
+		"address": map[string]any{
+			"city":  "London",
+			"lines": []any{"12 St James's Square", map[string]any{"floor": 1.0}},
+		},
+	}
 }
 
 // RunUserStore runs the store.UserStore conformance suite. newStore returns
 // a fresh, empty store for each subtest and registers any cleanup with
 // t.Cleanup. If the store also implements store.UserLister, the listing
-// cases run too; otherwise they are skipped. The Outage case is skipped:
-// use RunUserStoreHarness to run it.
+// cases run too; otherwise they are skipped. The Outage and Profile cases
+// are skipped: use RunUserStoreHarness to run them.
 //
 // The suite checks that every field survives a round trip (times compared
 // to the microsecond, whatever their location), that emails are unique and
@@ -60,7 +92,8 @@ func RunUserStore(t *testing.T, newStore func(t *testing.T) store.UserStore) {
 // for a store.UserLister) must return an error wrapping
 // store.ErrUnavailable within the 5 s deadline of its context. newHarness
 // returns a fresh, empty store for each subtest and registers any cleanup
-// with t.Cleanup.
+// with t.Cleanup. When the harness gives a Profile, the Profile cases run
+// too: the store keeps User.Profile.
 func RunUserStoreHarness(t *testing.T, newHarness func(t *testing.T) UserHarness) {
 	t.Helper()
 	cases := []struct {
@@ -99,6 +132,24 @@ func RunUserStoreHarness(t *testing.T, newHarness func(t *testing.T) UserHarness
 		}
 		testUserOutage(t, h.Store, h.Break)
 	})
+
+	profileCases := []struct {
+		name string
+		run  func(t *testing.T, s store.UserStore, profile map[string]any)
+	}{
+		{"ProfileRoundTrip", testProfileRoundTrip},
+		{"ProfileUpdate", testProfileUpdate},
+		{"ProfileReturnedAsCopies", testProfileCopies},
+	}
+	for _, c := range profileCases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			if h.Profile == nil {
+				t.Skip("the harness gives no Profile: the store keeps no profile (set UserHarness.Profile to prove it keeps one)")
+			}
+			c.run(t, h.Store, h.Profile)
+		})
+	}
 
 	listCases := []struct {
 		name string
