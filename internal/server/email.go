@@ -196,7 +196,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 		h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
-	h.clearCookies(w)
+	h.clearCookies(w, r)
 	if !slices.Contains(h.deps.Mail.SkipNotices, authmail.KindEmailChangedNotice) {
 		h.sendMail(r, authmail.KindEmailChangedNotice, rec.OldEmail, u.ID, authmail.Data{Email: rec.OldEmail, NewEmail: authmail.MaskEmail(rec.NewEmail)})
 	}

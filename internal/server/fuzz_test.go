@@ -100,7 +100,7 @@ func fuzzDeps(tb testing.TB, st *memory.Store, outbox *mail.Outbox) Deps {
 		Sessions: Sessions{
 			AccessTTL: 15 * time.Minute, RefreshTTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour,
 			RefreshReuseGrace: 10 * time.Second, ClockSkew: 5 * time.Second,
-			Issuer: "authsys", Audience: "authsys", AllowBearer: true, KeyPrefix: "auth:",
+			Issuer: "authsys", Audience: "authsys", NativeClients: true, KeyPrefix: "auth:",
 		},
 		Cookies:   Cookies{AccessName: "access_token", RefreshName: "refresh_token", RefreshPath: "/api/auth/", SameSite: http.SameSiteLaxMode},
 		TwoFactor: TwoFactor{Issuer: "Fuzz", BackupCodes: 10, PendingLoginTTL: 5 * time.Minute, Rand: rand.Reader},
@@ -379,12 +379,12 @@ func FuzzCookie(f *testing.F) {
 		}
 		req := httptest.NewRequest(method, path, nil)
 		req.Header.Set(name, value)
-		// What the server reads, as it reads it.
+		// What the server reads, as it reads it: a Bearer token wins.
 		access, refresh := "", ""
-		if c, err := req.Cookie("access_token"); err == nil && c.Value != "" {
-			access = c.Value
-		} else if a := req.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		if a := req.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") && strings.TrimSpace(a[7:]) != "" {
 			access = strings.TrimSpace(a[7:])
+		} else if c, err := req.Cookie("access_token"); err == nil && c.Value != "" {
+			access = c.Value
 		}
 		if c, err := req.Cookie("refresh_token"); err == nil {
 			refresh = c.Value

@@ -213,9 +213,13 @@ func (h *Handlers) endSubscription() {
 
 // ServeHTTP serves the auth API (mounted with the mount prefix stripped).
 // Every response, the mux's own redirects included, carries the security
-// headers.
+// headers and the CORS headers (see cors), and CORS preflights are
+// answered before the mux.
 func (h *Handlers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.securityHeaders(w)
+	if h.cors(w, r, apiCORSMethods) {
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -223,6 +227,9 @@ func (h *Handlers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) Admin() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.securityHeaders(w)
+		if h.cors(w, r, apiCORSMethods) {
+			return
+		}
 		h.admin.ServeHTTP(w, r)
 	})
 }
@@ -314,11 +321,17 @@ func (h *Handlers) securityHeaders(w http.ResponseWriter) {
 }
 
 // serve runs fn with the security headers, the CSRF check for unsafe
-// methods and the request deadline, and renders its error.
+// methods, the request's mode (X-Auth-Mode) and the request deadline, and
+// renders its error.
 func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc) {
 	h.securityHeaders(w)
 	if err := h.deps.CSRF.Check(r); err != nil {
-		h.writeProblem(w, r, problem(http.StatusForbidden, handlers.CodeCSRFFailed, "Cross-origin request refused."))
+		h.writeProblem(w, r, errCSRF)
+		return
+	}
+	r, err := h.withAuthMode(r)
+	if err != nil {
+		h.writeProblem(w, r, toProblem(err))
 		return
 	}
 	if h.deps.HTTP.RequestTimeout > 0 {
@@ -330,6 +343,8 @@ func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc)
 		h.writeProblem(w, r, toProblem(err))
 	}
 }
+
+var errCSRF = problem(http.StatusForbidden, handlers.CodeCSRFFailed, "Cross-origin request refused.")
 
 func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request) {
 	h.securityHeaders(w)

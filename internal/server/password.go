@@ -107,7 +107,7 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
-	h.clearCookies(w)
+	h.clearCookies(w, r)
 	h.emit(r, Event{Kind: handlers.EventPasswordReset, UserID: u.ID})
 	h.notify(r, u, authmail.KindPasswordResetDone, authmail.Data{})
 	return writeMessage(w, "Your password has been reset; log in with the new one.")
@@ -174,12 +174,13 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 	h.emit(r, Event{Kind: handlers.EventPasswordChanged, UserID: u.ID})
 	h.notify(r, u, authmail.KindPasswordChanged, authmail.Data{})
 	if !h.deps.Sessions.LogoutOnPasswordChange {
-		if err := h.restartSession(w, r, u, session.ReasonAccount); err != nil {
+		tokens, err := h.restartSession(w, r, u, session.ReasonAccount)
+		if err != nil {
 			return err
 		}
-		return writeMessage(w, "Your password has been changed.")
+		return writeJSON(w, http.StatusOK, messageTokens{Message: "Your password has been changed.", Tokens: tokens})
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
-	h.clearCookies(w)
+	h.clearCookies(w, r)
 	return writeMessage(w, "Your password has been changed; log in again.")
 }
