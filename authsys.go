@@ -4,6 +4,12 @@
 // two-factor authentication with backup codes, rate limits, session
 // invalidation and an admin API.
 //
+// Native clients (Sessions.NativeClients) may keep their tokens
+// themselves: Bearer access tokens, and a token mode in which the tokens
+// travel in JSON bodies instead of cookies. An SPA on another origin is
+// listed in HTTP.TrustedOrigins, for which the API answers CORS requests;
+// CrossOrigin gives the application's routes the same handling.
+//
 // Build an Auth with New, mount Handler under /api/auth, and protect the
 // application's own routes with Middleware:
 //
