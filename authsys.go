@@ -4,6 +4,12 @@
 // two-factor authentication with backup codes, rate limits, session
 // invalidation and an admin API.
 //
+// Native clients (Sessions.NativeClients) may keep their tokens
+// themselves: Bearer access tokens, and a token mode in which the tokens
+// travel in JSON bodies instead of cookies. An SPA on another origin is
+// listed in HTTP.TrustedOrigins, for which the API answers CORS requests;
+// CrossOrigin gives the application's routes the same handling.
+//
 // Build an Auth with New, mount Handler under /api/auth, and protect the
 // application's own routes with Middleware:
 //
@@ -102,31 +108,69 @@ func hkdfKey(secret []byte, purpose string) ([]byte, error) {
 //	mux.Handle("/api/auth/", http.StripPrefix("/api/auth", auth.Handler()))
 //
 // Every unsafe request passes http.CrossOriginProtection first (see
-// HTTP.TrustedOrigins).
+// HTTP.TrustedOrigins); CORS requests and preflights from the trusted
+// origins are answered with credentials allowed, and every response
+// carries "Vary: Origin". A request with "X-Auth-Mode: token" runs in
+// token mode (see Sessions.NativeClients).
 func (a *Auth) Handler() http.Handler { return a.h }
 
 // AdminHandler returns the admin API, for users for whom Hooks.IsAdmin is
 // true (default: User.IsStaff). Mount it with its prefix stripped, e.g.
-// under /api/admin/auth/.
+// under /api/admin/auth/. It handles cross-origin requests and token mode
+// as Handler does.
 func (a *Auth) AdminHandler() http.Handler { return a.h.Admin() }
 
 // Middleware lets through only authenticated requests (see Authenticate),
 // with the user available through UserFromContext. Others get 401
 // problem+json; a store outage gets 503 and keeps the cookies (an outage
-// is not a logout).
+// is not a logout). An unsafe request (not GET, HEAD or OPTIONS) from
+// another origin that HTTP.TrustedOrigins does not list is refused first
+// with 403 csrf_failed, as http.CrossOriginProtection decides: the access
+// cookie goes with every request, and SameSite does not tell apart the
+// origins of one site. For CORS, wrap the route in CrossOrigin too.
 func (a *Auth) Middleware(next http.Handler) http.Handler { return a.h.Middleware(next, false) }
 
 // OptionalMiddleware authenticates like Middleware but lets every request
 // through: UserFromContext reports the user when the request carries a
 // valid access token, and nothing otherwise (no token, an invalid or
 // expired one, a store outage). For pages that show more to signed-in
-// users.
+// users. It refuses unsafe cross-origin requests as Middleware does.
 func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 	return a.h.Middleware(next, true)
 }
 
-// Authenticate reports the user (its public view) whose access token r carries: the access
-// cookie, or an "Authorization: Bearer" header when Sessions.AllowBearer.
+// CrossOrigin gives the application's own routes the cross-origin
+// handling of Handler, for an SPA on another origin that calls them with
+// its cookies (or a Bearer token):
+//
+//   - every response carries "Vary: Origin"; one to a trusted origin
+//     (HTTP.TrustedOrigins, compared exactly) carries
+//     Access-Control-Allow-Origin with that origin (never "*"),
+//     Access-Control-Allow-Credentials and exposes Retry-After;
+//   - a CORS preflight (OPTIONS with Origin and
+//     Access-Control-Request-Method) is answered without calling next:
+//     204 for a trusted origin asking for GET, HEAD, POST, PUT, PATCH or
+//     DELETE and no header but Content-Type, Authorization, X-Auth-Mode
+//     and Accept-Language; 403 problem+json with CodeCORSRefused and no
+//     CORS header otherwise;
+//   - an unsafe request from an untrusted origin is refused with 403
+//     problem+json CodeCSRFFailed (http.CrossOriginProtection).
+//
+// Wrap it outside Middleware, whose 401 a preflight (which carries no
+// credentials) would otherwise get, and register the route for OPTIONS
+// too (a pattern without a method, or the application's whole mux):
+//
+//	mux.Handle("/api/orders", auth.CrossOrigin(auth.Middleware(orders)))
+//
+// Nested around a mux that holds Handler it adds nothing twice. It is
+// safe for concurrent use.
+func (a *Auth) CrossOrigin(next http.Handler) http.Handler { return a.h.CrossOrigin(next) }
+
+// Authenticate reports the user (its public view) whose access token r
+// carries: with Sessions.NativeClients an "Authorization: Bearer" header,
+// which wins over the access cookie when both are sent (explicit
+// credentials win; an invalid Bearer token is refused, not replaced by the
+// cookie), else the access cookie.
 // The token must be valid and unexpired, its session not ended (unless
 // Sessions.StatelessAccessTokens), its token version the user's, and the
 // user active. It has no side effect: it writes nothing and sets no

@@ -243,9 +243,19 @@ type Sessions struct {
 	ClockSkew time.Duration
 	// Issuer and Audience are the JWT "iss" and "aud". Default "authsys".
 	Issuer, Audience string
-	// AllowBearer also accepts "Authorization: Bearer <access token>", for
-	// native clients. Default false.
-	AllowBearer bool
+	// NativeClients serves clients that keep their tokens themselves (a
+	// mobile or desktop app, a command-line tool) instead of in cookies:
+	// Handler, AdminHandler, Middleware and Authenticate accept
+	// "Authorization: Bearer <access token>", which wins over the access
+	// cookie when both are sent; and a request to Handler or AdminHandler
+	// with the header "X-Auth-Mode: token" runs in token mode, where no
+	// cookie is read or set: login, 2FA verification, refresh and every
+	// answer that renews the session return the tokens in a "tokens"
+	// member of the JSON body, and refresh, logout and re-authentication
+	// take the refresh token from the body. Without it, a token-mode
+	// request is refused (400 token_mode_disabled) and Bearer headers are
+	// ignored. See docs/native-clients.md. Default false.
+	NativeClients bool
 	// LogoutOnPasswordChange logs out the client that changed its password
 	// too; every other session of the account dies either way. Default
 	// false: that client gets fresh cookies and stays logged in.
@@ -466,8 +476,13 @@ type Passwords struct {
 // HTTP configures what the library trusts of incoming requests.
 type HTTP struct {
 	// TrustedOrigins are origins ("https://app.example.com") allowed to
-	// make cross-origin unsafe requests (an SPA on another origin). Default
-	// none: same-origin only.
+	// make cross-origin requests, for an SPA (or a web view) on another
+	// origin: their unsafe requests pass the CSRF check, and Handler,
+	// AdminHandler and Auth.CrossOrigin answer their CORS requests and
+	// preflights with credentials allowed (the origin reflected, never
+	// "*"). Each is written as browsers send the Origin header: scheme and
+	// host in lower case, a port only when it is not the scheme's default,
+	// nothing after the host. Default none: same-origin only.
 	TrustedOrigins []string
 	// TrustedProxies are CIDRs ("10.0.0.0/8") or addresses of reverse
 	// proxies whose X-Forwarded-For is believed when finding the client IP
@@ -944,14 +959,29 @@ func (h HTTP) build() (*clientip.Resolver, *http.CrossOriginProtection, error) {
 	}
 	csrf := http.NewCrossOriginProtection()
 	for _, o := range h.TrustedOrigins {
-		if _, err := url.Parse(o); err != nil || !strings.Contains(o, "://") {
-			return nil, nil, bad("HTTP.TrustedOrigins", fmt.Sprintf("%q is not an origin like https://app.example.com", o))
+		if !serializedOrigin(o) {
+			return nil, nil, bad("HTTP.TrustedOrigins", fmt.Sprintf("%q is not an origin like https://app.example.com (lower case, no default port, nothing after the host), as browsers send it", o))
 		}
 		if err := csrf.AddTrustedOrigin(o); err != nil {
 			return nil, nil, bad("HTTP.TrustedOrigins", err.Error())
 		}
 	}
 	return ips, csrf, nil
+}
+
+// serializedOrigin reports whether o is an origin as browsers serialize it
+// in the Origin header, which trusted origins are compared with exactly:
+// scheme://host[:port], in lower case, without the default port of http
+// or https.
+func serializedOrigin(o string) bool {
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || u.Scheme == "" || u.Host == "" || o != u.Scheme+"://"+u.Host || o != strings.ToLower(o):
+		return false
+	case u.Scheme == "http" && u.Port() == "80", u.Scheme == "https" && u.Port() == "443":
+		return false
+	}
+	return true
 }
 
 // validAlgorithm reports whether alg is a JWT algorithm tokens supports;

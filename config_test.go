@@ -43,7 +43,8 @@ func TestConfigValidation(t *testing.T) {
 			c.Links.FrontendURL = "http://localhost:3000/app"
 			c.RateLimits = testLimits(map[string]string{limitLogin: "3/min", limitSignup: "100/hour", limitPasswordReset: ""})
 			c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"}
-			c.HTTP.TrustedOrigins = []string{"https://spa.example.com"}
+			c.HTTP.TrustedOrigins = []string{"https://spa.example.com", "http://localhost:5173", "capacitor://localhost"}
+			c.Sessions.NativeClients = true
 			c.Cookies.Domain = "example.com"
 			c.Cookies.RefreshPath = "/auth/refresh/"
 			c.Cookies.SameSite = http.SameSiteNoneMode
@@ -92,6 +93,12 @@ func TestConfigValidation(t *testing.T) {
 		{"bad trusted proxy CIDR", func(c *authsys.Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/33"} }, "HTTP.TrustedProxies"},
 		{"bad trusted origin", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"spa.example.com"} }, "HTTP.TrustedOrigins"},
 		{"trusted origin with path", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"https://spa.example.com/app"} }, "HTTP.TrustedOrigins"},
+		{"trusted origin with a slash", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"https://spa.example.com/"} }, "HTTP.TrustedOrigins"},
+		{"trusted origin in upper case", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"https://SPA.example.com"} }, "HTTP.TrustedOrigins"},
+		{"trusted origin with the default port", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"https://spa.example.com:443"} }, "HTTP.TrustedOrigins"},
+		{"trusted origin with a user", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"https://u@spa.example.com"} }, "HTTP.TrustedOrigins"},
+		{"trusted origin null", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"null"} }, "HTTP.TrustedOrigins"},
+		{"trusted origin wildcard", func(c *authsys.Config) { c.HTTP.TrustedOrigins = []string{"*"} }, "HTTP.TrustedOrigins"},
 		{"SameSite None without Secure", func(c *authsys.Config) {
 			c.Cookies.SameSite = http.SameSiteNoneMode
 			c.Cookies.Insecure = true

@@ -454,3 +454,43 @@ func ExampleLocales() {
 	// Output:
 	// fr {"message":"Déconnecté.","code":"logout.done"}
 }
+
+// CrossOrigin gives an application route the API's CORS and CSRF handling
+// for an SPA served from another origin (HTTP.TrustedOrigins).
+func ExampleAuth_CrossOrigin() {
+	mem := memory.New()
+	auth, err := authsys.New(authsys.Config{
+		Keys:    authsys.Keys{Signing: authsys.Key{Secret: []byte("an example signing key of 32+ bytes")}},
+		Users:   mem,
+		Pending: mem,
+		Mailer:  &mail.Outbox{},
+		Links:   authsys.Links{FrontendURL: "https://app.example.com"},
+		Mail:    authsys.Mail{From: "noreply@example.com"},
+		HTTP:    authsys.HTTP{TrustedOrigins: []string{"https://app.example.com"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	orders := auth.CrossOrigin(auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "the orders")
+	})))
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/orders", orders)
+	mux.Handle("OPTIONS /api/orders", orders) // CORS preflights
+
+	preflight := func(origin string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodOptions, "/api/orders", nil)
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Access-Control-Request-Method", http.MethodGet)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		return rec
+	}
+	ok := preflight("https://app.example.com")
+	fmt.Println(ok.Code, ok.Header().Get("Access-Control-Allow-Origin"), ok.Header().Get("Access-Control-Allow-Credentials"))
+	refused := preflight("https://app.example.com.evil.test")
+	fmt.Println(refused.Code, refused.Header().Get("Content-Type"), refused.Header().Get("Access-Control-Allow-Origin") == "")
+	// Output:
+	// 204 https://app.example.com true
+	// 403 application/problem+json true
+}

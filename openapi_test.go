@@ -314,35 +314,39 @@ func TestOpenAPILiteCatchesDrift(t *testing.T) {
 	prob := func(code string) string { return `{"code":"` + code + `"}` }
 	tests := []struct {
 		name, method, path string
+		tokenMode          bool
 		status             int
 		header             http.Header
 		body               string
 		wantErr            string
 	}{
-		{"me ok", "GET", "/api/auth/me/", 200, hdr("Content-Type", jsonCT), `{}`, ""},
-		{"me without slash", "GET", "/api/auth/me", 200, hdr("Content-Type", jsonCT), `{}`, ""},
-		{"me as text", "GET", "/api/auth/me/", 200, hdr("Content-Type", "text/plain"), `x`, "Content-Type"},
-		{"undocumented status", "GET", "/api/auth/me/", 204, hdr(), ``, "not documented"},
-		{"documented code", "POST", "/api/auth/login/", 401, hdr("Content-Type", problemJ), prob("invalid_credentials"), ""},
-		{"undocumented code", "POST", "/api/auth/login/", 401, hdr("Content-Type", problemJ), prob("not_authenticated"), "problem code"},
-		{"429 without Retry-After", "POST", "/api/auth/login/", 429, hdr("Content-Type", problemJ), prob("throttled"), "Retry-After"},
-		{"429 with Retry-After", "POST", "/api/auth/login/", 429, hdr("Content-Type", problemJ, "Retry-After", "3"), prob("throttled"), ""},
-		{"refresh without Set-Cookie", "POST", "/api/auth/refresh/", 200, hdr("Content-Type", jsonCT), `{}`, "Set-Cookie"},
-		{"documented success code", "POST", "/api/auth/logout/", 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token="), `{"message":"x","code":"logout.done"}`, ""},
-		{"another endpoint's success code", "POST", "/api/auth/logout/", 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token="), `{"message":"x","code":"logout.all"}`, "success code"},
-		{"admin path param", "GET", "/api/admin/auth/users/abc/", 404, hdr("Content-Type", problemJ), prob("not_found"), ""},
-		{"admin action", "POST", "/api/admin/auth/users/abc/activate", 409, hdr("Content-Type", problemJ), prob("conflict"), "not documented"},
-		{"unknown path 404", "GET", "/api/auth/nope/", 404, hdr("Content-Type", problemJ), prob("not_found"), ""},
-		{"unknown path 200", "GET", "/api/auth/nope/", 200, hdr("Content-Type", jsonCT), `{}`, "undocumented"},
-		{"unknown method 405", "PUT", "/api/auth/me/", 405, hdr("Content-Type", problemJ), prob("method_not_allowed"), ""},
-		{"unknown method 401", "PUT", "/api/auth/me/", 401, hdr("Content-Type", problemJ), prob("not_authenticated"), "undocumented"},
-		{"empty id segment", "GET", "/api/admin/auth/users//", 200, hdr("Content-Type", jsonCT), `{}`, "undocumented"},
-		{"not the API", "GET", "/api/private", 500, hdr(), ``, ""},
+		{"me ok", "GET", "/api/auth/me/", false, 200, hdr("Content-Type", jsonCT), `{}`, ""},
+		{"me without slash", "GET", "/api/auth/me", false, 200, hdr("Content-Type", jsonCT), `{}`, ""},
+		{"me as text", "GET", "/api/auth/me/", false, 200, hdr("Content-Type", "text/plain"), `x`, "Content-Type"},
+		{"undocumented status", "GET", "/api/auth/me/", false, 204, hdr(), ``, "not documented"},
+		{"documented code", "POST", "/api/auth/login/", false, 401, hdr("Content-Type", problemJ), prob("invalid_credentials"), ""},
+		{"undocumented code", "POST", "/api/auth/login/", false, 401, hdr("Content-Type", problemJ), prob("not_authenticated"), "problem code"},
+		{"429 without Retry-After", "POST", "/api/auth/login/", false, 429, hdr("Content-Type", problemJ), prob("throttled"), "Retry-After"},
+		{"429 with Retry-After", "POST", "/api/auth/login/", false, 429, hdr("Content-Type", problemJ, "Retry-After", "3"), prob("throttled"), ""},
+		{"refresh without Set-Cookie", "POST", "/api/auth/refresh/", false, 200, hdr("Content-Type", jsonCT), `{}`, "Set-Cookie"},
+		{"refresh in token mode", "POST", "/api/auth/refresh/", true, 200, hdr("Content-Type", jsonCT), `{"message":"x","code":"refresh.done"}`, ""},
+		{"cleared cookies missing", "POST", "/api/auth/logout/", false, 200, hdr("Content-Type", jsonCT), `{}`, "Set-Cookie"},
+		{"logout in token mode", "POST", "/api/auth/logout/", true, 200, hdr("Content-Type", jsonCT), `{"message":"x","code":"logout.done"}`, ""},
+		{"documented success code", "POST", "/api/auth/logout/", false, 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token="), `{"message":"x","code":"logout.done"}`, ""},
+		{"another endpoint's success code", "POST", "/api/auth/logout/", false, 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token="), `{"message":"x","code":"logout.all"}`, "success code"},
+		{"admin path param", "GET", "/api/admin/auth/users/abc/", false, 404, hdr("Content-Type", problemJ), prob("not_found"), ""},
+		{"admin action", "POST", "/api/admin/auth/users/abc/activate", false, 409, hdr("Content-Type", problemJ), prob("conflict"), "not documented"},
+		{"unknown path 404", "GET", "/api/auth/nope/", false, 404, hdr("Content-Type", problemJ), prob("not_found"), ""},
+		{"unknown path 200", "GET", "/api/auth/nope/", false, 200, hdr("Content-Type", jsonCT), `{}`, "undocumented"},
+		{"unknown method 405", "PUT", "/api/auth/me/", false, 405, hdr("Content-Type", problemJ), prob("method_not_allowed"), ""},
+		{"unknown method 401", "PUT", "/api/auth/me/", false, 401, hdr("Content-Type", problemJ), prob("not_authenticated"), "undocumented"},
+		{"empty id segment", "GET", "/api/admin/auth/users//", false, 200, hdr("Content-Type", jsonCT), `{}`, "undocumented"},
+		{"not the API", "GET", "/api/private", false, 500, hdr(), ``, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var msgs []string
-			for _, err := range openapiLiteErrors(tt.method, tt.path, tt.status, tt.header, []byte(tt.body)) {
+			for _, err := range openapiLiteErrors(tt.method, tt.path, tt.tokenMode, tt.status, tt.header, []byte(tt.body)) {
 				msgs = append(msgs, err.Error())
 			}
 			got := strings.Join(msgs, "\n")
@@ -585,18 +589,18 @@ func (op openapiLiteOp) matches(path string) bool {
 // openapiLiteCheck reports through t what is wrong with one call.
 func openapiLiteCheck(t *testing.T, req *http.Request, res *http.Response, body []byte) {
 	t.Helper()
-	for _, err := range openapiLiteErrorsIn(openapiDocFor(req.URL), req.Method, req.URL.Path, res.StatusCode, res.Header, body) {
+	for _, err := range openapiLiteErrorsIn(openapiDocFor(req.URL), req.Method, req.URL.Path, openapiTokenMode(req), res.StatusCode, res.Header, body) {
 		t.Errorf("OpenAPI: %s %s → %d: %v\nresponse body: %.1500s", req.Method, req.URL.RequestURI(), res.StatusCode, err, body)
 	}
 }
 
 // openapiLiteErrors checks a call against handlers/openapi.json.
-func openapiLiteErrors(method, path string, status int, header http.Header, body []byte) []error {
-	return openapiLiteErrorsIn(handlers.OpenAPIDocument(), method, path, status, header, body)
+func openapiLiteErrors(method, path string, tokenMode bool, status int, header http.Header, body []byte) []error {
+	return openapiLiteErrorsIn(handlers.OpenAPIDocument(), method, path, tokenMode, status, header, body)
 }
 
 // openapiLiteErrorsIn checks a call against the document raw.
-func openapiLiteErrorsIn(raw []byte, method, path string, status int, header http.Header, body []byte) []error {
+func openapiLiteErrorsIn(raw []byte, method, path string, tokenMode bool, status int, header http.Header, body []byte) []error {
 	if method == http.MethodHead || method == http.MethodOptions || status >= 300 && status < 400 {
 		return nil
 	}
@@ -616,7 +620,7 @@ func openapiLiteErrorsIn(raw []byte, method, path string, status int, header htt
 		}
 		pathKnown = true
 		if op.method == method {
-			return d.checkResponse(op, status, header, code.Code)
+			return d.checkResponse(op, tokenMode, status, header, code.Code)
 		}
 	}
 	want, wantCode := http.StatusNotFound, authsys.CodeNotFound
@@ -629,7 +633,7 @@ func openapiLiteErrorsIn(raw []byte, method, path string, status int, header htt
 	return nil
 }
 
-func (d *openapiLiteDoc) checkResponse(op openapiLiteOp, status int, header http.Header, code string) []error {
+func (d *openapiLiteDoc) checkResponse(op openapiLiteOp, tokenMode bool, status int, header http.Header, code string) []error {
 	resp := openapiResolve(d.doc, op.responses[strconv.Itoa(status)])
 	if resp == nil {
 		return []error{fmt.Errorf("status %d is not documented for %s %s%s", status, op.method, op.mount, op.path)}
@@ -649,11 +653,27 @@ func (d *openapiLiteDoc) checkResponse(op openapiLiteOp, status int, header http
 	}
 	headers, _ := openapiAt(resp, "headers").(map[string]any)
 	for name, h := range headers {
-		if req, _ := openapiAt(openapiResolve(d.doc, h), "required").(bool); req && header.Get(name) == "" {
+		h = openapiResolve(d.doc, h)
+		req, _ := openapiAt(h, "required").(bool)
+		if inCookieMode, _ := openapiAt(h, openapiCookieModeRequired).(bool); inCookieMode && !tokenMode {
+			req = true
+		}
+		if req && header.Get(name) == "" {
 			errs = append(errs, fmt.Errorf("required response header %s is missing", name))
 		}
 	}
 	return errs
+}
+
+// openapiCookieModeRequired marks a response header (the token cookies'
+// Set-Cookie) that a response must carry unless the request ran in token
+// mode, where no cookie is set: OpenAPI cannot make a header's presence
+// depend on a request header, so both validators check this extension.
+const openapiCookieModeRequired = "x-cookie-mode-required"
+
+// openapiTokenMode reports whether req asked for token mode.
+func openapiTokenMode(req *http.Request) bool {
+	return strings.TrimSpace(req.Header.Get("X-Auth-Mode")) == "token"
 }
 
 // TestOpenAPIDocumentValid loads handlers/openapi.json with kin-openapi and
@@ -726,6 +746,12 @@ func TestOpenAPIValidatorCatchesDrift(t *testing.T) {
 		{"refresh with Set-Cookie", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok","code":"refresh.done"}`, ""},
 		{"refresh with another code", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok","code":"logout.done"}`, "response"},
 		{"message without code", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok"}`, "response"},
+		{"refresh in token mode", "POST", "/api/auth/refresh/", `{"refresh_token":"r"}`, hdr("Content-Type", jsonCT, "X-Auth-Mode", "token"), 200, hdr("Content-Type", jsonCT), `{"message":"ok","code":"refresh.done","tokens":{"access_token":"a","token_type":"Bearer","expires_in":900,"refresh_token":"r","refresh_expires_in":604800}}`, ""},
+		{"refresh in token mode without expiry", "POST", "/api/auth/refresh/", `{"refresh_token":"r"}`, hdr("Content-Type", jsonCT, "X-Auth-Mode", "token"), 200, hdr("Content-Type", jsonCT), `{"message":"ok","code":"refresh.done","tokens":{"access_token":"a","token_type":"Bearer","expires_in":900,"refresh_token":"r"}}`, "response"},
+		{"refresh in cookie mode with a token body", "POST", "/api/auth/refresh/", "", hdr("Cookie", "refresh_token=x"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok","code":"refresh.done","tokens":{"access_token":"a","token_type":"Bearer","expires_in":900}}`, "cookie-mode answer carries tokens"},
+		{"refresh in token mode setting a cookie", "POST", "/api/auth/refresh/", `{"refresh_token":"r"}`, hdr("Content-Type", jsonCT, "X-Auth-Mode", "token"), 200, hdr("Content-Type", jsonCT, "Set-Cookie", "access_token=a"), `{"message":"ok","code":"refresh.done","tokens":{"access_token":"a","token_type":"Bearer","expires_in":900,"refresh_token":"r","refresh_expires_in":604800}}`, "sets cookies"},
+		{"unknown auth mode", "GET", "/api/auth/me/", "", hdr("X-Auth-Mode", "tokens"), 400, hdr("Content-Type", problemJ), prob(400, "invalid_auth_mode"), ""},
+		{"token mode disabled on the admin API", "GET", "/api/admin/auth/users/", "", hdr("X-Auth-Mode", "token"), 400, hdr("Content-Type", problemJ), prob(400, "token_mode_disabled"), ""},
 		{"backup codes wrong shape", "POST", "/api/auth/2fa/backup-codes/", `{"code":"123456"}`, hdr("Content-Type", jsonCT, "Cookie", "access_token=x"), 200, hdr("Content-Type", jsonCT), `{"backup_codes":["ABC"]}`, "response"},
 		{"undocumented path answered 404", "GET", "/api/auth/nope/", "", nil, 404, hdr("Content-Type", problemJ), prob(404, "not_found"), ""},
 		{"undocumented path answered 200", "GET", "/api/auth/nope/", "", nil, 200, hdr("Content-Type", jsonCT), `{}`, "undocumented"},
@@ -773,9 +799,13 @@ func TestOpenAPIValidatorCatchesDrift(t *testing.T) {
 // only when the response is 2xx: tests send malformed requests on purpose,
 // and the server must refuse those, not the validator. A call to an
 // undocumented path or method must get 404 not_found or 405
-// method_not_allowed. Other paths (/api/private) and HEAD or OPTIONS
-// requests are not checked, nor are 3xx responses (the mux's path-cleaning
-// redirects). Both validators are safe for concurrent use
+// method_not_allowed. What the document cannot express about token mode
+// is checked too (openapiModeErrors, and the token cookies' Set-Cookie,
+// required unless the request ran in token mode): a cookie-mode answer
+// never holds tokens, a token-mode answer never sets a cookie. Other paths
+// (/api/private) and HEAD or OPTIONS requests (CORS preflights: see
+// cors_test.go) are not checked, nor are 3xx responses (the mux's
+// path-cleaning redirects). Both validators are safe for concurrent use
 // (TestOpenAPIValidatorConcurrent).
 
 func init() {
@@ -882,12 +912,37 @@ func openapiCheck(req *http.Request, reqBody []byte, status int, header http.Hea
 	if err := openapi3filter.ValidateResponse(ctx, rin); err != nil {
 		errs = append(errs, fmt.Errorf("response: %w", err))
 	}
+	errs = append(errs, openapiModeErrors(req, header, resBody)...)
+	if resp := route.Operation.Responses.Status(status); resp != nil && resp.Value != nil && !openapiTokenMode(req) {
+		for name, h := range resp.Value.Headers {
+			if h.Value != nil && h.Value.Extensions[openapiCookieModeRequired] == true && header.Get(name) == "" {
+				errs = append(errs, fmt.Errorf("response: header %s is missing (required unless in token mode)", name))
+			}
+		}
+	}
 	if status >= 200 && status < 300 {
 		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
 			errs = append(errs, fmt.Errorf("request (answered %d): %w; request body: %s", status, err, openapiClip(reqBody)))
 		}
 	}
 	return errs
+}
+
+// openapiModeErrors checks what the document cannot say about token mode:
+// a cookie-mode answer never carries tokens in its body (no "tokens"
+// member), and a token-mode answer sets no cookie.
+func openapiModeErrors(req *http.Request, header http.Header, body []byte) []error {
+	if openapiTokenMode(req) {
+		if sc := header.Values("Set-Cookie"); len(sc) > 0 {
+			return []error{fmt.Errorf("response: a token-mode answer sets cookies %q", sc)}
+		}
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) == nil && m["tokens"] != nil {
+		return []error{errors.New("response: a cookie-mode answer carries tokens in its body")}
+	}
+	return nil
 }
 
 // openapiUnrouted checks the answer to a path or method the document does
@@ -984,7 +1039,7 @@ func TestOpenAPIValidatorConcurrent(t *testing.T) {
 		for _, err := range openapiCheck(req, []byte(c.reqBody), c.status, h, []byte(c.body)) {
 			out = append(out, err.Error())
 		}
-		for _, err := range openapiLiteErrors(c.method, req.URL.Path, c.status, h, []byte(c.body)) {
+		for _, err := range openapiLiteErrors(c.method, req.URL.Path, false, c.status, h, []byte(c.body)) {
 			out = append(out, err.Error())
 		}
 		return strings.Join(out, "\n")

@@ -55,13 +55,13 @@ const secretsWordLen = 12
 var secretsRequestKeys = map[string]bool{
 	"password": true, "new_password": true, "current_password": true,
 	"code": true, "token": true, "session_token": true,
-	"access_token": true, "refresh_token": true,
+	"access_token": true, "refresh_token": true, "trusted_device_token": true,
 }
 
 // secretsResponseKeys are the JSON response members that carry secrets.
 var secretsResponseKeys = map[string]bool{
 	"session_token": true, "secret": true, "otpauth_url": true, "backup_codes": true,
-	"token": true, "access_token": true, "refresh_token": true,
+	"token": true, "access_token": true, "refresh_token": true, "trusted_device_token": true,
 }
 
 // secretsCapture is what one env logged and emitted, and the secrets its

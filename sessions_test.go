@@ -604,8 +604,8 @@ func TestJWKSHS256(t *testing.T) {
 
 func TestCoreBearer(t *testing.T) {
 	for _, allow := range []bool{false, true} {
-		t.Run(map[bool]string{false: "refused by default", true: "AllowBearer"}[allow], func(t *testing.T) {
-			e := newEnv(t, func(c *authsys.Config) { c.Sessions.AllowBearer = allow })
+		t.Run(map[bool]string{false: "refused by default", true: "NativeClients"}[allow], func(t *testing.T) {
+			e := newEnv(t, func(c *authsys.Config) { c.Sessions.NativeClients = allow })
 			e.signupVerified("user@example.com", goodPassword)
 			c := e.loggedIn("user@example.com", goodPassword)
 			access, refresh := c.accessCookie(), c.refreshCookie()
@@ -840,11 +840,11 @@ func TestAuthenticate(t *testing.T) {
 }
 
 // TestAuthenticateBearer checks that Authenticate reads an
-// "Authorization: Bearer" token only when Sessions.AllowBearer.
+// "Authorization: Bearer" token only when Sessions.NativeClients.
 func TestAuthenticateBearer(t *testing.T) {
 	for _, allow := range []bool{false, true} {
-		t.Run(fmt.Sprintf("AllowBearer %t", allow), func(t *testing.T) {
-			e := newEnv(t, func(c *authsys.Config) { c.Sessions.AllowBearer = allow })
+		t.Run(fmt.Sprintf("NativeClients %t", allow), func(t *testing.T) {
+			e := newEnv(t, func(c *authsys.Config) { c.Sessions.NativeClients = allow })
 			e.signupVerified("bearer@example.com", goodPassword)
 			access := e.loggedIn("bearer@example.com", goodPassword).accessCookie()
 			r := authnRequest(e, "")

@@ -32,6 +32,9 @@ const (
 	CodeConflict                = handlers.CodeConflict                // "conflict"
 	CodeAlreadyVerified         = handlers.CodeAlreadyVerified         // "already_verified"
 	CodeNotImplemented          = handlers.CodeNotImplemented          // "not_implemented"
+	CodeInvalidAuthMode         = handlers.CodeInvalidAuthMode         // "invalid_auth_mode"
+	CodeTokenModeDisabled       = handlers.CodeTokenModeDisabled       // "token_mode_disabled"
+	CodeCORSRefused             = handlers.CodeCORSRefused             // "cors_refused"
 	CodeServiceUnavailable      = handlers.CodeServiceUnavailable      // "service_unavailable"
 	CodeInternalError           = handlers.CodeInternalError           // "internal_error"
 )

@@ -35,6 +35,9 @@ const (
 	CodeConflict                = "conflict"
 	CodeAlreadyVerified         = "already_verified"
 	CodeNotImplemented          = "not_implemented"
+	CodeInvalidAuthMode         = "invalid_auth_mode"
+	CodeTokenModeDisabled       = "token_mode_disabled"
+	CodeCORSRefused             = "cors_refused"
 	CodeServiceUnavailable      = "service_unavailable"
 	CodeInternalError           = "internal_error"
 )

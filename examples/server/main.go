@@ -53,7 +53,8 @@ type options struct {
 	noRateLimits           bool
 	grace                  time.Duration
 	reauthWindow           time.Duration
-	trustedOrigins         string
+	trustedOrigins         []string
+	native                 bool
 	trustedProxies         string
 	signingAlgorithm       string
 	pwned                  bool
@@ -92,7 +93,11 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.BoolVar(&o.noRateLimits, "no-rate-limits", false, "disable rate limits")
 	fs.DurationVar(&o.grace, "refresh-reuse-grace", 10*time.Second, "how long a rotated refresh token keeps giving the same successor")
 	fs.DurationVar(&o.reauthWindow, "reauth-window", 10*time.Minute, "how long a session stays fresh for sensitive actions after a login or POST /reauthenticate/")
-	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins of an SPA on another origin")
+	fs.Func("trusted-origins", "origins of an SPA on another origin, allowed CORS with credentials and cross-origin requests (comma-separated, or the flag repeated)", func(s string) error {
+		o.trustedOrigins = append(o.trustedOrigins, splitList(s)...)
+		return nil
+	})
+	fs.BoolVar(&o.native, "native", false, "serve native clients: Bearer access tokens, and tokens in JSON bodies for requests with X-Auth-Mode: token")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "HS256", "JWT algorithm: HS256, or EdDSA to publish the public key at /api/auth/jwks.json")
 	fs.BoolVar(&o.pwned, "pwned", false, "refuse new passwords found in data breaches (Have I Been Pwned's range API: only 5 hex digits of the password's SHA-1 are sent; when the API is down, passwords pass with a logged warning)")
@@ -290,6 +295,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	if !o.insecureCookies {
 		fmt.Fprintln(stdout, "cookies are Secure: over plain HTTP use -insecure-cookies")
 	}
+	if o.native {
+		fmt.Fprintln(stdout, "native clients: Authorization: Bearer accepted; X-Auth-Mode: token returns tokens in JSON bodies")
+	}
+	if len(o.trustedOrigins) > 0 {
+		fmt.Fprintln(stdout, "CORS with credentials for:", strings.Join(o.trustedOrigins, ", "))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -328,12 +339,12 @@ func authConfig(o options, b *backends, key []byte, frontend string, logger *slo
 			PasswordResetPath: "/reset-password",
 		},
 		Profile:    profile(),
-		Sessions:   authsys.Sessions{RefreshReuseGrace: o.grace, ReauthWindow: o.reauthWindow},
+		Sessions:   authsys.Sessions{RefreshReuseGrace: o.grace, ReauthWindow: o.reauthWindow, NativeClients: o.native},
 		Cookies:    authsys.Cookies{Insecure: o.insecureCookies},
 		RateLimits: authsys.RateLimits{Off: o.noRateLimits},
 		HTTP: authsys.HTTP{
 			TrustedProxies: splitList(o.trustedProxies),
-			TrustedOrigins: splitList(o.trustedOrigins),
+			TrustedOrigins: o.trustedOrigins,
 		},
 		Logger: logger,
 	}
@@ -352,11 +363,15 @@ func newMux(auth *authsys.Auth, app http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/api/auth/", http.StripPrefix("/api/auth", auth.Handler()))
 	mux.Handle("/api/admin/auth/", http.StripPrefix("/api/admin/auth", auth.AdminHandler()))
-	mux.Handle("GET /api/hello", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// CrossOrigin gives the route the API's CORS (for -trusted-origins)
+	// and CSRF handling; OPTIONS is routed to it for the preflights.
+	hello := auth.CrossOrigin(auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := authsys.UserFromContext(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"hello\":%q}\n", u.Email)
 	})))
+	mux.Handle("GET /api/hello", hello)
+	mux.Handle("OPTIONS /api/hello", hello)
 	mux.Handle("/", app)
 	return mux
 }

@@ -229,6 +229,96 @@ func TestRunSQLiteKeepsUsersAcrossRestart(t *testing.T) {
 	}
 }
 
+// TestRunNativeAndCORS runs the server with -native and -trusted-origins
+// (repeated and comma-separated): a native client logs in, calls the
+// example route with its Bearer token, refreshes and logs out without a
+// cookie; the SPA origins get CORS answers, others do not.
+func TestRunNativeAndCORS(t *testing.T) {
+	dir := t.TempDir()
+	s := srvStart(t, append(srvLocalFlags(dir), "-db", ":memory:", "-native",
+		"-trusted-origins", "https://app.example", "-trusted-origins", "https://admin.example, capacitor://localhost")...)
+	for _, want := range []string{"native clients:", "CORS with credentials for: https://app.example, https://admin.example, capacitor://localhost"} {
+		if !strings.Contains(s.stdout.String(), want) {
+			t.Errorf("got output %q, want %q", s.stdout, want)
+		}
+	}
+	c := newSrvClient(t)
+	c.want(http.StatusCreated, http.MethodPost, s.url+"/api/auth/signup/", srvCreds)
+	c.want(http.StatusOK, http.MethodGet, srvVerifyURL(s.consoleLink()), nil)
+
+	call := func(method, path string, body any, hdr ...string) (*http.Response, map[string]any) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			raw, _ := json.Marshal(body)
+			rd = bytes.NewReader(raw)
+		}
+		req, err := http.NewRequestWithContext(t.Context(), method, s.url+path, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&m)
+		if len(res.Cookies()) > 0 && req.Header.Get("X-Auth-Mode") == "token" {
+			t.Fatalf("%s %s in token mode set cookies %v", method, path, res.Cookies())
+		}
+		return res, m
+	}
+	tokens := func(m map[string]any) (access, refresh string) {
+		t.Helper()
+		tk, _ := m["tokens"].(map[string]any)
+		access, _ = tk["access_token"].(string)
+		refresh, _ = tk["refresh_token"].(string)
+		if access == "" || refresh == "" {
+			t.Fatalf("got %v, want tokens", m)
+		}
+		return access, refresh
+	}
+	res, m := call(http.MethodPost, "/api/auth/login/", srvCreds, "X-Auth-Mode", "token")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("token-mode login: got %d %v", res.StatusCode, m)
+	}
+	access, refresh := tokens(m)
+	if res, m := call(http.MethodGet, "/api/hello", nil, "Authorization", "Bearer "+access); res.StatusCode != http.StatusOK || m["hello"] != srvEmail {
+		t.Fatalf("/api/hello with Bearer: got %d %v", res.StatusCode, m)
+	}
+	res, m = call(http.MethodPost, "/api/auth/refresh/", map[string]string{"refresh_token": refresh}, "X-Auth-Mode", "token")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("token-mode refresh: got %d %v", res.StatusCode, m)
+	}
+	access, _ = tokens(m)
+	if res, m := call(http.MethodPost, "/api/auth/logout/", nil, "X-Auth-Mode", "token", "Authorization", "Bearer "+access); res.StatusCode != http.StatusOK {
+		t.Fatalf("token-mode logout: got %d %v", res.StatusCode, m)
+	}
+	if res, _ := call(http.MethodGet, "/api/hello", nil, "Authorization", "Bearer "+access); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/api/hello after logout: got %d, want 401", res.StatusCode)
+	}
+
+	for _, path := range []string{"/api/auth/login/", "/api/hello"} {
+		for origin, want := range map[string]int{"https://app.example": 204, "https://admin.example": 204, "capacitor://localhost": 204, "https://evil.example": 403, "https://app.example.evil": 403} {
+			res, _ := call(http.MethodOptions, path, nil, "Origin", origin, "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization")
+			allowed := res.Header.Get("Access-Control-Allow-Origin")
+			if res.StatusCode != want || (want == 204) != (allowed == origin) || (want != 204 && allowed != "") {
+				t.Errorf("preflight %s from %s: got %d, Access-Control-Allow-Origin %q; want %d", path, origin, res.StatusCode, allowed, want)
+			}
+		}
+	}
+	if res, _ := call(http.MethodGet, "/api/hello", nil, "Origin", "https://app.example"); res.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || res.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("GET /api/hello from the SPA: got CORS headers %v", res.Header)
+	}
+}
+
 func srvRandom(prefix string) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])

@@ -31,22 +31,16 @@ func (h *Handlers) setCookie(w http.ResponseWriter, name, value, path string, ma
 	})
 }
 
-func (h *Handlers) clearCookies(w http.ResponseWriter) {
-	c := h.deps.Cookies
-	h.setCookie(w, c.AccessName, "", "/", -1)
-	h.setCookie(w, c.RefreshName, "", c.RefreshPath, -1)
-}
-
 // startSession opens a new session for u, recorded with r's client, whose
-// credentials were shown at authTime (zero: now, a login), and sets its
-// tokens as cookies.
-func (h *Handlers) startSession(w http.ResponseWriter, r *http.Request, u store.User, authTime time.Time) error {
+// credentials were shown at authTime (zero: now, a login), and hands its
+// tokens over (see setTokens): the tokens member of the answer in token
+// mode, nil with cookies.
+func (h *Handlers) startSession(w http.ResponseWriter, r *http.Request, u store.User, authTime time.Time) (*tokensJSON, error) {
 	is, err := h.sess.Start(r.Context(), u, h.client(r), authTime)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	h.setTokens(w, is)
-	return nil
+	return h.setTokens(w, r, is), nil
 }
 
 // client is what the session records of r's client.
@@ -67,33 +61,36 @@ func (h *Handlers) endSessions(r *http.Request, userID, except, reason string) {
 
 // restartSession follows a change that bumped u's token version for the
 // client of r, which made it: every session of u has ended (the records
-// follow), and the client goes on in a new one.
-func (h *Handlers) restartSession(w http.ResponseWriter, r *http.Request, u store.User, reason string) error {
+// follow), and the client goes on in a new one, whose tokens it returns
+// as startSession does.
+func (h *Handlers) restartSession(w http.ResponseWriter, r *http.Request, u store.User, reason string) (*tokensJSON, error) {
 	h.endSessions(r, u.ID, "", reason)
 	// The new session is as fresh as the one it replaces: a password or
 	// 2FA change shows no second factor.
 	return h.startSession(w, r, u, claimsFromContext(r.Context()).AuthTime)
 }
 
-// setTokens sets the access and refresh cookies of is.
-func (h *Handlers) setTokens(w http.ResponseWriter, is session.Issued) {
-	c := h.deps.Cookies
-	h.setCookie(w, c.AccessName, is.Access, "/", is.AccessTTL)
-	h.setCookie(w, c.RefreshName, is.Refresh, c.RefreshPath, is.RefreshExpires.Sub(h.now()))
-}
-
 var errNoCredentials = errors.New("no credentials")
 
-// accessToken returns the access token of r: the cookie, or a Bearer
-// header when allowed.
+// accessToken returns the access token of r. With Sessions.NativeClients
+// an "Authorization: Bearer" header that holds a token wins over the
+// access cookie: credentials the client names explicitly are the ones it
+// means (a native client's web view may hold a stale cookie), and a bad
+// Bearer token is refused rather than replaced by the cookie. Otherwise
+// the access cookie, which token mode never reads.
 func (h *Handlers) accessToken(r *http.Request) (string, error) {
+	if h.deps.Sessions.NativeClients {
+		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			if t := strings.TrimSpace(a[7:]); t != "" {
+				return t, nil
+			}
+		}
+	}
+	if tokenMode(r) {
+		return "", errNoCredentials
+	}
 	if c, err := r.Cookie(h.deps.Cookies.AccessName); err == nil && c.Value != "" {
 		return c.Value, nil
-	}
-	if h.deps.Sessions.AllowBearer {
-		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-			return strings.TrimSpace(a[7:]), nil
-		}
 	}
 	return "", errNoCredentials
 }
@@ -175,9 +172,15 @@ func claimsFromContext(ctx context.Context) tokens.Claims {
 // user in the request context. Failures are 401 problem+json; an unavailable
 // store is 503 and keeps the cookies (an outage is not a logout). With
 // optional, every request passes, with the user in its context only when
-// it is authenticated.
+// it is authenticated. Either way an unsafe cross-origin request from an
+// origin not trusted is refused first (403 csrf_failed), as the API
+// refuses it: the access cookie is ambient, and SameSite does not tell
+// apart the origins of one site.
 func (h *Handlers) Middleware(next http.Handler, optional bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.refuseCrossOrigin(w, r) {
+			return
+		}
 		// A request the cache answers needs no store and no deadline.
 		h.ensureSubscribed()
 		if raw, err := h.accessToken(r); err == nil {

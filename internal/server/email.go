@@ -194,7 +194,7 @@ func (h *Handlers) changeEmailConfirm(w http.ResponseWriter, r *http.Request) er
 		h.log.WarnContext(ctx, "authsys: deleting a used email-change record failed", "error", err)
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
-	h.clearCookies(w)
+	h.clearCookies(w, r)
 	if !slices.Contains(h.deps.Mail.SkipNotices, authmail.KindEmailChangedNotice) {
 		// The old address sees the new one masked only, User included.
 		old := u

@@ -100,7 +100,7 @@ func fuzzDeps(tb testing.TB, st *memory.Store, outbox *mail.Outbox) Deps {
 		Sessions: Sessions{
 			AccessTTL: 15 * time.Minute, RefreshTTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour,
 			RefreshReuseGrace: 10 * time.Second, ClockSkew: 5 * time.Second,
-			Issuer: "authsys", Audience: "authsys", AllowBearer: true, KeyPrefix: "auth:",
+			Issuer: "authsys", Audience: "authsys", NativeClients: true, KeyPrefix: "auth:",
 		},
 		Cookies:   Cookies{AccessName: "access_token", RefreshName: "refresh_token", RefreshPath: "/api/auth/", SameSite: http.SameSiteLaxMode},
 		TwoFactor: TwoFactor{Issuer: "Fuzz", BackupCodes: 10, PendingLoginTTL: 5 * time.Minute, Rand: rand.Reader},
@@ -342,6 +342,66 @@ func FuzzEndpointBody(f *testing.F) {
 	})
 }
 
+// FuzzTokenModeBody is FuzzEndpointBody in token mode (X-Auth-Mode:
+// token): the genuine access token as a Bearer header, and "$REFRESH" in
+// the body standing for the genuine refresh token, which refresh, logout
+// and re-authentication read from the body. Besides FuzzEndpointBody's
+// checks, a token-mode answer never sets a cookie, and a success that
+// carries tokens has a usable access token.
+func FuzzTokenModeBody(f *testing.F) {
+	routes := postRoutes()
+	bodies := []string{
+		`{}`, ``, `null`, `{"refresh_token":"$REFRESH"}`, `{"refresh_token":"$REFRESHx"}`, `{"refresh_token":1}`,
+		`{"refresh_token":"$REFRESH","x":1}`, `{"refresh_token":"$REFRESH"} {}`, `{"password":"` + fuzzPassword + `","refresh_token":"$REFRESH"}`,
+		`{"email":"` + fuzzEmail + `","password":"` + fuzzPassword + `","trusted_device_token":"td_x.k1.a.b"}`,
+		`{"session_token":"x","code":"123456","remember_device":true}`,
+	}
+	for _, r := range routes {
+		for _, b := range bodies {
+			if r.path == "/refresh/" || r.path == "/logout/" || r.path == "/reauthenticate/" || r.path == "/login/" {
+				f.Add(r.path, []byte(b))
+			}
+		}
+		f.Add(r.path, []byte(`{}`))
+	}
+	f.Fuzz(func(t *testing.T, path string, body []byte) {
+		rt := pickRoute(routes, path)
+		e := newFuzzEnv(t)
+		target := strings.ReplaceAll(rt.path, "{id}", e.other.ID)
+		raw := strings.ReplaceAll(string(body), "$REFRESH", e.refresh)
+		req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(raw))
+		if len(body) > 0 {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("X-Auth-Mode", "token")
+		req.Header.Set("Authorization", "Bearer "+e.access)
+		before := e.snapshot(t)
+		rec := httptest.NewRecorder()
+		if rt.admin {
+			e.h.Admin().ServeHTTP(rec, req)
+		} else {
+			e.h.ServeHTTP(rec, req)
+		}
+		what := "POST " + target + " token mode " + strings.ToValidUTF8(string(body[:min(len(body), 200)]), "?")
+		checkAnswer(t, what, rec)
+		if sc := rec.Header().Values("Set-Cookie"); len(sc) > 0 {
+			t.Fatalf("%s: a token-mode answer set cookies %q", what, sc)
+		}
+		if rec.Code >= 400 {
+			if d := before.diff(e.snapshot(t)); d != "" {
+				t.Fatalf("%s: refused with %d %s, but %s", what, rec.Code, rec.Body, d)
+			}
+			return
+		}
+		var out struct{ Tokens *tokensJSON }
+		if json.Unmarshal(rec.Body.Bytes(), &out) == nil && out.Tokens != nil {
+			if _, _, err := e.h.sess.Authenticate(context.Background(), out.Tokens.AccessToken); err != nil {
+				t.Fatalf("%s: the answer's access token is refused: %v", what, err)
+			}
+		}
+	})
+}
+
 // FuzzCookie sends an arbitrary Cookie header (or, for kind 1, an
 // Authorization header) to the endpoints that read the access and refresh
 // cookies; "$ACCESS" and "$REFRESH" in it stand for the genuine tokens of
@@ -379,12 +439,12 @@ func FuzzCookie(f *testing.F) {
 		}
 		req := httptest.NewRequest(method, path, nil)
 		req.Header.Set(name, value)
-		// What the server reads, as it reads it.
+		// What the server reads, as it reads it: a Bearer token wins.
 		access, refresh := "", ""
-		if c, err := req.Cookie("access_token"); err == nil && c.Value != "" {
-			access = c.Value
-		} else if a := req.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		if a := req.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") && strings.TrimSpace(a[7:]) != "" {
 			access = strings.TrimSpace(a[7:])
+		} else if c, err := req.Cookie("access_token"); err == nil && c.Value != "" {
+			access = c.Value
 		}
 		if c, err := req.Cookie("refresh_token"); err == nil {
 			refresh = c.Value

@@ -243,9 +243,13 @@ func (h *Handlers) endSubscription() {
 
 // ServeHTTP serves the auth API (mounted with the mount prefix stripped).
 // Every response, the mux's own redirects included, carries the security
-// headers.
+// headers and the CORS headers (see cors), and CORS preflights are
+// answered before the mux.
 func (h *Handlers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.securityHeaders(w)
+	if h.cors(w, r, apiCORSMethods) {
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -253,6 +257,9 @@ func (h *Handlers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) Admin() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.securityHeaders(w)
+		if h.cors(w, r, apiCORSMethods) {
+			return
+		}
 		h.admin.ServeHTTP(w, r)
 	})
 }
@@ -344,11 +351,17 @@ func (h *Handlers) securityHeaders(w http.ResponseWriter) {
 }
 
 // serve runs fn with the security headers, the CSRF check for unsafe
-// methods and the request deadline, and renders its error.
+// methods, the request's mode (X-Auth-Mode) and the request deadline, and
+// renders its error.
 func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc) {
 	h.securityHeaders(w)
 	if err := h.deps.CSRF.Check(r); err != nil {
-		h.writeProblem(w, r, problem(http.StatusForbidden, handlers.CodeCSRFFailed, "request.csrf_failed"))
+		h.writeProblem(w, r, errCSRF)
+		return
+	}
+	r, err := h.withAuthMode(r)
+	if err != nil {
+		h.writeProblem(w, r, toProblem(err))
 		return
 	}
 	if h.deps.HTTP.RequestTimeout > 0 {
@@ -361,6 +374,8 @@ func (h *Handlers) serve(w http.ResponseWriter, r *http.Request, fn handlerFunc)
 		h.writeProblem(w, r, toProblem(err))
 	}
 }
+
+var errCSRF = problem(http.StatusForbidden, handlers.CodeCSRFFailed, "request.csrf_failed")
 
 func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request) {
 	h.securityHeaders(w)
@@ -434,6 +449,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 type message struct {
 	Message string `json:"message"`
 	Code    string `json:"code"`
+	// Tokens are, in token mode, the tokens of the session the request
+	// renewed (see setTokens); never set in cookie mode.
+	Tokens *tokensJSON `json:"tokens,omitempty"`
 }
 
 // writeMessage answers 200 with the message of the catalog key.
@@ -444,13 +462,19 @@ func (h *Handlers) writeMessage(w http.ResponseWriter, r *http.Request, key stri
 // writeMessageStatus answers status with the message of the catalog key,
 // in the request's language.
 func (h *Handlers) writeMessageStatus(w http.ResponseWriter, r *http.Request, status int, key string) error {
+	return h.writeMessageTokens(w, r, status, key, nil)
+}
+
+// writeMessageTokens is writeMessageStatus with the tokens of the session
+// the request renewed (nil in cookie mode).
+func (h *Handlers) writeMessageTokens(w http.ResponseWriter, r *http.Request, status int, key string, tokens *tokensJSON) error {
 	l := h.requestLang(r)
 	text, own := h.loc.text(l, key, nil)
 	text = cmp.Or(text, key) // a sentence not yet in the catalog says itself
 	if own {
 		w.Header().Set("Content-Language", h.loc.name(l))
 	}
-	return writeJSON(w, status, message{Message: text, Code: key})
+	return writeJSON(w, status, message{Message: text, Code: key, Tokens: tokens})
 }
 
 // fields collects field errors.

@@ -18,12 +18,16 @@ import (
 type credentials struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// TrustedDeviceToken is the trusted device's token in token mode (a
+	// cookie otherwise).
+	TrustedDeviceToken string `json:"trusted_device_token"`
 }
 
 type loginResponse struct {
-	Requires2FA  bool      `json:"requires_2fa"`
-	User         *userJSON `json:"user,omitempty"`
-	SessionToken string    `json:"session_token,omitempty"`
+	Requires2FA  bool        `json:"requires_2fa"`
+	User         *userJSON   `json:"user,omitempty"`
+	SessionToken string      `json:"session_token,omitempty"`
+	Tokens       *tokensJSON `json:"tokens,omitempty"`
 }
 
 var errInvalidCredentials = problem(http.StatusUnauthorized, handlers.CodeInvalidCredentials, "login.invalid_credentials")
@@ -38,6 +42,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	f := fields{}
 	f.required("email", in.Email)
 	f.required("password", in.Password)
+	tokenModeOnly(r, f, "trusted_device_token", in.TrustedDeviceToken)
 	if err := f.err(); err != nil {
 		return err
 	}
@@ -62,7 +67,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 		// A trusted device of the account skips the second factor. The
 		// session it starts is not fresh (only the password was shown):
 		// its auth time lies just outside the re-authentication window.
-		if _, ok := h.trustedDevice(r, u); ok {
+		if _, ok := h.trustedDevice(r, u, in.TrustedDeviceToken); ok {
 			return h.completeLogin(w, r, u, "password_trusted_device", h.now().Add(-h.deps.Sessions.ReauthWindow-time.Second))
 		}
 		token, err := h.sess.StartPending(r.Context(), u)
@@ -179,21 +184,27 @@ func (h *Handlers) completeLogin(w http.ResponseWriter, r *http.Request, u store
 	if err != nil {
 		return err
 	}
-	return h.finishLogin(w, r, u, method, first, authTime)
+	return h.finishLogin(w, r, u, method, first, authTime, "")
 }
 
-// finishLogin starts a session for u, whose login is already recorded.
-func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string, firstSignIn bool, authTime time.Time) error {
+// finishLogin starts a session for u, whose login is already recorded. In
+// token mode the answer carries the session's tokens, and device, the
+// token of a device trusted with this login, if any.
+func (h *Handlers) finishLogin(w http.ResponseWriter, r *http.Request, u store.User, method string, firstSignIn bool, authTime time.Time, device string) error {
 	newDevice := !firstSignIn && h.newDevice(r, u)
-	if err := h.startSession(w, r, u, authTime); err != nil {
+	tokens, err := h.startSession(w, r, u, authTime)
+	if err != nil {
 		return err
+	}
+	if tokens != nil && device != "" {
+		tokens.TrustedDeviceToken, tokens.TrustedDeviceExpiresIn = device, seconds(h.deps.TwoFactor.TrustedDeviceTTL)
 	}
 	if newDevice {
 		h.notify(r, u, authmail.KindNewDeviceSignIn, authmail.Data{})
 	}
 	h.emit(r, Event{Kind: handlers.EventLoginSucceeded, UserID: u.ID, Email: u.Email, Reason: method})
 	pu := h.publicUser(u)
-	return writeJSON(w, http.StatusOK, loginResponse{User: &pu})
+	return writeJSON(w, http.StatusOK, loginResponse{User: &pu, Tokens: tokens})
 }
 
 // newDevice reports whether the login r of u comes from a device not seen
@@ -236,13 +247,17 @@ func networkOf(ip string) string {
 	return p.String()
 }
 
-// trustedDevice returns the trusted device of u that r's cookie names, if
-// the feature is on and the device is genuine and live.
-func (h *Handlers) trustedDevice(r *http.Request, u store.User) (store.Session, bool) {
+// trustedDevice returns the trusted device of u that r's cookie names (in
+// token mode: body, the login's trusted_device_token), if the feature is
+// on and the device is genuine and live.
+func (h *Handlers) trustedDevice(r *http.Request, u store.User, body string) (store.Session, bool) {
 	if h.deps.TwoFactor.TrustedDeviceTTL <= 0 {
 		return store.Session{}, false
 	}
 	c := cookie(r, h.deps.Cookies.TrustedDeviceName)
+	if tokenMode(r) {
+		c = body
+	}
 	if c == "" {
 		return store.Session{}, false
 	}

@@ -38,6 +38,7 @@ const (
 	fieldPasswordBreached = "password_breached"
 	fieldInvalidText      = "invalid_text"
 	fieldInvalidValue     = "invalid_value"
+	fieldTokenModeOnly    = "token_mode_only"
 )
 
 // fieldKeyPrefix prefixes the catalog key of a field error code's message:
@@ -57,6 +58,7 @@ var fieldMessages = map[string]string{
 	fieldInvalidCursor:     "The cursor is invalid; use the next_cursor of a previous page.",
 	fieldInvalidText:       "Enter text, without control characters.",
 	fieldInvalidValue:      "Enter a valid value.",
+	fieldTokenModeOnly:     "This field is read only in token mode (X-Auth-Mode: token); cookie clients send the token as a cookie.",
 	password.CodeTooShort:  "This password is too short. It must contain at least {min} characters.",
 	password.CodeTooLong:   "This password is too long. It must contain at most {max} characters.",
 	password.CodeNumeric:   "This password is entirely numeric.",
@@ -90,6 +92,11 @@ var messages = map[string]string{
 	"request.trailing_data":          "The body must hold a single JSON object.",
 	"request.invalid_fields":         "The request has invalid fields.",
 	"request.field_refused":          "This value cannot be used.",
+	"request.token_mode_disabled":    "Token mode (X-Auth-Mode: token) is not enabled on this server.",
+	"request.invalid_auth_mode":      "X-Auth-Mode must be cookie or token.",
+	"cors.origin_refused":            "This origin may not make cross-origin requests here.",
+	"cors.method_refused":            "The method is not allowed in cross-origin requests; allowed: {allowed}.",
+	"cors.header_refused":            "A requested header is not allowed in cross-origin requests; allowed: {allowed}.",
 	"request.throttled":              "Too many requests; try again later.",
 	"server.unavailable":             "The service is temporarily unavailable; try again shortly.",
 	"server.internal_error":          "An internal error occurred.",

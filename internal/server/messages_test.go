@@ -59,11 +59,12 @@ var keyArg = map[string]struct {
 	"problem":            {2, false},
 	"writeMessage":       {2, true},
 	"writeMessageStatus": {3, true},
+	"writeMessageTokens": {3, true},
 	"text":               {1, false}, // locales.text, for the words of emails
 }
 
 // passKeys are the functions that pass on a key they were given.
-var passKeys = map[string]bool{"writeMessage": true, "writeMessageStatus": true, "problem": true}
+var passKeys = map[string]bool{"writeMessage": true, "writeMessageStatus": true, "writeMessageTokens": true, "problem": true}
 
 // TestCatalogKeys checks the catalog against the handlers' sources: every
 // call that names a message does so with a literal key of the English

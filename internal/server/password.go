@@ -223,7 +223,7 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
-	h.clearCookies(w)
+	h.clearCookies(w, r)
 	if verified {
 		h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID, Email: u.Email, Reason: "password_reset"})
 	}
@@ -297,12 +297,13 @@ func (h *Handlers) changePassword(w http.ResponseWriter, r *http.Request, u stor
 	h.emit(r, Event{Kind: handlers.EventPasswordChanged, UserID: u.ID})
 	h.notify(r, u, authmail.KindPasswordChanged, authmail.Data{})
 	if !h.deps.Sessions.LogoutOnPasswordChange {
-		if err := h.restartSession(w, r, u, session.ReasonAccount); err != nil {
+		tokens, err := h.restartSession(w, r, u, session.ReasonAccount)
+		if err != nil {
 			return err
 		}
-		return h.writeMessage(w, r, "password.changed")
+		return h.writeMessageTokens(w, r, http.StatusOK, "password.changed", tokens)
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
-	h.clearCookies(w)
+	h.clearCookies(w, r)
 	return h.writeMessage(w, r, "password.changed_log_in")
 }

@@ -27,6 +27,7 @@ var ProblemCodes = []string{
 	handlers.CodeTwoFactorAlreadyEnabled, handlers.CodeTwoFactorNotEnabled,
 	handlers.CodeTwoFactorNotSetUp, handlers.CodeReauthRequired, handlers.CodeSessionExpired, handlers.CodeForbidden, handlers.CodeConflict,
 	handlers.CodeAlreadyVerified, handlers.CodeNotImplemented,
+	handlers.CodeInvalidAuthMode, handlers.CodeTokenModeDisabled, handlers.CodeCORSRefused,
 	handlers.CodeServiceUnavailable, handlers.CodeInternalError,
 }
 

@@ -12,6 +12,9 @@ import (
 type reauthRequest struct {
 	Password string `json:"password"`
 	Code     string `json:"code"`
+	// RefreshToken is the session's refresh token in token mode (the
+	// refresh cookie otherwise), rotated with the renewal.
+	RefreshToken string `json:"refresh_token"`
 }
 
 // reauthenticate serves POST /reauthenticate/: the user of the session
@@ -29,6 +32,7 @@ func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u stor
 	if u.TOTPEnabled {
 		f.required("code", in.Code)
 	}
+	tokenModeOnly(r, f, "refresh_token", in.RefreshToken)
 	if err := f.err(); err != nil {
 		return err
 	}
@@ -59,15 +63,11 @@ func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u stor
 			h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID})
 		}
 	}
-	is, err := h.sess.Reauthenticated(r.Context(), u, claimsFromContext(r.Context()), cookie(r, h.deps.Cookies.RefreshName), h.client(r))
+	is, err := h.sess.Reauthenticated(r.Context(), u, claimsFromContext(r.Context()), h.refreshToken(r, in.RefreshToken), h.client(r))
 	if err != nil {
 		return sessionProblem(err)
 	}
-	c := h.deps.Cookies
-	h.setCookie(w, c.AccessName, is.Access, "/", is.AccessTTL)
-	if is.Refresh != "" {
-		h.setCookie(w, c.RefreshName, is.Refresh, c.RefreshPath, is.RefreshExpires.Sub(h.now()))
-	}
+	tokens := h.setTokens(w, r, is)
 	h.emit(r, Event{Kind: handlers.EventReauthenticated, UserID: u.ID})
-	return h.writeMessage(w, r, "reauth.confirmed")
+	return h.writeMessageTokens(w, r, http.StatusOK, "reauth.confirmed", tokens)
 }

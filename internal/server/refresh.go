@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/authsys-go/authsys/handlers"
 	"github.com/authsys-go/authsys/internal/session"
@@ -22,18 +23,38 @@ func cookie(r *http.Request, name string) string {
 	return ""
 }
 
-// logout ends the session that the request's access token (cookie or,
-// when allowed, Bearer header) or refresh cookie names, whichever are
-// valid, and clears the cookies. It answers 200 whatever the tokens, so it
-// works after the access cookie expired and tells nothing of a token's
-// validity.
+// tokenBody is the body of refresh and logout in token mode.
+type tokenBody struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// readTokenBody returns the refresh token of the body of r in token mode;
+// in cookie mode the body is not read.
+func readTokenBody(w http.ResponseWriter, r *http.Request) (string, error) {
+	if !tokenMode(r) {
+		return "", nil
+	}
+	var in tokenBody
+	err := decodeOptional(w, r, &in)
+	return strings.TrimSpace(in.RefreshToken), err
+}
+
+// logout ends the session that the request's access token (Bearer header
+// when allowed, else cookie) or refresh token (cookie, or the body's in
+// token mode) names, whichever are valid, and clears the cookies. It
+// answers 200 whatever the tokens, so it works after the access token
+// expired and tells nothing of a token's validity.
 func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) error {
-	access, _ := h.accessToken(r)
-	userID, err := h.sess.End(r.Context(), access, cookie(r, h.deps.Cookies.RefreshName))
+	body, err := readTokenBody(w, r)
 	if err != nil {
 		return err
 	}
-	h.clearCookies(w)
+	access, _ := h.accessToken(r)
+	userID, err := h.sess.End(r.Context(), access, h.refreshToken(r, body))
+	if err != nil {
+		return err
+	}
+	h.clearCookies(w, r)
 	if userID != "" {
 		h.emit(r, Event{Kind: handlers.EventLogout, UserID: userID})
 	}
@@ -44,16 +65,21 @@ func (h *Handlers) logoutAll(w http.ResponseWriter, r *http.Request, u store.Use
 	if err := h.sess.EndAll(r.Context(), u.ID); err != nil {
 		return err
 	}
-	h.clearCookies(w)
+	h.clearCookies(w, r)
 	h.emit(r, Event{Kind: handlers.EventLogoutAll, UserID: u.ID})
 	return h.writeMessage(w, r, "logout.all")
 }
 
-// refresh rotates the refresh token (see session.Manager.Refresh). A token
-// the core refuses clears the cookies; a store error keeps them (an outage
-// is not a logout).
+// refresh rotates the refresh token (see session.Manager.Refresh): the
+// refresh cookie's, or in token mode the body's, whose answer carries the
+// new tokens. A token the core refuses clears the cookies; a store error
+// keeps them (an outage is not a logout).
 func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
-	raw := cookie(r, h.deps.Cookies.RefreshName)
+	body, err := readTokenBody(w, r)
+	if err != nil {
+		return err
+	}
+	raw := h.refreshToken(r, body)
 	if raw == "" {
 		return problem(http.StatusUnauthorized, handlers.CodeNotAuthenticated, "refresh.no_token")
 	}
@@ -72,13 +98,12 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) error {
 		p := sessionProblem(err)
 		var refused *Problem
 		if errors.As(p, &refused) {
-			h.clearCookies(w)
+			h.clearCookies(w, r)
 		}
 		if errors.Is(err, session.ErrReused) {
 			h.emit(r, Event{Kind: handlers.EventRefreshReuse, UserID: u.ID, Email: u.Email})
 		}
 		return p
 	}
-	h.setTokens(w, is)
-	return h.writeMessage(w, r, "refresh.done")
+	return h.writeMessageTokens(w, r, http.StatusOK, "refresh.done", h.setTokens(w, r, is))
 }

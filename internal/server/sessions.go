@@ -85,7 +85,7 @@ func (h *Handlers) revokeSession(w http.ResponseWriter, r *http.Request, u store
 		return err
 	}
 	if id == claimsFromContext(r.Context()).SessionID {
-		h.clearCookies(w)
+		h.clearCookies(w, r)
 	}
 	h.emit(r, Event{Kind: handlers.EventSessionRevoked, UserID: u.ID, Reason: "one"})
 	return h.writeMessage(w, r, "sessions.revoked")

@@ -48,7 +48,7 @@ type Sessions struct {
 	RefreshReuseGrace      time.Duration
 	ClockSkew              time.Duration
 	Issuer, Audience       string
-	AllowBearer            bool
+	NativeClients          bool
 	LogoutOnPasswordChange bool
 	StatelessAccessTokens  bool
 	KeyPrefix              string

@@ -40,7 +40,8 @@ var (
 type verifyLoginRequest struct {
 	SessionToken string `json:"session_token"`
 	Code         string `json:"code"`
-	// RememberDevice trusts the browser (TwoFactor.TrustedDeviceTTL).
+	// RememberDevice trusts the browser (TwoFactor.TrustedDeviceTTL), or in
+	// token mode the client, which gets a token to log in with.
 	RememberDevice bool `json:"remember_device"`
 }
 
@@ -114,14 +115,19 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 		h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID, Email: u.Email})
 	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorUsed, UserID: u.ID, Email: u.Email, Reason: method})
+	var device string // in token mode, for the answer
 	if in.RememberDevice && h.deps.TwoFactor.TrustedDeviceTTL > 0 {
 		value, err := h.sess.TrustDevice(ctx, u, h.client(r), h.deps.TwoFactor.TrustedDeviceTTL)
 		if err != nil {
 			return err
 		}
-		h.setCookie(w, h.deps.Cookies.TrustedDeviceName, value, h.deps.Cookies.RefreshPath, h.deps.TwoFactor.TrustedDeviceTTL)
+		if tokenMode(r) {
+			device = value
+		} else {
+			h.setCookie(w, h.deps.Cookies.TrustedDeviceName, value, h.deps.Cookies.RefreshPath, h.deps.TwoFactor.TrustedDeviceTTL)
+		}
 	}
-	return h.finishLogin(w, r, u, "2fa_"+method, first, time.Time{})
+	return h.finishLogin(w, r, u, "2fa_"+method, first, time.Time{}, device)
 }
 
 // pendingFailure counts a wrong or malformed code against the pending

@@ -77,6 +77,9 @@ type codeRequest struct {
 
 type backupCodesResponse struct {
 	BackupCodes []string `json:"backup_codes"`
+	// Tokens are the new session's tokens after enabling 2FA, in token
+	// mode only.
+	Tokens *tokensJSON `json:"tokens,omitempty"`
 }
 
 // storedBackupCodes returns the stored form of the plaintext codes plain
@@ -174,12 +177,13 @@ func (h *Handlers) enable2FA(w http.ResponseWriter, r *http.Request, u store.Use
 	if err != nil {
 		return h.codeFailed(r, u.ID, "enable", err)
 	}
-	if err := h.restartSession(w, r, enabled, session.ReasonTwoFactor); err != nil {
+	tokens, err := h.restartSession(w, r, enabled, session.ReasonTwoFactor)
+	if err != nil {
 		return err
 	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorEnabled, UserID: u.ID})
 	h.notify(r, enabled, authmail.KindTwoFactorEnabled, authmail.Data{})
-	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
+	return writeJSON(w, http.StatusOK, backupCodesResponse{BackupCodes: plain, Tokens: tokens})
 }
 
 type disableRequest struct {
@@ -226,12 +230,13 @@ func (h *Handlers) disable2FA(w http.ResponseWriter, r *http.Request, u store.Us
 	if err != nil {
 		return h.codeFailed(r, u.ID, "disable", err)
 	}
-	if err := h.restartSession(w, r, disabled, session.ReasonTwoFactor); err != nil {
+	tokens, err := h.restartSession(w, r, disabled, session.ReasonTwoFactor)
+	if err != nil {
 		return err
 	}
 	h.emit(r, Event{Kind: handlers.EventTwoFactorDisabled, UserID: u.ID})
 	h.notify(r, disabled, authmail.KindTwoFactorDisabled, authmail.Data{})
-	return h.writeMessage(w, r, "two_factor.disabled")
+	return h.writeMessageTokens(w, r, http.StatusOK, "two_factor.disabled", tokens)
 }
 
 // clearTwoFactor erases every trace of 2FA from x but the replay guard
@@ -338,7 +343,7 @@ func (h *Handlers) regenerateBackupCodes(w http.ResponseWriter, r *http.Request,
 	}
 	h.emit(r, Event{Kind: handlers.EventBackupCodesRenewed, UserID: u.ID})
 	h.notify(r, u, authmail.KindBackupCodesRenewed, authmail.Data{})
-	return writeJSON(w, http.StatusOK, backupCodesResponse{plain})
+	return writeJSON(w, http.StatusOK, backupCodesResponse{BackupCodes: plain})
 }
 
 // sameCodeSet reports whether a and b are the same generation of backup
