@@ -36,6 +36,8 @@ const (
 	CodeNotImplemented          = "not_implemented"
 	CodeServiceUnavailable      = "service_unavailable"
 	CodeInternalError           = "internal_error"
+	CodePasskeyInvalid          = "passkey_invalid"
+	CodePasskeyRequired         = "passkey_required"
 )
 
 // Problem is an RFC 9457 problem detail: what every error response of the

@@ -27,6 +27,7 @@ import (
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/tokens"
 	"github.com/authsys-go/authsys/totp"
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // MaxBodyBytes is the largest request body the handlers read.
@@ -61,12 +62,18 @@ type Deps struct {
 	Logger      *slog.Logger
 	Now         func() time.Time
 
+	// PasskeyStore keeps the passkeys (the UserStore's) and WebAuthn runs
+	// their ceremonies; both nil while passkeys are off.
+	PasskeyStore store.PasskeyStore
+	WebAuthn     *webauthn.WebAuthn
+
 	Limits    Limits
 	Mail      Mail
 	Links     Links
 	Sessions  Sessions
 	Cookies   Cookies
 	TwoFactor TwoFactor
+	Passkeys  Passkeys
 	HTTP      HTTP
 	Hooks     Hooks
 }

@@ -16,6 +16,7 @@ const (
 	fieldTooLong       = "too_long"
 	fieldOutOfRange    = "out_of_range"
 	fieldInvalidCursor = "invalid_cursor"
+	fieldInvalidName   = "invalid_name"
 )
 
 // fieldMessages are the English messages of the field error codes.
@@ -28,6 +29,7 @@ var fieldMessages = map[string]string{
 	fieldTooLong:           "Enter at most 254 characters.",
 	fieldOutOfRange:        fmt.Sprintf("Enter a whole number from 1 to %d.", MaxAdminPageSize),
 	fieldInvalidCursor:     "The cursor is invalid; use the next_cursor of a previous page.",
+	fieldInvalidName:       fmt.Sprintf("Enter a name of at most %d printable characters.", maxPasskeyName),
 	password.CodeTooShort:  fmt.Sprintf("This password is too short. It must contain at least %d characters.", password.MinLength),
 	password.CodeTooLong:   fmt.Sprintf("This password is too long. It must contain at most %d characters.", password.MaxLength),
 	password.CodeNumeric:   "This password is entirely numeric.",

@@ -27,6 +27,7 @@ var ProblemCodes = []string{
 	handlers.CodeTwoFactorNotSetUp, handlers.CodeReauthRequired, handlers.CodeSessionExpired, handlers.CodeForbidden, handlers.CodeConflict,
 	handlers.CodeAlreadyVerified, handlers.CodeNotImplemented,
 	handlers.CodeServiceUnavailable, handlers.CodeInternalError,
+	handlers.CodePasskeyInvalid, handlers.CodePasskeyRequired,
 }
 
 func problem(status int, code, detail string) *Problem {

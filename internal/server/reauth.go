@@ -18,7 +18,11 @@ type reauthRequest struct {
 // shows the password again, and a TOTP or backup code when 2FA is on; the
 // session's tokens are renewed with the time, which makes it fresh for
 // Sessions.ReauthWindow (see fresh). The password counts against the login
-// budgets and the code against the 2FA budgets, as at login.
+// budgets and the code against the 2FA budgets, as at login. An account
+// whose second factor is a passkey (it has one, and no TOTP) confirms with
+// the passkey instead (POST /passkeys/reauthenticate/...): the password
+// alone is one factor, and would make a session fresh with less than its
+// login showed.
 func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u store.User) error {
 	var in reauthRequest
 	if err := decode(w, r, &in); err != nil {
@@ -31,6 +35,13 @@ func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u stor
 	}
 	if err := f.err(); err != nil {
 		return err
+	}
+	if !u.TOTPEnabled {
+		if has, err := h.hasPasskeys(r.Context(), u.ID); err != nil {
+			return err
+		} else if has {
+			return errPasskeyRequired
+		}
 	}
 	if err := h.verifyOwnPassword(r, u, "password", in.Password); err != nil {
 		if p := (*Problem)(nil); errors.As(err, &p) && p.Code == handlers.CodeInvalidPassword {
@@ -59,6 +70,13 @@ func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u stor
 			h.emit(r, Event{Kind: handlers.EventBackupCodeUsed, UserID: u.ID})
 		}
 	}
+	return h.finishReauth(w, r, u, "")
+}
+
+// finishReauth renews the tokens of the session of r, whose user u has
+// just confirmed it (method names how, in the event: "" for the password,
+// "passkey"), with the time of the confirmation, and answers.
+func (h *Handlers) finishReauth(w http.ResponseWriter, r *http.Request, u store.User, method string) error {
 	is, err := h.sess.Reauthenticated(r.Context(), u, claimsFromContext(r.Context()), cookie(r, h.deps.Cookies.RefreshName), h.client(r))
 	if err != nil {
 		return sessionProblem(err)
@@ -68,6 +86,6 @@ func (h *Handlers) reauthenticate(w http.ResponseWriter, r *http.Request, u stor
 	if is.Refresh != "" {
 		h.setCookie(w, c.RefreshName, is.Refresh, c.RefreshPath, is.RefreshExpires.Sub(h.now()))
 	}
-	h.emit(r, Event{Kind: handlers.EventReauthenticated, UserID: u.ID})
+	h.emit(r, Event{Kind: handlers.EventReauthenticated, UserID: u.ID, Reason: method})
 	return writeMessage(w, "Confirmed.")
 }
