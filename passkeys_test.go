@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/authsys-go/authsys"
+	"github.com/authsys-go/authsys/mail"
 )
 
 // pkRPID and pkOrigin are the relying party of the passkey envs: the
@@ -663,4 +665,430 @@ func TestPasskeySecondFactorAttempts(t *testing.T) {
 	adminEnable2FA(e, bc)
 	c, token = pkPending(e, "bo@example.com", "totp", "backup_code")
 	expect(t, c.post("/passkeys/2fa/begin/", map[string]string{"session_token": token}), http.StatusConflict, "conflict")
+}
+
+// pkStale moves the clock past the re-authentication window: the
+// sessions of the env are no longer fresh.
+func pkStale(e *env) { e.clock.Advance(11 * time.Minute) }
+
+// pkReauth answers a reauth ceremony of c with a.
+func pkReauth(e *env, c *client, a *authenticator, o ceremonyOpts) response {
+	e.t.Helper()
+	opts := publicKey(e.t, c.post("/passkeys/reauthenticate/begin/", nil))
+	return c.post("/passkeys/reauthenticate/finish/", map[string]any{"credential": a.get(opts, o)})
+}
+
+// TestPasskeyReauthenticate: a passkey confirms a session that is no
+// longer fresh; an account whose second factor is a passkey cannot
+// confirm with its password alone.
+func TestPasskeyReauthenticate(t *testing.T) {
+	e := pkEnv(t)
+	c, a, view := pkUser(e, "ana@example.com")
+	id := view["id"].(string)
+	pkStale(e)
+	c.post("/refresh/", nil) // a new access token, for the clock
+	expect(t, c.do(http.MethodDelete, "/api/auth/passkeys/"+id+"/", nil), http.StatusForbidden, "reauthentication_required")
+	expect(t, c.post("/reauthenticate/", map[string]string{"password": goodPassword}), http.StatusForbidden, "passkey_required")
+	r := pkReauth(e, c, a, ceremonyOpts{})
+	expect(t, r, http.StatusOK, "")
+	if ev, ok := coreLastEvent(e, authsys.EventReauthenticated); !ok || ev.Reason != "passkey" {
+		t.Errorf("reauthenticated event: got %+v, want reason passkey", ev)
+	}
+	expect(t, c.post("/sessions/revoke-others/", nil), http.StatusOK, "")
+
+	// With TOTP on too, the password and a code still confirm.
+	bc, _, _ := pkUser(e, "bo@example.com")
+	secret, _ := adminEnable2FA(e, bc)
+	pkStale(e)
+	bc.post("/refresh/", nil)
+	expect(t, bc.post("/sessions/revoke-others/", nil), http.StatusForbidden, "reauthentication_required")
+	expect(t, bc.post("/reauthenticate/", map[string]string{"password": goodPassword, "code": adminTOTP(e, secret)}), http.StatusOK, "")
+	expect(t, bc.post("/sessions/revoke-others/", nil), http.StatusOK, "")
+}
+
+// TestPasskeyReauthenticateRefusals: the answers a re-authentication
+// refuses; the session stays stale.
+func TestPasskeyReauthenticateRefusals(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(e *env, c *client, a *authenticator) map[string]any
+	}{
+		{"no user verification", func(e *env, c *client, a *authenticator) map[string]any {
+			opts := publicKey(e.t, c.post("/passkeys/reauthenticate/begin/", nil))
+			return map[string]any{"credential": a.get(opts, ceremonyOpts{flags: pkFlags(flagUP)})}
+		}},
+		{"another origin", func(e *env, c *client, a *authenticator) map[string]any {
+			opts := publicKey(e.t, c.post("/passkeys/reauthenticate/begin/", nil))
+			return map[string]any{"credential": a.get(opts, ceremonyOpts{origin: "https://evil.example.com"})}
+		}},
+		{"the challenge of another session of the user", nil},
+		{"the challenge of another user", func(e *env, c *client, a *authenticator) map[string]any {
+			bc, b, _ := pkUser(e, "bob@example.com")
+			opts := publicKey(e.t, bc.post("/passkeys/reauthenticate/begin/", nil))
+			return map[string]any{"credential": b.get(opts, ceremonyOpts{})}
+		}},
+		{"the challenge of a login", func(e *env, c *client, a *authenticator) map[string]any {
+			opts := publicKey(e.t, e.client().post("/passkeys/login/begin/", nil))
+			return map[string]any{"credential": a.get(opts, ceremonyOpts{})}
+		}},
+		{"a cloned authenticator", func(e *env, c *client, a *authenticator) map[string]any {
+			opts := publicKey(e.t, c.post("/passkeys/reauthenticate/begin/", nil))
+			a.counter = 1
+			return map[string]any{"credential": a.get(opts, ceremonyOpts{})}
+		}},
+		{"another account's passkey", func(e *env, c *client, a *authenticator) map[string]any {
+			_, b, _ := pkUser(e, "bob@example.com")
+			opts := publicKey(e.t, c.post("/passkeys/reauthenticate/begin/", nil))
+			b.handle = a.handle
+			return map[string]any{"credential": b.get(opts, ceremonyOpts{})}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The challenges outlive the re-authentication window, so
+			// that none is refused as expired.
+			e := pkEnv(t, func(c *authsys.Config) { c.Passkeys.ChallengeTTL = time.Hour })
+			c, a, _ := pkUser(e, "ana@example.com")
+			var body map[string]any
+			if strings.HasPrefix(tt.name, "the challenge of another session") {
+				// A second session of ana, which she never began a
+				// ceremony in, finishes the first session's.
+				opts := publicKey(t, c.post("/passkeys/reauthenticate/begin/", nil))
+				c = pkPasswordAndPasskey(e, "ana@example.com", a)
+				body = map[string]any{"credential": a.get(opts, ceremonyOpts{})}
+			} else {
+				body = tt.answer(e, c, a)
+			}
+			pkStale(e)
+			c.post("/refresh/", nil)
+			r := c.post("/passkeys/reauthenticate/finish/", body)
+			expect(t, r, http.StatusBadRequest, "passkey_invalid")
+			expect(t, c.post("/sessions/revoke-others/", nil), http.StatusForbidden, "reauthentication_required")
+		})
+	}
+}
+
+// pkPasswordAndPasskey logs in as email with the password and a's passkey
+// as the second factor, from a new client.
+func pkPasswordAndPasskey(e *env, email string, a *authenticator) *client {
+	e.t.Helper()
+	c, token := pkPending(e, email, "passkey")
+	expect(e.t, pk2FA(e, c, a, token, ceremonyOpts{}), http.StatusOK, "")
+	return c
+}
+
+// TestPasskeyRegistration: what a registration takes and refuses.
+func TestPasskeyRegistration(t *testing.T) {
+	e := pkEnv(t, func(c *authsys.Config) { c.Passkeys.MaxPerUser = 2 })
+	e.signupVerified("ana@example.com", goodPassword)
+	c := e.loggedIn("ana@example.com", goodPassword)
+	ana := coreUser(e, "ana@example.com")
+
+	opts := publicKey(t, c.post("/passkeys/register/begin/", nil))
+	sel, _ := opts["authenticatorSelection"].(map[string]any)
+	if sel["residentKey"] != "required" || sel["userVerification"] != "required" || opts["attestation"] != "none" {
+		t.Errorf("creation options: got authenticatorSelection %v, attestation %v; want a discoverable credential, user verification required, no attestation", sel, opts["attestation"])
+	}
+	rp, _ := opts["rp"].(map[string]any)
+	if rp["id"] != pkRPID || rp["name"] != "AuthSystem" {
+		t.Errorf("creation options: got rp %v, want %s named AuthSystem", rp, pkRPID)
+	}
+	user, _ := opts["user"].(map[string]any)
+	handle := unb64(t, user["id"].(string))
+	if len(handle) != 32 || strings.Contains(string(handle), ana.ID) || user["name"] != "ana@example.com" {
+		t.Errorf("creation options: got user %v, want a random 32-byte handle (not the ID) named by the email", user)
+	}
+
+	// Refused answers; each challenge is spent.
+	for _, tt := range []struct {
+		name string
+		o    ceremonyOpts
+	}{
+		{"no user verification", ceremonyOpts{flags: pkFlags(flagUP)}},
+		{"another origin", ceremonyOpts{origin: "https://evil.example.com"}},
+		{"another RP ID hash", ceremonyOpts{rpID: "example.com"}},
+		{"a get answer", ceremonyOpts{typ: "webauthn.get"}},
+	} {
+		opts := publicKey(t, c.post("/passkeys/register/begin/", nil))
+		r := c.post("/passkeys/register/finish/", map[string]any{"credential": newAuthenticator(t).create(opts, tt.o)})
+		if r.StatusCode != http.StatusBadRequest || r.code() != "passkey_invalid" {
+			t.Errorf("%s: got %d %s, want 400 passkey_invalid", tt.name, r.StatusCode, r.body)
+		}
+	}
+	// The challenge of another user, or of another session of the user.
+	e.signupVerified("bob@example.com", goodPassword)
+	bob := e.loggedIn("bob@example.com", goodPassword)
+	other := e.loggedIn("ana@example.com", goodPassword)
+	for name, begin := range map[string]*client{"another user": bob, "another session": other} {
+		opts := publicKey(t, begin.post("/passkeys/register/begin/", nil))
+		expect(t, c.post("/passkeys/register/finish/", map[string]any{"credential": newAuthenticator(t).create(opts, ceremonyOpts{})}), http.StatusBadRequest, "passkey_invalid")
+		// ... and it is spent: its own session cannot finish it either.
+		r := begin.post("/passkeys/register/finish/", map[string]any{"credential": newAuthenticator(t).create(opts, ceremonyOpts{})})
+		if r.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: the challenge worked after another session sent it: %d %s", name, r.StatusCode, r.body)
+		}
+	}
+	expect(t, c.post("/passkeys/register/finish/", map[string]any{"credential": newAuthenticator(t).create(opts, ceremonyOpts{}), "name": strings.Repeat("n", 65)}), http.StatusBadRequest, "validation_failed")
+	expect(t, c.post("/passkeys/register/finish/", map[string]any{"name": "x"}), http.StatusBadRequest, "validation_failed")
+	if r := c.get("/passkeys/"); len(r.json(t)["passkeys"].([]any)) != 0 {
+		t.Fatalf("after refused registrations: got %s, want no passkey", r.body)
+	}
+
+	// A named passkey; the next registration shares its user handle and
+	// excludes it, and the same authenticator twice is refused.
+	a := newAuthenticator(t)
+	r := c.post("/passkeys/register/finish/", map[string]any{"credential": a.create(opts, ceremonyOpts{}), "name": "  Work laptop "})
+	expect(t, r, http.StatusCreated, "")
+	if got := r.json(t)["passkey"].(map[string]any)["name"]; got != "Work laptop" {
+		t.Errorf("passkey name: got %v, want the trimmed name", got)
+	}
+	opts = publicKey(t, c.post("/passkeys/register/begin/", nil))
+	if got := opts["user"].(map[string]any)["id"]; got != b64(handle) {
+		t.Errorf("second registration: got user handle %v, want the account's %s", got, b64(handle))
+	}
+	excluded, _ := opts["excludeCredentials"].([]any)
+	if len(excluded) != 1 || excluded[0].(map[string]any)["id"] != b64(a.credID) {
+		t.Errorf("second registration: got excludeCredentials %v, want the first passkey", excluded)
+	}
+	expect(t, c.post("/passkeys/register/finish/", map[string]any{"credential": a.create(opts, ceremonyOpts{})}), http.StatusConflict, "conflict")
+	pkRegister(e, c)
+	expect(t, c.post("/passkeys/register/begin/", nil), http.StatusConflict, "conflict") // MaxPerUser 2
+
+	// Not fresh: no registration.
+	pkStale(e)
+	expect(t, c.post("/passkeys/register/begin/", nil), http.StatusForbidden, "reauthentication_required")
+
+	if m := coreLastMail(e, "ana@example.com", mail.KindPasskeyAdded); !strings.Contains(m.Text, "passkey was added") {
+		t.Errorf("passkey_added notice: got %q", m.Text)
+	}
+}
+
+// TestPasskeyManage: renaming and removing one's own passkeys, and no
+// other's.
+func TestPasskeyManage(t *testing.T) {
+	e := pkEnv(t)
+	c, a, view := pkUser(e, "ana@example.com")
+	_, _, bobs := pkUser(e, "bob@example.com")
+	id, bobID := view["id"].(string), bobs["id"].(string)
+	patch := func(id string, body any) response { return c.do(http.MethodPatch, "/api/auth/passkeys/"+id+"/", body) }
+
+	r := patch(id, map[string]string{"name": "Phone"})
+	expect(t, r, http.StatusOK, "")
+	if got := r.json(t)["passkey"].(map[string]any)["name"]; got != "Phone" {
+		t.Errorf("renamed passkey: got name %v, want Phone", got)
+	}
+	expect(t, patch(id, map[string]string{"name": "  "}), http.StatusBadRequest, "validation_failed")
+	expect(t, patch(id, map[string]string{"name": "a\u0000b"}), http.StatusBadRequest, "validation_failed")
+	expect(t, patch(bobID, map[string]string{"name": "Mine now"}), http.StatusNotFound, "not_found")
+	expect(t, patch("no-such-passkey", map[string]string{"name": "x"}), http.StatusNotFound, "not_found")
+	expect(t, c.do(http.MethodDelete, "/api/auth/passkeys/"+bobID+"/", nil), http.StatusNotFound, "not_found")
+
+	// The password login of an account with a passkey asks for it; once
+	// the passkey is gone, the password is enough again.
+	pkPending(e, "ana@example.com", "passkey")
+	expect(t, c.do(http.MethodDelete, "/api/auth/passkeys/"+id+"/", nil), http.StatusOK, "")
+	expect(t, c.do(http.MethodDelete, "/api/auth/passkeys/"+id+"/", nil), http.StatusNotFound, "not_found")
+	if r := c.get("/passkeys/"); len(r.json(t)["passkeys"].([]any)) != 0 {
+		t.Errorf("after removal: got %s, want no passkey", r.body)
+	}
+	e.loggedIn("ana@example.com", goodPassword)
+	_, r = pkLogin(e, a, ceremonyOpts{})
+	expect(t, r, http.StatusUnauthorized, "invalid_credentials")
+	if ev, ok := coreLastEvent(e, authsys.EventPasskeyRemoved); !ok || ev.Reason != "user" || ev.ActorID != "" {
+		t.Errorf("passkey_removed event: got %+v, want reason user, no actor", ev)
+	}
+	if m := coreLastMail(e, "ana@example.com", mail.KindPasskeyRemoved); !strings.Contains(m.Text, "Go client on Unknown system") {
+		t.Errorf("passkey_removed notice: got %q, want the device named", m.Text)
+	}
+	if got := adminUserPasskeys(e, "bob@example.com"); len(got) != 1 || got[0].ID != bobID {
+		t.Errorf("bob's passkeys: got %+v, want his one", got)
+	}
+}
+
+// adminUserPasskeys returns the passkeys of email through Auth.UserPasskeys.
+func adminUserPasskeys(e *env, email string) []authsys.Passkey {
+	e.t.Helper()
+	ps, err := e.auth.UserPasskeys(e.t.Context(), coreUser(e, email).ID)
+	if err != nil {
+		e.t.Fatalf("UserPasskeys(%s): %v", email, err)
+	}
+	return ps
+}
+
+// TestPasskeyNoticesSkipped: Mail.SkipNotices turns the passkey notices
+// off.
+func TestPasskeyNoticesSkipped(t *testing.T) {
+	e := pkEnv(t, func(c *authsys.Config) {
+		c.Mail.SkipNotices = []string{mail.KindPasskeyAdded, mail.KindPasskeyRemoved}
+	})
+	c, _, view := pkUser(e, "ana@example.com")
+	expect(t, c.do(http.MethodDelete, "/api/auth/passkeys/"+view["id"].(string)+"/", nil), http.StatusOK, "")
+	if n := len(coreMails(e, "ana@example.com", mail.KindPasskeyAdded)) + len(coreMails(e, "ana@example.com", mail.KindPasskeyRemoved)); n != 0 {
+		t.Errorf("got %d passkey notices, want none", n)
+	}
+}
+
+// TestPasskeyAdmin: the admin API lists and removes a user's passkeys, and
+// so do Auth.UserPasskeys and Auth.RemovePasskey.
+func TestPasskeyAdmin(t *testing.T) {
+	e, admin, adminUser := adminEnv(t, func(c *authsys.Config) { c.Passkeys = authsys.Passkeys{RPID: pkRPID} })
+	ana, a, view := pkUser(e, "ana@example.com")
+	_, _, _ = pkUser(e, "bob@example.com")
+	anaID, id := coreUser(e, "ana@example.com").ID, view["id"].(string)
+	bobPasskey := adminUserPasskeys(e, "bob@example.com")[0].ID
+
+	r := admin.adminDo(http.MethodGet, "/users/"+anaID+"/passkeys/", nil)
+	expect(t, r, http.StatusOK, "")
+	if list := r.json(t)["passkeys"].([]any); len(list) != 1 || list[0].(map[string]any)["id"] != id {
+		t.Errorf("admin list: got %s, want ana's passkey", r.body)
+	}
+	expect(t, admin.adminDo(http.MethodGet, "/users/no-such-user/passkeys/", nil), http.StatusNotFound, "not_found")
+	expect(t, ana.adminDo(http.MethodGet, "/users/"+anaID+"/passkeys/", nil), http.StatusForbidden, "forbidden")
+	expect(t, e.client().adminDo(http.MethodGet, "/users/"+anaID+"/passkeys/", nil), http.StatusUnauthorized, "not_authenticated")
+	expect(t, ana.adminDo(http.MethodDelete, "/users/"+anaID+"/passkeys/"+id+"/", nil), http.StatusForbidden, "forbidden")
+	// Another user's passkey under ana's ID is no passkey of hers.
+	expect(t, admin.adminDo(http.MethodDelete, "/users/"+anaID+"/passkeys/"+bobPasskey+"/", nil), http.StatusNotFound, "not_found")
+
+	pkStale(e)
+	expect(t, admin.adminDo(http.MethodDelete, "/users/"+anaID+"/passkeys/"+id+"/", nil), http.StatusForbidden, "reauthentication_required")
+	expect(t, admin.post("/reauthenticate/", map[string]string{"password": goodPassword}), http.StatusOK, "")
+	expect(t, admin.adminDo(http.MethodDelete, "/users/"+anaID+"/passkeys/"+id+"/", nil), http.StatusOK, "")
+	expect(t, admin.adminDo(http.MethodDelete, "/users/"+anaID+"/passkeys/"+id+"/", nil), http.StatusNotFound, "not_found")
+	if ev, ok := coreLastEvent(e, authsys.EventPasskeyRemoved); !ok || ev.ActorID != adminUser.ID || ev.Reason != "admin" || ev.UserID != anaID {
+		t.Errorf("passkey_removed event: got %+v, want ana's, by the admin", ev)
+	}
+	if m := coreLastMail(e, "ana@example.com", mail.KindPasskeyRemoved); strings.Contains(m.Text, "Go client") {
+		t.Errorf("an admin's removal notice names a device: %q", m.Text)
+	}
+	_, r = pkLogin(e, a, ceremonyOpts{})
+	expect(t, r, http.StatusUnauthorized, "invalid_credentials")
+
+	// The operator methods.
+	ctx := t.Context()
+	bobID := coreUser(e, "bob@example.com").ID
+	if err := e.auth.RemovePasskey(ctx, "cli:test", bobID, "no-such-passkey"); !errors.Is(err, authsys.ErrNotFound) {
+		t.Errorf("RemovePasskey of an unknown passkey: got %v, want ErrNotFound", err)
+	}
+	if err := e.auth.RemovePasskey(ctx, "cli:test", anaID, bobPasskey); !errors.Is(err, authsys.ErrNotFound) {
+		t.Errorf("RemovePasskey of another user's passkey: got %v, want ErrNotFound", err)
+	}
+	if err := e.auth.RemovePasskey(ctx, "cli:test", bobID, bobPasskey); err != nil {
+		t.Errorf("RemovePasskey: got %v, want nil", err)
+	}
+	if ev, ok := coreLastEvent(e, authsys.EventPasskeyRemoved); !ok || ev.ActorID != "cli:test" {
+		t.Errorf("passkey_removed event: got %+v, want actor cli:test", ev)
+	}
+	if ps := adminUserPasskeys(e, "bob@example.com"); len(ps) != 0 {
+		t.Errorf("bob's passkeys after RemovePasskey: got %d, want 0", len(ps))
+	}
+	if _, err := e.auth.UserPasskeys(ctx, "no-such-user"); !errors.Is(err, authsys.ErrNotFound) {
+		t.Errorf("UserPasskeys of an unknown user: got %v, want ErrNotFound", err)
+	}
+}
+
+// TestPasskeysOff: without Passkeys.RPID every passkey endpoint answers
+// 501, and nothing else changes.
+func TestPasskeysOff(t *testing.T) {
+	e, admin, _ := adminEnv(t)
+	for _, ep := range []struct{ method, path string }{
+		{http.MethodGet, "/api/auth/passkeys/"},
+		{http.MethodPatch, "/api/auth/passkeys/x/"},
+		{http.MethodDelete, "/api/auth/passkeys/x/"},
+		{http.MethodPost, "/api/auth/passkeys/register/begin/"},
+		{http.MethodPost, "/api/auth/passkeys/register/finish/"},
+		{http.MethodPost, "/api/auth/passkeys/login/begin/"},
+		{http.MethodPost, "/api/auth/passkeys/login/finish/"},
+		{http.MethodPost, "/api/auth/passkeys/2fa/begin/"},
+		{http.MethodPost, "/api/auth/passkeys/2fa/finish/"},
+		{http.MethodPost, "/api/auth/passkeys/reauthenticate/begin/"},
+		{http.MethodPost, "/api/auth/passkeys/reauthenticate/finish/"},
+		{http.MethodGet, "/api/admin/auth/users/x/passkeys/"},
+		{http.MethodDelete, "/api/admin/auth/users/x/passkeys/y/"},
+	} {
+		for _, c := range []*client{admin, e.client()} {
+			r := c.do(ep.method, ep.path, nil)
+			if r.StatusCode != http.StatusNotImplemented || r.code() != "not_implemented" {
+				t.Errorf("%s %s: got %d %s, want 501 not_implemented", ep.method, ep.path, r.StatusCode, r.body)
+			}
+		}
+	}
+	if _, err := e.auth.UserPasskeys(t.Context(), "x"); !errors.Is(err, authsys.ErrPasskeysOff) {
+		t.Errorf("UserPasskeys: got %v, want ErrPasskeysOff", err)
+	}
+	if err := e.auth.RemovePasskey(t.Context(), "cli", "x", "y"); !errors.Is(err, authsys.ErrPasskeysOff) {
+		t.Errorf("RemovePasskey: got %v, want ErrPasskeysOff", err)
+	}
+}
+
+// pkNoPasskeyStore is a user store without store.PasskeyStore.
+type pkNoPasskeyStore struct{ authsys.UserStore }
+
+func TestPasskeyConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*authsys.Config)
+		field  string // "" means valid
+	}{
+		{"off", func(c *authsys.Config) {}, ""},
+		{"on, origin from FrontendURL", func(c *authsys.Config) { c.Passkeys.RPID = "app.example.com" }, ""},
+		{"a registrable suffix", func(c *authsys.Config) {
+			c.Passkeys = authsys.Passkeys{RPID: "example.com", RPOrigins: []string{"https://app.example.com", "https://example.com:443/", "https://a.b.example.com:8443"}}
+		}, ""},
+		{"localhost over http", func(c *authsys.Config) {
+			c.Links.FrontendURL = "http://localhost:8080"
+			c.Passkeys.RPID = "localhost"
+		}, ""},
+		{"every field", func(c *authsys.Config) {
+			c.Passkeys = authsys.Passkeys{RPID: "example.com", RPDisplayName: "Example", RPOrigins: []string{"https://example.com"}, ChallengeTTL: time.Minute, MaxPerUser: 100}
+		}, ""},
+		{"origins without RPID", func(c *authsys.Config) { c.Passkeys.RPOrigins = []string{"https://app.example.com"} }, "Passkeys.RPID"},
+		{"RPID upper-case", func(c *authsys.Config) { c.Passkeys.RPID = "App.example.com" }, "Passkeys.RPID"},
+		{"RPID with a scheme", func(c *authsys.Config) { c.Passkeys.RPID = "https://app.example.com" }, "Passkeys.RPID"},
+		{"RPID with a port", func(c *authsys.Config) { c.Passkeys.RPID = "app.example.com:443" }, "Passkeys.RPID"},
+		{"RPID an IP address", func(c *authsys.Config) { c.Passkeys.RPID = "192.0.2.1" }, "Passkeys.RPID"},
+		{"RPID with an empty label", func(c *authsys.Config) { c.Passkeys.RPID = "app..example.com" }, "Passkeys.RPID"},
+		{"origin over http", func(c *authsys.Config) {
+			c.Passkeys = authsys.Passkeys{RPID: "example.com", RPOrigins: []string{"http://app.example.com"}}
+		}, "Passkeys.RPOrigins[0]"},
+		{"origin outside the RPID", func(c *authsys.Config) {
+			c.Passkeys = authsys.Passkeys{RPID: "example.com", RPOrigins: []string{"https://example.com", "https://example.org"}}
+		}, "Passkeys.RPOrigins[1]"},
+		{"origin a suffix but no subdomain", func(c *authsys.Config) {
+			c.Passkeys = authsys.Passkeys{RPID: "example.com", RPOrigins: []string{"https://badexample.com"}}
+		}, "Passkeys.RPOrigins[0]"},
+		{"origin with a path", func(c *authsys.Config) {
+			c.Passkeys = authsys.Passkeys{RPID: "example.com", RPOrigins: []string{"https://example.com/app"}}
+		}, "Passkeys.RPOrigins[0]"},
+		{"origin with a user", func(c *authsys.Config) {
+			c.Passkeys = authsys.Passkeys{RPID: "example.com", RPOrigins: []string{"https://u:p@example.com"}}
+		}, "Passkeys.RPOrigins[0]"},
+		{"default origin over http", func(c *authsys.Config) {
+			c.Links.FrontendURL = "http://app.example.com"
+			c.Passkeys.RPID = "app.example.com"
+		}, "Passkeys.RPOrigins[0]"},
+		{"default origin outside the RPID", func(c *authsys.Config) { c.Passkeys.RPID = "example.org" }, "Passkeys.RPOrigins[0]"},
+		{"negative ChallengeTTL", func(c *authsys.Config) { c.Passkeys = authsys.Passkeys{RPID: "app.example.com", ChallengeTTL: -1} }, "Passkeys.ChallengeTTL"},
+		{"MaxPerUser too high", func(c *authsys.Config) { c.Passkeys = authsys.Passkeys{RPID: "app.example.com", MaxPerUser: 101} }, "Passkeys.MaxPerUser"},
+		{"a user store without passkeys", func(c *authsys.Config) {
+			c.Users = pkNoPasskeyStore{c.Users}
+			c.Passkeys.RPID = "app.example.com"
+		}, "Users"},
+		{"a user store without passkeys, passkeys off", func(c *authsys.Config) {
+			// The session records come from Pending then.
+			c.Users = pkNoPasskeyStore{c.Users}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := coreValidConfig()
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			var ce *authsys.ConfigError
+			switch {
+			case tc.field == "" && err != nil:
+				t.Fatalf("got error %v, want a valid Config", err)
+			case tc.field != "" && (!errors.As(err, &ce) || ce.Field != tc.field):
+				t.Fatalf("got error %v, want a ConfigError for %s", err, tc.field)
+			}
+		})
+	}
 }
