@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/store/postgres"
+	"github.com/authsys-go/authsys/store/sqlite"
 )
 
 // pkRPID and pkOrigin are the relying party of the passkey envs: the
@@ -1090,5 +1093,77 @@ func TestPasskeyConfig(t *testing.T) {
 				t.Fatalf("got error %v, want a ConfigError for %s", err, tc.field)
 			}
 		})
+	}
+}
+
+// TestPasskeyBackends: the ceremonies on the SQL stores, whose passkeys
+// live in their own table (PostgreSQL when AUTHSYS_TEST_POSTGRES_URL is
+// set).
+func TestPasskeyBackends(t *testing.T) {
+	backends := map[string]func(t *testing.T) authsys.UserStore{
+		"sqlite": func(t *testing.T) authsys.UserStore {
+			s, err := sqlite.Open(filepath.Join(t.TempDir(), "authsys.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		"postgres": func(t *testing.T) authsys.UserStore {
+			pool := bkPostgresPool(t, "")
+			return postgres.New(pool, postgres.WithSchema(bkPostgresSchema(t, pool)))
+		},
+	}
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			users := open(t)
+			e := pkEnv(t, func(c *authsys.Config) { c.Users = users })
+			c, a, view := pkUser(e, "ana@example.com")
+			b, r := pkLogin(e, a, ceremonyOpts{})
+			expect(t, r, http.StatusOK, "")
+			expect(t, b.get("/me/"), http.StatusOK, "")
+			p, token := pkPending(e, "ana@example.com", "passkey")
+			expect(t, pk2FA(e, p, a, token, ceremonyOpts{}), http.StatusOK, "")
+			a.counter -= 2
+			_, r = pkLogin(e, a, ceremonyOpts{})
+			expect(t, r, http.StatusUnauthorized, "invalid_credentials")
+			a.counter += 5
+			expect(t, c.do(http.MethodPatch, "/api/auth/passkeys/"+view["id"].(string)+"/", map[string]string{"name": "Laptop"}), http.StatusOK, "")
+			r = c.get("/passkeys/")
+			got := r.json(t)["passkeys"].([]any)[0].(map[string]any)
+			if got["name"] != "Laptop" || got["last_used_at"] == nil {
+				t.Errorf("listed passkey: got %v, want the new name and a last use", got)
+			}
+			expect(t, c.do(http.MethodDelete, "/api/auth/passkeys/"+view["id"].(string)+"/", nil), http.StatusOK, "")
+			_, r = pkLogin(e, a, ceremonyOpts{})
+			expect(t, r, http.StatusUnauthorized, "invalid_credentials")
+		})
+	}
+}
+
+// TestPasskeyRateLimits: the begin calls spend the login budget, per
+// client IP (and per account when known); the second factor's finish the
+// 2FA budget.
+func TestPasskeyRateLimits(t *testing.T) {
+	e := pkEnv(t, func(c *authsys.Config) {
+		c.RateLimits = testLimits(map[string]string{limitLogin: "3/min", limitTwoFactor: "2/min"})
+	})
+	_, a, _ := pkUser(e, "ana@example.com") // one login spends one
+	anon := e.client()
+	expect(t, anon.post("/passkeys/login/begin/", nil), http.StatusOK, "")
+	expect(t, anon.post("/passkeys/login/begin/", nil), http.StatusOK, "")
+	r := anon.post("/passkeys/login/begin/", nil)
+	expect(t, r, http.StatusTooManyRequests, "throttled")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	e.clock.Advance(time.Minute)
+	p, token := pkPending(e, "ana@example.com", "passkey")
+	for range 2 {
+		expect(t, p.post("/passkeys/2fa/finish/", map[string]any{"session_token": token, "credential": a.get(map[string]any{"challenge": "x"}, ceremonyOpts{})}), http.StatusBadRequest, "passkey_invalid")
+	}
+	expect(t, p.post("/passkeys/2fa/finish/", map[string]any{"session_token": token, "credential": a.get(map[string]any{"challenge": "x"}, ceremonyOpts{})}), http.StatusTooManyRequests, "throttled")
+	if ev, ok := coreLastEvent(e, authsys.EventThrottled); !ok || ev.Reason != "2fa_verify" {
+		t.Errorf("throttled event: got %+v, want reason 2fa_verify", ev)
 	}
 }
