@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -51,6 +52,7 @@ type options struct {
 	trustedOrigins         string
 	trustedProxies         string
 	signingAlgorithm       string
+	passkeysRPID           string
 }
 
 func main() {
@@ -88,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins of an SPA on another origin")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "HS256", "JWT algorithm: HS256, or EdDSA to publish the public key at /api/auth/jwks.json")
+	fs.StringVar(&o.passkeysRPID, "passkeys-rpid", "localhost", "relying party ID of passkeys, empty to turn them off; with localhost they work on http://localhost:<port of -addr>, other RP IDs on the origin of -frontend-url")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
 	}
@@ -295,6 +298,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 // authConfig is the Auth's configuration for the options o and backends b;
 // frontend is the default frontend URL, the server's own address.
 func authConfig(o options, b *backends, key []byte, frontend string, logger *slog.Logger) authsys.Config {
+	own := frontend
 	if o.frontend != "" {
 		frontend = o.frontend
 	}
@@ -322,7 +326,23 @@ func authConfig(o options, b *backends, key []byte, frontend string, logger *slo
 	if o.grace == 0 {
 		cfg.Sessions.RefreshReuseGrace = -1 // none
 	}
+	if o.passkeysRPID != "" {
+		cfg.Passkeys = authsys.Passkeys{RPID: o.passkeysRPID}
+		if o.passkeysRPID == "localhost" {
+			// Pages at http://localhost:<port> (a secure context, unlike
+			// 127.0.0.1, which cannot be an RP ID) run the ceremonies.
+			cfg.Passkeys.RPOrigins = []string{localhostOrigin(own)}
+		}
+	}
 	return cfg
+}
+
+// localhostOrigin is http://localhost with the port of the URL own.
+func localhostOrigin(own string) string {
+	if u, err := url.Parse(own); err == nil && u.Port() != "" {
+		return "http://localhost:" + u.Port()
+	}
+	return "http://localhost"
 }
 
 // newMux mounts the auth API, the admin API, a protected example route and
