@@ -1167,3 +1167,28 @@ func TestPasskeyRateLimits(t *testing.T) {
 		t.Errorf("throttled event: got %+v, want reason 2fa_verify", ev)
 	}
 }
+
+// TestPasskeyBackupFlags: a synced passkey (backup eligible) shows so, its
+// backup state follows its uses, and an answer whose eligibility differs
+// from the registration's is refused.
+func TestPasskeyBackupFlags(t *testing.T) {
+	e := pkEnv(t)
+	e.signupVerified("ana@example.com", goodPassword)
+	c := e.loggedIn("ana@example.com", goodPassword)
+	a := newAuthenticator(t)
+	a.flags = flagUP | flagUV | flagBE
+	opts := publicKey(t, c.post("/passkeys/register/begin/", nil))
+	r := c.post("/passkeys/register/finish/", map[string]any{"credential": a.create(opts, ceremonyOpts{})})
+	expect(t, r, http.StatusCreated, "")
+	if pk := r.json(t)["passkey"].(map[string]any); pk["backup_eligible"] != true || pk["backed_up"] != false {
+		t.Errorf("registered passkey: got %v, want backup eligible, not backed up", pk)
+	}
+	a.flags |= flagBS
+	_, r = pkLogin(e, a, ceremonyOpts{})
+	expect(t, r, http.StatusOK, "")
+	if pk := c.get("/passkeys/").json(t)["passkeys"].([]any)[0].(map[string]any); pk["backed_up"] != true || pk["last_used_at"] == nil {
+		t.Errorf("after a backed-up use: got %v, want backed_up and a last use", pk)
+	}
+	_, r = pkLogin(e, a, ceremonyOpts{flags: pkFlags(flagUP | flagUV)})
+	expect(t, r, http.StatusUnauthorized, "invalid_credentials")
+}
