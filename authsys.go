@@ -1,8 +1,8 @@
 // Package authsys gives a net/http server a complete account system:
 // signup with email verification, login with JWTs in HttpOnly cookies,
 // silent refresh, logout, password reset and change, email change, TOTP
-// two-factor authentication with backup codes, rate limits, session
-// invalidation and an admin API.
+// two-factor authentication with backup codes, passkeys (Config.Passkeys),
+// rate limits, session invalidation and an admin API.
 //
 // Build an Auth with New, mount Handler under /api/auth, and protect the
 // application's own routes with Middleware:
