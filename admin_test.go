@@ -835,6 +835,7 @@ func TestSecurityEvents(t *testing.T) {
 	e := newEnv(t, func(c *authsys.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 		c.RateLimits = testLimits(map[string]string{limitPasswordReset: "3/min"})
+		c.Passkeys = authsys.Passkeys{RPID: pkRPID}
 	})
 	const (
 		alice = "alice@example.com"
@@ -937,6 +938,16 @@ func TestSecurityEvents(t *testing.T) {
 	bobUser := adminUserByEmail(e, bob)
 	expect(t, c.adminDo(http.MethodPost, "/users/"+bobUser.ID+"/activate/", nil), http.StatusOK, "")
 
+	// passkey_added, passkey_used, passkey_clone_detected, passkey_removed
+	pc := e.loggedIn(alice2, pw3)
+	key, view := pkRegister(e, pc)
+	_, r := pkLogin(e, key, ceremonyOpts{})
+	expect(t, r, http.StatusOK, "")
+	key.counter = 1 // a copy of the authenticator, behind the original
+	_, r = pkLogin(e, key, ceremonyOpts{})
+	expect(t, r, http.StatusUnauthorized, "invalid_credentials")
+	expect(t, pc.do(http.MethodDelete, "/api/auth/passkeys/"+view["id"].(string)+"/", nil), http.StatusOK, "")
+
 	// Every kind arrived, with the user, IP, user agent and time.
 	e.waitMail(bob) // also waits for every background send
 	type user struct{ id, reason string }
@@ -966,6 +977,10 @@ func TestSecurityEvents(t *testing.T) {
 		authsys.EventMailFailed:           {bobUser.ID, ""},
 		authsys.EventAdminDenied:          {aliceUser.ID, ""},
 		authsys.EventAdminAction:          {bobUser.ID, authsys.AdminActivate},
+		authsys.EventPasskeyAdded:         {aliceUser.ID, ""},
+		authsys.EventPasskeyUsed:          {aliceUser.ID, "login"},
+		authsys.EventPasskeyCloneDetected: {aliceUser.ID, "login"},
+		authsys.EventPasskeyRemoved:       {aliceUser.ID, "user"},
 	}
 	for _, kind := range authsys.EventKinds {
 		if _, ok := want[kind]; !ok {

@@ -1,8 +1,8 @@
 // Package authsys gives a net/http server a complete account system:
 // signup with email verification, login with JWTs in HttpOnly cookies,
 // silent refresh, logout, password reset and change, email change, TOTP
-// two-factor authentication with backup codes, rate limits, session
-// invalidation and an admin API.
+// two-factor authentication with backup codes, passkeys (Config.Passkeys),
+// rate limits, session invalidation and an admin API.
 //
 // Native clients (Sessions.NativeClients) may keep their tokens
 // themselves: Bearer access tokens, and a token mode in which the tokens

@@ -65,6 +65,10 @@ type Config struct {
 	RateLimits RateLimits
 	// TwoFactor configures TOTP two-factor authentication.
 	TwoFactor TwoFactor
+	// Passkeys configures passkeys (WebAuthn): a login without a password,
+	// a second factor after one, re-authentication. Off unless
+	// Passkeys.RPID is set.
+	Passkeys Passkeys
 	// Passwords configures password hashing and the rules of new
 	// passwords.
 	Passwords Passwords
@@ -132,9 +136,10 @@ type Mail struct {
 	// SkipNotices lists the security notices not to send, by kind:
 	// mail.KindPasswordChanged, KindPasswordResetDone, KindTwoFactorEnabled,
 	// KindTwoFactorDisabled, KindBackupCodesRenewed, KindNewDeviceSignIn,
-	// KindEmailChangeRequested and KindEmailChangedNotice. The first six go
-	// to the account's address after the change they name, with a password
-	// reset link for an owner who did not make it;
+	// KindPasskeyAdded, KindPasskeyRemoved, KindEmailChangeRequested and
+	// KindEmailChangedNotice. The first eight go to the account's address
+	// after the change they name, with a password reset link for an owner
+	// who did not make it;
 	// KindEmailChangeRequested goes to the current address when a change
 	// is requested, with such a link; KindEmailChangedNotice goes to the
 	// old address once the change is done. Default none: every notice is
@@ -627,6 +632,10 @@ func (c Config) build() (server.Deps, error) {
 	if err := c.Passwords.validate(); err != nil {
 		return d, err
 	}
+	c.Passkeys.defaults(c.Mail.AppName, d.FrontendURL)
+	if d.PasskeyStore, d.WebAuthn, err = c.Passkeys.build(c.Users); err != nil {
+		return d, err
+	}
 	if d.ClientIP, d.CSRF, err = c.HTTP.build(); err != nil {
 		return d, err
 	}
@@ -656,6 +665,7 @@ func (c Config) build() (server.Deps, error) {
 	d.Sessions = server.Sessions(c.Sessions)
 	d.Cookies = server.Cookies(c.Cookies)
 	d.TwoFactor = server.TwoFactor(c.TwoFactor)
+	d.Passkeys = server.Passkeys(c.Passkeys)
 	d.HTTP = server.HTTP(c.HTTP)
 	d.Hooks = server.Hooks(c.Hooks)
 	return d, nil

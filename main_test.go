@@ -367,6 +367,7 @@ var securityNotices = []string{
 	mail.KindPasswordChanged, mail.KindPasswordResetDone, mail.KindTwoFactorEnabled,
 	mail.KindTwoFactorDisabled, mail.KindBackupCodesRenewed, mail.KindNewDeviceSignIn,
 	mail.KindEmailChangeRequested, mail.KindEmailChangedNotice,
+	mail.KindPasskeyAdded, mail.KindPasskeyRemoved,
 }
 
 // linkParams returns the query of the first link of m.

@@ -37,6 +37,8 @@ const (
 	CodeCORSRefused             = handlers.CodeCORSRefused             // "cors_refused"
 	CodeServiceUnavailable      = handlers.CodeServiceUnavailable      // "service_unavailable"
 	CodeInternalError           = handlers.CodeInternalError           // "internal_error"
+	CodePasskeyInvalid          = handlers.CodePasskeyInvalid          // "passkey_invalid"
+	CodePasskeyRequired         = handlers.CodePasskeyRequired         // "passkey_required"
 )
 
 // Event kinds: the Kind of every Event passed to Hooks.OnEvent and logged.
@@ -66,6 +68,10 @@ const (
 	EventMailFailed           = handlers.EventMailFailed           // "mail_failed"
 	EventAdminAction          = handlers.EventAdminAction          // "admin_action"
 	EventAdminDenied          = handlers.EventAdminDenied          // "admin_access_denied"
+	EventPasskeyAdded         = handlers.EventPasskeyAdded         // "passkey_added"
+	EventPasskeyRemoved       = handlers.EventPasskeyRemoved       // "passkey_removed"
+	EventPasskeyUsed          = handlers.EventPasskeyUsed          // "passkey_used"
+	EventPasskeyCloneDetected = handlers.EventPasskeyCloneDetected // "passkey_clone_detected"
 )
 
 // Admin actions: the actions of the admin API (POST /users/{id}/<action>/)

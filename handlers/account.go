@@ -18,7 +18,9 @@ type Account struct {
 	IsActive bool `json:"is_active"`
 	// IsStaff grants the admin API with the default Hooks.IsAdmin.
 	IsStaff bool `json:"is_staff"`
-	// TwoFactorEnabled reports whether login asks for a second factor.
+	// TwoFactorEnabled reports whether TOTP two-factor authentication is
+	// on: a password login asks for a code. (An account with a passkey is
+	// asked for one too, whatever this says.)
 	TwoFactorEnabled bool `json:"two_factor_enabled"`
 	// DateJoined is when the account was created (UTC).
 	DateJoined time.Time `json:"date_joined"`

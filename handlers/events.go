@@ -29,6 +29,10 @@ const (
 	EventMailFailed           = "mail_failed"
 	EventAdminAction          = "admin_action"
 	EventAdminDenied          = "admin_access_denied"
+	EventPasskeyAdded         = "passkey_added"
+	EventPasskeyRemoved       = "passkey_removed"
+	EventPasskeyUsed          = "passkey_used"
+	EventPasskeyCloneDetected = "passkey_clone_detected"
 )
 
 // Event is one security-relevant happening, logged and passed to

@@ -40,6 +40,8 @@ const (
 	CodeCORSRefused             = "cors_refused"
 	CodeServiceUnavailable      = "service_unavailable"
 	CodeInternalError           = "internal_error"
+	CodePasskeyInvalid          = "passkey_invalid"
+	CodePasskeyRequired         = "passkey_required"
 )
 
 // Problem is an RFC 9457 problem detail: what every error response of the

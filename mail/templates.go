@@ -36,6 +36,10 @@ const (
 	KindTwoFactorDisabled  = "two_factor_disabled"
 	KindBackupCodesRenewed = "backup_codes_regenerated"
 	KindNewDeviceSignIn    = "new_device_sign_in"
+	// KindPasskeyAdded and KindPasskeyRemoved are the security notices of
+	// a passkey registered on, or removed from, the account.
+	KindPasskeyAdded   = "passkey_added"
+	KindPasskeyRemoved = "passkey_removed"
 	// KindSignupAttempt is sent instead of a second verification email when
 	// someone signs up with an address that already has an account, so that
 	// signup answers identically whether or not the address is known.
@@ -83,6 +87,9 @@ type Templates struct {
 	// TwoFactorDisabled, BackupCodesRenewed and NewDeviceSignIn render the
 	// security notices of the same kinds.
 	PasswordChanged, PasswordResetDone, TwoFactorEnabled, TwoFactorDisabled, BackupCodesRenewed, NewDeviceSignIn Template
+	// PasskeyAdded and PasskeyRemoved render the passkey notices of the
+	// same kinds.
+	PasskeyAdded, PasskeyRemoved Template
 
 	// cache holds the *compiledSet parsed from the fields above.
 	cache atomic.Value
@@ -153,6 +160,8 @@ var kinds = [...]kindSpec{
 	{KindTwoFactorDisabled, "TwoFactorDisabled", func(t *Templates) Template { return t.TwoFactorDisabled }, notice("Two-factor authentication is off", "Two-factor authentication was turned off for your{{with .AppName}} {{.}}{{end}} account{{with .Device}} from {{.}}{{end}}.")},
 	{KindBackupCodesRenewed, "BackupCodesRenewed", func(t *Templates) Template { return t.BackupCodesRenewed }, notice("New backup codes were made", "New two-factor backup codes were made for your{{with .AppName}} {{.}}{{end}} account{{with .Device}} from {{.}}{{end}}; the old ones no longer work.")},
 	{KindNewDeviceSignIn, "NewDeviceSignIn", func(t *Templates) Template { return t.NewDeviceSignIn }, notice("New sign-in to your account", "Your{{with .AppName}} {{.}}{{end}} account was signed in to from a device or network not seen recently{{with .Device}}: {{.}}{{end}}{{with .IP}}, address {{.}}{{end}}.")},
+	{KindPasskeyAdded, "PasskeyAdded", func(t *Templates) Template { return t.PasskeyAdded }, notice("A passkey was added", "A passkey was added to your{{with .AppName}} {{.}}{{end}} account{{with .Device}} from {{.}}{{end}}. A passkey signs in without the password: if it was not you, remove it from your account's passkeys too, or ask us to.")},
+	{KindPasskeyRemoved, "PasskeyRemoved", func(t *Templates) Template { return t.PasskeyRemoved }, notice("A passkey was removed", "A passkey was removed from your{{with .AppName}} {{.}}{{end}} account{{with .Device}} from {{.}}{{end}}.")},
 }
 
 // compiled is the parsed form of one Template.

@@ -2,7 +2,8 @@
 // interfaces an application plugs in: UserStore for accounts and PendingStore
 // for short-lived keyed state, with their optional capabilities UserLister
 // and RateStore. All interfaces live in this file so that implementers find
-// the whole contract in one place.
+// the whole contract in one place, but PasskeyStore, the optional
+// capability that keeps passkeys, in passkey.go.
 package store
 
 import (

@@ -59,6 +59,7 @@ type options struct {
 	signingAlgorithm       string
 	pwned                  bool
 	pwnedURL               string
+	passkeysRPID           string
 }
 
 func main() {
@@ -102,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (options, []string, error) {
 	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "HS256", "JWT algorithm: HS256, or EdDSA to publish the public key at /api/auth/jwks.json")
 	fs.BoolVar(&o.pwned, "pwned", false, "refuse new passwords found in data breaches (Have I Been Pwned's range API: only 5 hex digits of the password's SHA-1 are sent; when the API is down, passwords pass with a logged warning)")
 	fs.StringVar(&o.pwnedURL, "pwned-url", pwned.DefaultBaseURL, "base URL of the Pwned Passwords API that -pwned asks")
+	fs.StringVar(&o.passkeysRPID, "passkeys-rpid", "localhost", "relying party ID of passkeys, empty to turn them off; with localhost they work on http://localhost:<port of -addr>, other RP IDs on the origin of -frontend-url")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
 	}
@@ -322,6 +324,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 // authConfig is the Auth's configuration for the options o and backends b;
 // frontend is the default frontend URL, the server's own address.
 func authConfig(o options, b *backends, key []byte, frontend string, logger *slog.Logger) authsys.Config {
+	own := frontend
 	if o.frontend != "" {
 		frontend = o.frontend
 	}
@@ -354,7 +357,23 @@ func authConfig(o options, b *backends, key []byte, frontend string, logger *slo
 	if o.pwned {
 		cfg.Passwords.Breached = &pwned.Checker{BaseURL: o.pwnedURL, Logger: logger}
 	}
+	if o.passkeysRPID != "" {
+		cfg.Passkeys = authsys.Passkeys{RPID: o.passkeysRPID}
+		if o.passkeysRPID == "localhost" {
+			// Pages at http://localhost:<port> (a secure context, unlike
+			// 127.0.0.1, which cannot be an RP ID) run the ceremonies.
+			cfg.Passkeys.RPOrigins = []string{localhostOrigin(own)}
+		}
+	}
 	return cfg
+}
+
+// localhostOrigin is http://localhost with the port of the URL own.
+func localhostOrigin(own string) string {
+	if u, err := url.Parse(own); err == nil && u.Port() != "" {
+		return "http://localhost:" + u.Port()
+	}
+	return "http://localhost"
 }
 
 // newMux mounts the auth API, the admin API, a protected example route and

@@ -540,3 +540,25 @@ func TestSplitList(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPasskeys: the server runs passkeys for RP ID localhost on the
+// origin http://localhost:<its port>, and -passkeys-rpid= turns them off.
+func TestRunPasskeys(t *testing.T) {
+	dir := t.TempDir()
+	s := srvStart(t, append(srvLocalFlags(dir), "-db", ":memory:")...)
+	c := newSrvClient(t)
+	var opts struct {
+		PublicKey struct {
+			RPID string `json:"rpId"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal([]byte(c.want(http.StatusOK, http.MethodPost, s.url+"/api/auth/passkeys/login/begin/", nil)), &opts); err != nil || opts.PublicKey.RPID != "localhost" {
+		t.Errorf("passkey login options: got rpId %q (%v), want localhost", opts.PublicKey.RPID, err)
+	}
+	_, port, _ := strings.Cut(strings.TrimPrefix(s.url, "http://"), ":")
+	if got := localhostOrigin(s.url); got != "http://localhost:"+port {
+		t.Errorf("localhostOrigin(%s): got %s, want http://localhost:%s", s.url, got, port)
+	}
+	off := srvStart(t, append(srvLocalFlags(t.TempDir()), "-db", ":memory:", "-passkeys-rpid=")...)
+	c.want(http.StatusNotImplemented, http.MethodPost, off.url+"/api/auth/passkeys/login/begin/", nil)
+}

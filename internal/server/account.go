@@ -116,6 +116,7 @@ var Notices = []string{
 	authmail.KindPasswordChanged, authmail.KindPasswordResetDone, authmail.KindTwoFactorEnabled,
 	authmail.KindTwoFactorDisabled, authmail.KindBackupCodesRenewed, authmail.KindNewDeviceSignIn,
 	authmail.KindEmailChangeRequested, authmail.KindEmailChangedNotice,
+	authmail.KindPasskeyAdded, authmail.KindPasskeyRemoved,
 }
 
 // notify sends u the security notice kind about the request r, with a

@@ -17,6 +17,7 @@ var EventKinds = []string{
 	handlers.EventTwoFactorDisabled, handlers.EventTwoFactorUsed, handlers.EventTwoFactorFailed,
 	handlers.EventBackupCodeUsed, handlers.EventBackupCodesRenewed, handlers.EventThrottled, handlers.EventMailFailed,
 	handlers.EventAdminAction, handlers.EventAdminDenied,
+	handlers.EventPasskeyAdded, handlers.EventPasskeyRemoved, handlers.EventPasskeyUsed, handlers.EventPasskeyCloneDetected,
 }
 
 // emit logs e and passes it to the OnEvent hook. An event about the user

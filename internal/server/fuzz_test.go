@@ -109,6 +109,13 @@ func fuzzDeps(tb testing.TB, st *memory.Store, outbox *mail.Outbox) Deps {
 	}
 	// Settings newer than this file, when they exist.
 	setField(&d.Sessions, "ReauthWindow", 10*time.Minute)
+	// Passkeys on, so that their endpoints read their bodies too.
+	d.Passkeys = Passkeys{RPID: "app.example.com", RPDisplayName: "Fuzz", RPOrigins: []string{"https://app.example.com"}, ChallengeTTL: 5 * time.Minute, MaxPerUser: 20}
+	wa, err := NewWebAuthn(d.Passkeys)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d.PasskeyStore, d.WebAuthn = st, wa
 	return d
 }
 

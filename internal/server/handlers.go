@@ -29,6 +29,7 @@ import (
 	"github.com/authsys-go/authsys/store"
 	"github.com/authsys-go/authsys/tokens"
 	"github.com/authsys-go/authsys/totp"
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // MaxBodyBytes is the largest request body the handlers read.
@@ -69,6 +70,10 @@ type Deps struct {
 	// Passwords.Breached, nil when off.
 	PasswordPolicy func(ctx context.Context, userID, email, password string) error
 	Breached       BreachChecker
+	// PasskeyStore keeps the passkeys (the UserStore's) and WebAuthn runs
+	// their ceremonies; both nil while passkeys are off.
+	PasskeyStore store.PasskeyStore
+	WebAuthn     *webauthn.WebAuthn
 
 	Limits    Limits
 	Mail      Mail
@@ -77,6 +82,7 @@ type Deps struct {
 	Sessions  Sessions
 	Cookies   Cookies
 	TwoFactor TwoFactor
+	Passkeys  Passkeys
 	HTTP      HTTP
 	Hooks     Hooks
 	Profile   Profile

@@ -28,6 +28,9 @@ type loginResponse struct {
 	User         *userJSON   `json:"user,omitempty"`
 	SessionToken string      `json:"session_token,omitempty"`
 	Tokens       *tokensJSON `json:"tokens,omitempty"`
+	// Methods are the second factors that complete the pending login
+	// (see secondFactors).
+	Methods []string `json:"methods,omitempty"`
 }
 
 var errInvalidCredentials = problem(http.StatusUnauthorized, handlers.CodeInvalidCredentials, "login.invalid_credentials")
@@ -63,7 +66,11 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	if err := h.beforeLogin(r, u); err != nil {
 		return err
 	}
-	if u.TOTPEnabled {
+	factors, err := h.secondFactors(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	if len(factors) > 0 {
 		// A trusted device of the account skips the second factor. The
 		// session it starts is not fresh (only the password was shown):
 		// its auth time lies just outside the re-authentication window.
@@ -74,7 +81,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, loginResponse{Requires2FA: true, SessionToken: token})
+		return writeJSON(w, http.StatusOK, loginResponse{Requires2FA: true, SessionToken: token, Methods: factors})
 	}
 	return h.completeLogin(w, r, u, "password", time.Time{})
 }

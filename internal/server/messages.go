@@ -39,6 +39,7 @@ const (
 	fieldInvalidText      = "invalid_text"
 	fieldInvalidValue     = "invalid_value"
 	fieldTokenModeOnly    = "token_mode_only"
+	fieldInvalidName      = "invalid_name"
 )
 
 // fieldKeyPrefix prefixes the catalog key of a field error code's message:
@@ -59,6 +60,7 @@ var fieldMessages = map[string]string{
 	fieldInvalidText:       "Enter text, without control characters.",
 	fieldInvalidValue:      "Enter a valid value.",
 	fieldTokenModeOnly:     "This field is read only in token mode (X-Auth-Mode: token); cookie clients send the token as a cookie.",
+	fieldInvalidName:       "Enter a name of at most {max} printable characters.",
 	password.CodeTooShort:  "This password is too short. It must contain at least {min} characters.",
 	password.CodeTooLong:   "This password is too long. It must contain at most {max} characters.",
 	password.CodeNumeric:   "This password is entirely numeric.",
@@ -74,6 +76,7 @@ var fieldArgs = map[string]map[string]string{
 	fieldKeyPrefix + fieldOutOfRange:       {"max": strconv.Itoa(MaxAdminPageSize)},
 	fieldKeyPrefix + password.CodeTooShort: {"min": strconv.Itoa(password.MinLength)},
 	fieldKeyPrefix + password.CodeTooLong:  {"max": strconv.Itoa(password.MaxLength)},
+	fieldKeyPrefix + fieldInvalidName:      {"max": strconv.Itoa(maxPasskeyName)},
 }
 
 // messages are the English problem details, success messages and email
@@ -92,6 +95,16 @@ var messages = map[string]string{
 	"request.trailing_data":          "The body must hold a single JSON object.",
 	"request.invalid_fields":         "The request has invalid fields.",
 	"request.field_refused":          "This value cannot be used.",
+	"passkey.off":                    "Passkeys are not enabled on this server.",
+	"passkey.invalid":                "The passkey's answer was not accepted; start again.",
+	"passkey.clone":                  "The passkey's signature counter did not move forward, as happens when a passkey was copied; it was not accepted.",
+	"passkey.login_refused":          "The passkey was not accepted.",
+	"passkey.required":               "This account confirms with a passkey: POST /passkeys/reauthenticate/begin/, then /passkeys/reauthenticate/finish/ with its answer.",
+	"passkey.none":                   "This account has no passkey.",
+	"passkey.too_many":               "This account has as many passkeys as allowed; remove one first.",
+	"passkey.taken":                  "This passkey is already registered.",
+	"passkey.not_found":              "No such passkey.",
+	"passkey.removed":                "The passkey has been removed.",
 	"request.token_mode_disabled":    "Token mode (X-Auth-Mode: token) is not enabled on this server.",
 	"request.invalid_auth_mode":      "X-Auth-Mode must be cookie or token.",
 	"cors.origin_refused":            "This origin may not make cross-origin requests here.",

@@ -29,6 +29,7 @@ var ProblemCodes = []string{
 	handlers.CodeAlreadyVerified, handlers.CodeNotImplemented,
 	handlers.CodeInvalidAuthMode, handlers.CodeTokenModeDisabled, handlers.CodeCORSRefused,
 	handlers.CodeServiceUnavailable, handlers.CodeInternalError,
+	handlers.CodePasskeyInvalid, handlers.CodePasskeyRequired,
 }
 
 // problem returns the problem of status and code whose detail is the

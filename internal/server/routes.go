@@ -29,6 +29,7 @@ func (h *Handlers) routes() {
 	h.handle(m, "/reauthenticate/", methods{http.MethodPost: h.authed(h.reauthenticate)})
 	h.handleLink(m, "/change-email-confirm/", methods{http.MethodGet: h.changeEmailConfirm, http.MethodPost: h.changeEmailConfirm})
 	h.twoFactorRoutes(m)
+	h.passkeyRoutes(m)
 	h.handle(m, "/openapi.json", methods{http.MethodGet: h.openAPI})
 	h.handle(m, "/jwks.json", methods{http.MethodGet: h.jwks})
 	m.HandleFunc("/", h.notFound)
@@ -42,6 +43,7 @@ func (h *Handlers) adminRoutes() {
 	h.handle(m, "/users/{id}/", methods{http.MethodGet: h.adminOnly(h.showUser)})
 	h.handle(m, "/users/{id}/sessions/", methods{http.MethodGet: h.adminOnly(h.adminListSessions)})
 	h.handle(m, "/users/{id}/sessions/{sid}/", methods{http.MethodDelete: h.adminFresh(h.adminRevokeSession)})
+	h.adminPasskeyRoutes(m)
 	for _, a := range []struct{ path, action string }{
 		{"/users/{id}/disable-2fa/", handlers.AdminDisable2FA},
 		{"/users/{id}/revoke-sessions/", handlers.AdminRevokeSessions},

@@ -76,6 +76,15 @@ type TwoFactor struct {
 	TrustedDeviceTTL time.Duration
 }
 
+// Passkeys is authsys.Passkeys.
+type Passkeys struct {
+	RPID          string
+	RPDisplayName string
+	RPOrigins     []string
+	ChallengeTTL  time.Duration
+	MaxPerUser    int
+}
+
 // HTTP is authsys.HTTP.
 type HTTP struct {
 	TrustedOrigins, TrustedProxies []string

@@ -46,6 +46,14 @@ func (k Keys) EmailChange(token string) string { return k.prefix + "email:" + Ha
 // the EmailChange key of the newest request, so that older links die.
 func (k Keys) EmailChangeOf(userID string) string { return k.prefix + "email:user:" + userID }
 
+// PasskeyCeremony holds the passkey ceremony of kind ("register",
+// "login", "2fa", "reauth") whose challenge is challenge, from its begin
+// call to its finish call, which takes it: one key per ceremony, so that a
+// challenge answers once and only the ceremony it was made for.
+func (k Keys) PasskeyCeremony(kind, challenge string) string {
+	return k.prefix + "passkey:" + kind + ":" + Hash(challenge)
+}
+
 // Hash is the SHA-256 of a secret token, base64url-encoded: what stands for
 // the token in keys.
 func Hash(token string) string {

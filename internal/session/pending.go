@@ -108,6 +108,27 @@ func (m *Manager) evictPending(ctx context.Context, userID string, seq int64) er
 	return m.c.Pending.DeletePending(ctx, string(old))
 }
 
+// PendingUser returns the account and the token version of the pending
+// login token, without claiming it: what a second factor's ceremony is
+// prepared for. It returns ErrPendingGone for an unknown, expired or
+// malformed token.
+func (m *Manager) PendingUser(ctx context.Context, token string) (userID string, tokenVersion int64, err error) {
+	if len(token) > maxPendingToken {
+		return "", 0, ErrPendingGone
+	}
+	var rec pendingRecord
+	raw, err := m.c.Pending.GetPending(ctx, m.c.Keys.PendingLogin(token))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", 0, ErrPendingGone
+	case err != nil:
+		return "", 0, err
+	case json.Unmarshal(raw, &rec) != nil:
+		return "", 0, ErrPendingGone
+	}
+	return rec.UserID, rec.TokenVersion, nil
+}
+
 // Pending is a pending login claimed for one code check: while it is
 // held, no other check of the same login runs, so concurrent submissions
 // can neither both spend a code nor have the failures of the losers

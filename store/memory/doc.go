@@ -1,6 +1,6 @@
 // Package memory implements store.UserStore, store.UserLister,
-// store.PendingStore, store.RateStore and store.SessionStore in process
-// memory. It suits tests, development and a single-instance deployment
+// store.PendingStore, store.RateStore, store.SessionStore and
+// store.PasskeyStore in process memory. It suits tests, development and a single-instance deployment
 // whose accounts may vanish on restart: nothing is persisted and nothing
 // is shared between processes.
 //

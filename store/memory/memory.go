@@ -21,13 +21,14 @@ var (
 	_ store.PendingStore = (*Store)(nil)
 	_ store.RateStore    = (*Store)(nil)
 	_ store.SessionStore = (*Store)(nil)
+	_ store.PasskeyStore = (*Store)(nil)
 )
 
 // minSweep is the least number of pending writes between two full sweeps
 // of expired entries.
 const minSweep = 64
 
-// Store keeps users, pending entries and sessions in memory. Create it with New; the
+// Store keeps users, pending entries, sessions and passkeys in memory. Create it with New; the
 // zero value is not usable. All methods are safe for concurrent use, and
 // each first checks its context: one that has ended gives an error
 // wrapping store.ErrUnavailable and the context's error.
@@ -42,6 +43,10 @@ type Store struct {
 	// of each user's.
 	sessions     map[string]store.Session
 	userSessions map[string]map[string]struct{}
+	// passkeys holds the passkeys by ID, and byCredential the ID of each
+	// by its credential ID (as a string).
+	passkeys     map[string]store.Passkey
+	byCredential map[string]string
 	// writes counts pending writes since the last sweep.
 	writes int
 	// sweepAt is the number of writes that triggers the next sweep.
@@ -79,6 +84,9 @@ func New(opts ...Option) *Store {
 
 		sessions:     make(map[string]store.Session),
 		userSessions: make(map[string]map[string]struct{}),
+
+		passkeys:     make(map[string]store.Passkey),
+		byCredential: make(map[string]string),
 
 		changes: changeHub{limit: DefaultChangeBuffer, subs: make(map[*changeSub]struct{})},
 	}

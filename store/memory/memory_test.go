@@ -93,3 +93,7 @@ func TestIncrPendingOnNonCounter(t *testing.T) {
 		t.Errorf("GetPending after refused IncrPending: got %q, %v; want \"not a number\", nil", got, err)
 	}
 }
+
+func TestPasskeyStore(t *testing.T) {
+	storetest.RunPasskeyStore(t, func(*testing.T) store.PasskeyStore { return memory.New() })
+}

@@ -1,7 +1,7 @@
-// Package postgres keeps authsys users, pending entries and sessions in
-// PostgreSQL, through pgx. One Store implements store.UserStore,
-// store.UserLister, store.PendingStore, store.RateStore,
-// store.SessionStore and store.ChangeNotifier:
+// Package postgres keeps authsys users, pending entries, sessions and
+// passkeys in PostgreSQL, through pgx. One Store implements
+// store.UserStore, store.UserLister, store.PendingStore, store.RateStore,
+// store.SessionStore, store.PasskeyStore and store.ChangeNotifier:
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	if err != nil {

@@ -62,10 +62,10 @@ func WithClock(now func() time.Time) Option {
 // sweeps of expired entries.
 const sweepEvery = 100
 
-// Store keeps users, pending entries and sessions in PostgreSQL through
-// pgx. It implements store.UserStore, store.UserLister,
-// store.PendingStore, store.RateStore, store.SessionStore and
-// store.ChangeNotifier. All methods
+// Store keeps users, pending entries, sessions and passkeys in PostgreSQL
+// through pgx. It implements store.UserStore, store.UserLister,
+// store.PendingStore, store.RateStore, store.SessionStore,
+// store.PasskeyStore and store.ChangeNotifier. All methods
 // are safe for concurrent use, also by several Store values (in one or
 // many processes) on the same schema. Call Migrate before first use.
 type Store struct {

@@ -1,8 +1,9 @@
-// Package sqlite keeps authsys users, pending entries and sessions in one
-// SQLite database file, through the pure-Go modernc.org/sqlite driver (no
-// cgo). One Store implements store.UserStore, store.UserLister,
-// store.PendingStore, store.RateStore and store.SessionStore, which makes
-// it a complete single-server setup:
+// Package sqlite keeps authsys users, pending entries, sessions and
+// passkeys in one SQLite database file, through the pure-Go
+// modernc.org/sqlite driver (no cgo). One Store implements
+// store.UserStore, store.UserLister, store.PendingStore, store.RateStore,
+// store.SessionStore and store.PasskeyStore, which makes it a complete
+// single-server setup:
 //
 //	st, err := sqlite.Open("authsys.db") // creates the file and its tables
 //	if err != nil {

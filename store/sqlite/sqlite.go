@@ -52,10 +52,10 @@ const sqliteBusyTimeout = 20
 // sweeps of expired entries.
 const sweepEvery = 100
 
-// Store keeps users, pending entries and sessions in one SQLite database
-// file, through the pure-Go modernc.org/sqlite driver. It implements
-// store.UserStore, store.UserLister, store.PendingStore, store.RateStore
-// and store.SessionStore. All methods are safe for concurrent use, also by
+// Store keeps users, pending entries, sessions and passkeys in one SQLite
+// database file, through the pure-Go modernc.org/sqlite driver. It
+// implements store.UserStore, store.UserLister, store.PendingStore,
+// store.RateStore, store.SessionStore and store.PasskeyStore. All methods are safe for concurrent use, also by
 // several processes opening the same file.
 //
 // The database runs in WAL mode: readers never block the writer or each

@@ -12,13 +12,14 @@
 //
 // RunUserStore covers the store.UserLister cases too when the store
 // implements it, RunPendingStore covers store.PendingStore, with the
-// store.RateStore cases when the store implements that too, and
-// RunSessionStore covers store.SessionStore. Each case is a
+// store.RateStore cases when the store implements that too,
+// RunSessionStore covers store.SessionStore, and RunPasskeyStore
+// store.PasskeyStore. Each case is a
 // named subtest that receives a fresh, empty store, so a failure names the
 // property that broke. The suite imports no implementation.
 //
-// RunUserStoreHarness, RunSessionStoreHarness, and the Break field of
-// PendingHarness, add the Outage case: Break makes the store's database unreachable, and every
+// RunUserStoreHarness, RunSessionStoreHarness, RunPasskeyStoreHarness, and
+// the Break field of PendingHarness, add the Outage case: Break makes the store's database unreachable, and every
 // method must then fail with an error wrapping store.ErrUnavailable rather
 // than a raw driver error. Fresh gives each subtest a unique name (a schema,
 // a key prefix, a file) so that tests sharing one real database still get
