@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/authsys-go/authsys"
@@ -403,5 +404,38 @@ func TestI18nConfig(t *testing.T) {
 				t.Fatalf("got %v, want a *ConfigError naming %s", err, tc.field)
 			}
 		})
+	}
+}
+
+// TestI18nHookFieldErrors: a field error a hook returns without a message
+// is said in the request's language: the application's own code as it
+// declared it in Locales.Messages, a library code with its placeholders
+// filled, an undeclared code with the generic text.
+func TestI18nHookFieldErrors(t *testing.T) {
+	var code atomic.Value
+	e := i18nEnv(t, func(c *authsys.Config) {
+		c.Locales.Messages["en"] = map[string]string{"field.name_taken": "This name is taken."}
+		c.Locales.Messages["fr"] = maps.Clone(i18nFrench)
+		c.Locales.Messages["fr"]["field.name_taken"] = "Ce nom est pris."
+		c.Hooks.BeforeSignup = func(r *http.Request, s authsys.Signup) error {
+			return &authsys.FieldError{Code: code.Load().(string)}
+		}
+	})
+	for _, tc := range []struct {
+		code, lang, want string
+	}{
+		{"name_taken", "fr", "Ce nom est pris."},
+		{"name_taken", "en", "This name is taken."},
+		{"too_long", "en", "Enter at most 254 characters."},
+		{"password_too_short", "en", "This password is too short. It must contain at least 8 characters."},
+		{"never_declared", "en", "This value cannot be used."},
+	} {
+		code.Store(tc.code)
+		r := e.client().post("/signup/", map[string]string{"email": "new@example.com", "password": goodPassword}, "Accept-Language", tc.lang)
+		expect(t, r, http.StatusBadRequest, "validation_failed")
+		p := i18nDecode[i18nProblem](t, r)
+		if got := p.Errors["email"]; len(got) != 1 || got[0].Code != tc.code || got[0].Message != tc.want {
+			t.Errorf("%s in %s: got %v, want {%s %q}", tc.code, tc.lang, got, tc.code, tc.want)
+		}
 	}
 }

@@ -193,8 +193,8 @@ func hookProblem(err error) error {
 // fieldErrorsOf returns the field errors err is made of, and whether it is
 // made only of them: a *handlers.FieldError, or errors joined or wrapped
 // around such errors. An error without a code gets the code
-// invalid_value; one without a message, the code's message or that of
-// invalid_value.
+// invalid_value; one without a message is given one when the problem is
+// rendered (see locales.problem).
 func fieldErrorsOf(err error) ([]handlers.FieldError, bool) {
 	switch e := err.(type) {
 	case nil:
@@ -207,12 +207,10 @@ func fieldErrorsOf(err error) ([]handlers.FieldError, bool) {
 		if fe.Code == "" {
 			fe.Code = fieldInvalidValue
 		}
-		if fe.Message == "" {
-			fe.Message = fieldMessages[fe.Code]
-		}
-		if fe.Message == "" {
-			fe.Message = fieldMessages[fieldInvalidValue]
-		}
+		// An empty message stays empty: rendering gives it the catalog's
+		// text for the code in the request's language (an application's
+		// own code declared in Locales.Messages included), else a
+		// generic one.
 		return []handlers.FieldError{fe}, true
 	case interface{ Unwrap() []error }:
 		var out []handlers.FieldError
