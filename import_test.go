@@ -201,3 +201,43 @@ func TestSignupOverAnImportedAccount(t *testing.T) {
 	expect(t, c.post("/password-reset-confirm/", map[string]string{"uid": reset.Get("uid"), "token": reset.Get("token"), "new_password": "a freshly chosen passphrase"}), http.StatusOK, "")
 	e.loggedIn("legacy@example.com", "a freshly chosen passphrase")
 }
+
+// TestResetReopensNoShutAccount: an account that is verified but inactive
+// without Disabled (the application shut it, or an import marked it so)
+// gets no reset mail, and a link mailed before it was shut does not
+// reopen it.
+func TestResetReopensNoShutAccount(t *testing.T) {
+	e := newEnv(t)
+	e.signupVerified("shut@example.com", goodPassword)
+	expect(t, e.client().post("/password-reset/", map[string]string{"email": "shut@example.com"}), http.StatusOK, "")
+	q := linkParams(t, coreLastMail(e, "shut@example.com", mail.KindPasswordReset))
+	coreSetUser(e, "shut@example.com", func(u *authsys.User) { u.IsActive = false })
+	before := len(coreMails(e, "shut@example.com", mail.KindPasswordReset))
+	expect(t, e.client().post("/password-reset/", map[string]string{"email": "shut@example.com"}), http.StatusOK, "")
+	if err := e.auth.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(coreMails(e, "shut@example.com", mail.KindPasswordReset)); n != before {
+		t.Errorf("got %d new reset mails to a shut account, want none", n-before)
+	}
+	expect(t, e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": "a freshly chosen passphrase"}), http.StatusBadRequest, "invalid_token")
+	if u := coreUser(e, "shut@example.com"); u.IsActive {
+		t.Error("a reset reopened a shut account")
+	}
+}
+
+// TestResetDropsHijackersProfile: the owner of an address taking back an
+// account someone else signed up with (a pre-hijack) by a password reset
+// keeps none of the profile fields the other one gave, private ones
+// included.
+func TestResetDropsHijackersProfile(t *testing.T) {
+	e := newEnv(t, profileFields)
+	expect(t, e.client().post("/signup/", map[string]any{"email": "victim@example.com", "password": goodPassword,
+		"display_name": "Attacker Co", "referral": "attacker-ref"}), http.StatusCreated, "")
+	expect(t, e.client().post("/password-reset/", map[string]string{"email": "victim@example.com"}), http.StatusOK, "")
+	q := linkParams(t, coreLastMail(e, "victim@example.com", mail.KindPasswordReset))
+	expect(t, e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": "the owner's passphrase"}), http.StatusOK, "")
+	if p := coreUser(e, "victim@example.com").Profile; len(p) != 0 {
+		t.Errorf("after the owner's reset: got profile %v, want none of the first signup's fields", p)
+	}
+}

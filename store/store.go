@@ -44,6 +44,8 @@ type User struct {
 	PasswordHash string `json:"-"`
 	// IsActive is false until the email is verified, or when an admin
 	// deactivates the account. Inactive users cannot log in or refresh.
+	// An inactive account whose email is verified is shut: no password
+	// reset reopens it.
 	IsActive bool
 	// EmailVerified records that the owner proved control of Email.
 	EmailVerified bool

@@ -59,6 +59,13 @@ func (h *Handlers) checkNewPassword(r *http.Request, f fields, field, userID, em
 	return nil
 }
 
+// resettable reports whether a password reset may reach u: an active
+// account, or an unverified one (which the reset verifies), never a
+// Disabled one.
+func resettable(u store.User) bool {
+	return !u.Disabled && (u.IsActive || !u.EmailVerified)
+}
+
 // checkBreached refuses pw, a new password that passed checkNewPassword,
 // when the breach check (Deps.Breached) finds it: a validation problem on
 // field, or 503 when the check cannot answer. It runs after the request's
@@ -152,10 +159,13 @@ func (h *Handlers) passwordReset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.afterAnswer(r, func(r *http.Request) {
-		// Every account but a deactivated one: an unverified account (a
-		// signup, an imported account) is verified by the reset, which
-		// proves control of the address as a verification link does.
-		if err == nil && !u.Disabled {
+		// An active account, and an unverified one (a signup, an imported
+		// account), which the reset verifies: it proves control of the
+		// address as a verification link does. Not an account an
+		// administrator deactivated (Disabled), nor one that is verified
+		// yet inactive (the application shut it): a reset must not
+		// reopen it.
+		if err == nil && resettable(u) {
 			h.emit(r, Event{Kind: handlers.EventPasswordResetRequest, UserID: u.ID, Email: u.Email})
 			h.sendReset(r, u)
 		}
@@ -206,16 +216,25 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	// confirms only the first finds the state it was issued for. The link
 	// reached the address, so the reset also verifies an unverified
 	// account and makes it active, unless an administrator deactivated it.
+	// Whoever signed up with the address before its owner (a
+	// pre-hijacker) loses the password they chose and the profile fields
+	// they gave.
 	var verified bool
 	u, err = h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error {
 		if err := tm.VerifyOneTime(in.Token, purposeReset, x.ID, resetState(*x)); err != nil {
 			return oneTimeProblem(err)
 		}
+		if !resettable(*x) {
+			return errInvalidLink
+		}
 		x.PasswordHash = hash
 		x.TokenVersion++
-		verified = !x.Disabled && !x.EmailVerified
-		if !x.Disabled {
+		if !x.EmailVerified {
+			verified = true
 			x.EmailVerified, x.IsActive = true, true
+			for _, f := range h.deps.Profile.Fields {
+				delete(x.Profile, f.Name)
+			}
 		}
 		return nil
 	})
