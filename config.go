@@ -506,7 +506,9 @@ type HTTP struct {
 // Hooks let the application take part in what the library does. Each is
 // called synchronously and must be safe for concurrent use.
 type Hooks struct {
-	// IsAdmin decides who may use AdminHandler. Default: Account.IsStaff.
+	// IsAdmin decides who may use AdminHandler, from the account's public
+	// view (without its Private profile fields: keep what decides admin
+	// rights in the application's own store). Default: Account.IsStaff.
 	IsAdmin func(Account) bool
 	// OnEvent receives every security event (also logged). It must be
 	// fast. Default none.

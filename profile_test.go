@@ -364,3 +364,27 @@ func TestProfileSignupRace(t *testing.T) {
 		t.Errorf("got profile %v, want every field of racer %02d", p, i)
 	}
 }
+
+// TestProfileNULRefused: a value holding U+0000 that a field's validator
+// lets through (PostgreSQL's jsonb cannot store it) is refused as
+// invalid_value on its field, at any depth, and nothing is stored.
+func TestProfileNULRefused(t *testing.T) {
+	e := newEnv(t, func(c *authsys.Config) {
+		c.Profile.Fields = []authsys.ProfileField{{
+			Name:     "tags",
+			Schema:   json.RawMessage(`{}`),
+			Validate: func(_ context.Context, v any) (any, error) { return v, nil },
+		}}
+	})
+	for _, v := range []any{"a\x00b", []any{"x", map[string]any{"k": "\x00"}}, map[string]any{"a\x00": 1}} {
+		r := e.client().post("/signup/", map[string]any{"email": "nul@example.com", "password": goodPassword, "tags": v})
+		expect(t, r, http.StatusBadRequest, "validation_failed")
+		if errs, _ := r.json(t)["errors"].(map[string]any); errs["tags"] == nil {
+			t.Errorf("%q: got %s, want an error on tags", v, r.body)
+		}
+	}
+	if _, err := e.store.UserByEmail(t.Context(), "nul@example.com"); err == nil {
+		t.Error("a refused signup stored the account")
+	}
+	expect(t, e.client().post("/signup/", map[string]any{"email": "nul@example.com", "password": goodPassword, "tags": []any{"fine"}}), http.StatusCreated, "")
+}

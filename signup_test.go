@@ -356,3 +356,11 @@ func TestLinksNeverActOnHEAD(t *testing.T) {
 		t.Errorf("HEAD /openapi.json: got %d, want 200", r.StatusCode)
 	}
 }
+
+// TestSignupRefusesLoginMembers: signup takes email and password (and
+// declared profile fields) only; a member of the login body is unknown.
+func TestSignupRefusesLoginMembers(t *testing.T) {
+	e := newEnv(t)
+	r := e.client().post("/signup/", map[string]string{"email": "a@example.com", "password": goodPassword, "trusted_device_token": "x"})
+	expect(t, r, http.StatusBadRequest, "invalid_json")
+}

@@ -18,12 +18,18 @@ import (
 // signup, their validation, the before-hooks, and the public view that
 // leaves out the Private ones.
 
+// signupRequest is the body of a signup, besides the profile fields.
+type signupRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
 // readSignup decodes a signup body: email and password as credentials (as
 // encoding/json matches struct fields, case-insensitively), and the
 // members naming a declared profile field, exactly, undecoded. Any other
 // member is refused as decode refuses an unknown field.
-func (h *Handlers) readSignup(w http.ResponseWriter, r *http.Request) (credentials, map[string]json.RawMessage, error) {
-	var in credentials
+func (h *Handlers) readSignup(w http.ResponseWriter, r *http.Request) (signupRequest, map[string]json.RawMessage, error) {
+	var in signupRequest
 	if len(h.deps.Profile.Fields) == 0 {
 		return in, nil, decode(w, r, &in)
 	}
@@ -129,6 +135,12 @@ func (h *Handlers) validateProfile(ctx context.Context, values map[string]any) (
 			if pf.Required {
 				f.add(pf.Name, fieldRequired)
 			}
+			continue
+		}
+		if hasNUL(nv) {
+			// PostgreSQL's jsonb cannot hold U+0000, and no store should
+			// have to: refused like a value the validator refused.
+			f.add(pf.Name, fieldInvalidValue)
 			continue
 		}
 		values[pf.Name] = nv
@@ -242,3 +254,34 @@ func FieldProblem(field, code, message string) *Problem {
 func (h *Handlers) PublicUser(u store.User) handlers.Account { return h.publicUser(u) }
 
 func (h *Handlers) publicUser(u store.User) handlers.Account { return publicView(u, h.private) }
+
+// hasNUL reports whether v, as JSON, holds U+0000 in a string or a member
+// name, at any depth. A value that cannot be marshalled counts as holding
+// one (it cannot be stored either).
+func hasNUL(v any) bool {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return true
+	}
+	var x any
+	if err := json.Unmarshal(raw, &x); err != nil {
+		return true
+	}
+	var walk func(any) bool
+	walk = func(x any) bool {
+		switch x := x.(type) {
+		case string:
+			return strings.ContainsRune(x, 0)
+		case []any:
+			return slices.ContainsFunc(x, walk)
+		case map[string]any:
+			for k, e := range x {
+				if strings.ContainsRune(k, 0) || walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(x)
+}
