@@ -537,7 +537,8 @@ type Hooks struct {
 	// wraps ErrUnavailable). Default none.
 	BeforeSignup func(r *http.Request, s Signup) error
 	// BeforeLogin may refuse a login, after the password was found right
-	// and the account active, and before the second factor is asked for
+	// (or, for a login with a passkey alone, the passkey accepted) and the
+	// account active, and before the second factor is asked for
 	// (or a trusted device skips it) and before a session starts: it runs
 	// once per login, for logins with and without two-factor
 	// authentication alike, never for a refresh or a re-authentication.
