@@ -252,7 +252,7 @@ var (
 	// does not implement store.UserLister.
 	ErrCannotList = server.ErrCannotList
 	// ErrTwoFactorNotEnabled is returned by AdminAction(AdminDisable2FA)
-	// for a user without two-factor authentication; nothing is written.
+	// for a user with neither TOTP nor a passkey; nothing is written.
 	ErrTwoFactorNotEnabled = server.ErrTwoFactorNotEnabled
 	// ErrAlreadyVerified is returned by AdminAction(AdminResendVerification)
 	// for an account whose email is verified.

@@ -1221,3 +1221,63 @@ func TestPasskeyLoginVeto(t *testing.T) {
 	_, r = pkLogin(e, a, ceremonyOpts{})
 	expect(t, r, http.StatusOK, "")
 }
+
+// TestPasskeyStolenSessionRecovery: a passkey added from a stolen (fresh)
+// session does not outlive the owner's recovery. The owner's password
+// reset removes it (its holder can no longer log in, and the owner's
+// password login no longer waits for it); an administrator's disable-2fa
+// removes the passkeys of an account without TOTP; removing a passkey
+// ends the sessions it may have opened.
+func TestPasskeyStolenSessionRecovery(t *testing.T) {
+	e := pkEnv(t)
+	stolen, attackerKey, _ := pkUser(e, "owner@example.com")
+
+	// The owner takes the account back with a reset.
+	expect(t, e.client().post("/password-reset/", map[string]string{"email": "owner@example.com"}), http.StatusOK, "")
+	if err := e.auth.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	q := linkParams(t, coreLastMail(e, "owner@example.com", mail.KindPasswordReset))
+	expect(t, e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": goodPassword}), http.StatusOK, "")
+	expect(t, stolen.get("/me/"), http.StatusUnauthorized, "")
+	_, r := pkLogin(e, attackerKey, ceremonyOpts{})
+	expect(t, r, http.StatusUnauthorized, authsys.CodeInvalidCredentials)
+	pkNoSession(t, r)
+	login := e.client().post("/login/", map[string]string{"email": "owner@example.com", "password": goodPassword})
+	expect(t, login, http.StatusOK, "")
+	if login.json(t)["requires_2fa"] != false {
+		t.Errorf("the owner's login after the reset: got %s, want it complete (no passkey left to ask for)", login.body)
+	}
+
+	// An administrator's recovery of a passkey-only account.
+	c, a, _ := pkUser(e, "lost@example.com")
+	id := coreUser(e, "lost@example.com").ID
+	if _, err := e.auth.AdminAction(t.Context(), "test", id, authsys.AdminDisable2FA); err != nil {
+		t.Fatalf("disable-2fa of an account with a passkey and no TOTP: %v", err)
+	}
+	if ps, err := e.auth.UserPasskeys(t.Context(), id); err != nil || len(ps) != 0 {
+		t.Errorf("after disable-2fa: got passkeys %v, %v; want none", ps, err)
+	}
+	expect(t, c.get("/me/"), http.StatusUnauthorized, "")
+	_, r = pkLogin(e, a, ceremonyOpts{})
+	expect(t, r, http.StatusUnauthorized, authsys.CodeInvalidCredentials)
+
+	// Removing a passkey ends the sessions it opened; the remover goes on.
+	owner, key, view := pkUser(e, "rem@example.com")
+	opened, r := pkLogin(e, key, ceremonyOpts{})
+	expect(t, r, http.StatusOK, "")
+	expect(t, owner.do(http.MethodDelete, "/api/auth/passkeys/"+view["id"].(string)+"/", nil), http.StatusOK, "")
+	expect(t, opened.get("/me/"), http.StatusUnauthorized, "")
+	expect(t, owner.get("/me/"), http.StatusOK, "")
+}
+
+// TestPasskeyOnlyPendingCode: a code sent for a login whose second factor
+// is a passkey is a wrong answer, not the end of the login: the passkey
+// still completes it.
+func TestPasskeyOnlyPendingCode(t *testing.T) {
+	e := pkEnv(t)
+	_, a, _ := pkUser(e, "pk@example.com")
+	c, token := pkPending(e, "pk@example.com", "passkey")
+	expect(t, c.post("/2fa/verify-login/", map[string]string{"session_token": token, "code": "123456"}), http.StatusBadRequest, authsys.CodeInvalidCode)
+	expect(t, pk2FA(e, c, a, token, ceremonyOpts{}), http.StatusOK, "")
+}

@@ -65,8 +65,18 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 		h.emit(r, Event{Kind: handlers.EventAdminAction, UserID: u.ID, Email: u.Email, ActorID: actorID, Reason: action})
 		return u, nil
 	case handlers.AdminDisable2FA:
+		// The recovery of an account whose owner lost their second
+		// factors: TOTP and every passkey go.
+		hasPasskeys := false
+		if ps, ok := h.deps.Users.(store.PasskeyStore); ok {
+			list, err := ps.PasskeysByUser(ctx, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return store.User{}, err
+			}
+			hasPasskeys = len(list) > 0
+		}
 		change = func(x *store.User) error {
-			if !x.TOTPEnabled {
+			if !x.TOTPEnabled && !hasPasskeys {
 				return ErrTwoFactorNotEnabled
 			}
 			clearTwoFactor(x)
@@ -91,6 +101,9 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 		h.endSessions(r, u.ID, "", session.ReasonRevoked)
 	}
 	if action == handlers.AdminDisable2FA {
+		if _, err := h.removePasskeys(r, u, actorID, "admin_disable_2fa"); err != nil {
+			return store.User{}, err
+		}
 		// The notice names no device: the request was the admin's.
 		if anon, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", nil); err == nil {
 			h.notify(anon, u, authmail.KindTwoFactorDisabled, authmail.Data{})

@@ -555,9 +555,19 @@ func (h *Handlers) deletePasskey(w http.ResponseWriter, r *http.Request, u store
 		}
 		return err
 	}
-	h.emit(r, Event{Kind: handlers.EventPasskeyRemoved, UserID: u.ID, Reason: "user"})
+	h.emit(r, Event{Kind: handlers.EventPasskeyRemoved, UserID: u.ID, Email: u.Email, Reason: "user"})
+	// The sessions the passkey may have opened end with it (as when 2FA
+	// is turned off); the client that removed it goes on in a new one.
+	u, err := h.sess.UpdateUser(r.Context(), u.ID, func(x *store.User) error { x.TokenVersion++; return nil })
+	if err != nil {
+		return err
+	}
+	tokens, err := h.restartSession(w, r, u, session.ReasonTwoFactor)
+	if err != nil {
+		return err
+	}
 	h.notify(r, u, authmail.KindPasskeyRemoved, authmail.Data{})
-	return h.writeMessage(w, r, "passkey.removed")
+	return h.writeMessageTokens(w, r, http.StatusOK, "passkey.removed", tokens)
 }
 
 // beginPasskeyLogin serves POST /passkeys/login/begin/: the options of
@@ -972,7 +982,38 @@ func (h *Handlers) RemovePasskey(ctx context.Context, r *http.Request, actor, us
 	if r == nil {
 		r = anon
 	}
-	h.emit(r, Event{Kind: handlers.EventPasskeyRemoved, UserID: userID, ActorID: actor, Reason: "admin"})
+	h.emit(r, Event{Kind: handlers.EventPasskeyRemoved, UserID: userID, Email: u.Email, ActorID: actor, Reason: "admin"})
+	// Every session ends: those the passkey opened among them.
+	if u, err = h.sess.UpdateUser(ctx, userID, func(x *store.User) error { x.TokenVersion++; return nil }); err != nil {
+		return err
+	}
+	h.endSessions(r, userID, "", session.ReasonRevoked)
 	h.notify(anon, u, authmail.KindPasskeyRemoved, authmail.Data{})
 	return nil
+}
+
+// removePasskeys removes every passkey of u (a password reset, which takes
+// the account back, or an administrator's recovery): a passkey someone
+// added from a stolen session must not outlive the owner's recovery, nor
+// hold the owner's logins as a second factor only that someone has. It
+// works whether or not passkeys are on (a store keeps them either way),
+// and reports how many it removed. Each removal is emitted with reason.
+func (h *Handlers) removePasskeys(r *http.Request, u store.User, actor, reason string) (int, error) {
+	ps, ok := h.deps.Users.(store.PasskeyStore)
+	if !ok {
+		return 0, nil
+	}
+	list, err := ps.PasskeysByUser(r.Context(), u.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range list {
+		if _, err := ps.DeletePasskey(r.Context(), u.ID, p.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, err
+		}
+		n++
+		h.emit(r, Event{Kind: handlers.EventPasskeyRemoved, UserID: u.ID, Email: u.Email, ActorID: actor, Reason: reason})
+	}
+	return n, nil
 }

@@ -243,6 +243,13 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w, r)
+	// The reset takes the account back: no passkey survives it (one added
+	// from a stolen session would log its holder in, and ask the owner
+	// for itself as a second factor).
+	if _, err := h.removePasskeys(r, u, "", "password_reset"); err != nil {
+		h.log.ErrorContext(r.Context(), "authsys: removing the passkeys of a reset account failed", "user_id", u.ID, "error", err)
+		return err
+	}
 	if verified {
 		h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID, Email: u.Email, Reason: "password_reset"})
 	}

@@ -82,8 +82,13 @@ func (h *Handlers) verifyLogin(w http.ResponseWriter, r *http.Request) error {
 	var method string
 	var first bool // the account had never signed in
 	u, err := h.sess.UpdateUser(ctx, p.UserID, func(x *store.User) error {
-		if x.TokenVersion != p.TokenVersion || !x.IsActive || !x.TOTPEnabled {
+		if x.TokenVersion != p.TokenVersion || !x.IsActive {
 			return errStaleSession
+		}
+		if !x.TOTPEnabled {
+			// A login whose second factor is a passkey: a code is a
+			// wrong answer (an attempt), not the end of the login.
+			return errInvalidCode
 		}
 		m, err := h.consumeCode(x, in.Code)
 		method = m
