@@ -128,8 +128,13 @@ type signupField struct {
 }
 
 // signupFields are the example's own signup fields, which the signup form
-// shows; none yet.
-var signupFields []signupField
+// shows: the optional display name its profile declares (profile.go).
+var signupFields = []signupField{{
+	Name:         "display_name",
+	Label:        "Display name",
+	Hint:         "How other people see you; at most 80 characters.",
+	Autocomplete: "nickname",
+}}
 
 // renderIndex renders web/index.html, which names the mailbox's data when
 // there is a mailbox, and lists the signup fields.

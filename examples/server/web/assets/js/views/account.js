@@ -32,8 +32,12 @@ export default {
     ];
     if (user.is_staff) rows.push(["Staff", "Yes: you may use the admin API"]);
     for (const [k, v] of Object.entries(user.profile || {})) rows.push([label(k), show(v)]);
+    // The display name, when the user gave one at signup (a profile
+    // field of the example server).
+    const name = typeof user.profile?.display_name === "string" ? user.profile.display_name : "";
     return h("section", null,
       heading("Your account"),
+      name ? h("p", { id: "greeting" }, "Hello, ", h("strong", null, name), ".") : null,
       h("dl", { class: "facts", id: "profile" }, rows.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v)))),
       h("h2", null, "Manage"),
       h("ul", { class: "menu" },
