@@ -297,6 +297,17 @@ func TestWebAppPasskeys(t *testing.T) {
 		c.shot("login-passkey-elsewhere")
 	})
 
+	step("passkeys off: none offered", func(t *testing.T) {
+		off := srvStart(t, append(srvLocalFlags(t.TempDir()), "-db", ":memory:", "-passkeys-rpid=")...)
+		c := newWebPage(run, browserCtx, off.url, "passkeys-off")
+		c.open("/login")
+		c.waitView("Log in")
+		if webEval[bool](c, `!!document.querySelector("#login-passkey, .passkey-login, .passkey-elsewhere")`) {
+			c.fail("a passkey control on a server without passkeys")
+		}
+		c.checkConsole()
+	})
+
 	a.checkConsole()
 	t.Logf("the passkey flows took %s, %s of it for the audits and screenshots", time.Since(start).Round(time.Millisecond), run.shotTime.Round(time.Millisecond))
 }
