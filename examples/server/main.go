@@ -286,7 +286,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	}
 
 	srv := &http.Server{
-		Handler:           newMux(auth, newApp(b.mailbox, frontend.Host)),
+		Handler:           newMux(auth, newApp(b.mailbox, frontend.Host, passkeysOf(cfg))),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -296,6 +296,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	fmt.Fprintf(stdout, "authsys example server on http://%s (%s)\n", addr, strings.Join(b.desc, "; "))
 	if !o.insecureCookies {
 		fmt.Fprintln(stdout, "cookies are Secure: over plain HTTP use -insecure-cookies")
+	}
+	if pk := passkeysOf(cfg); pk.RPID != "" {
+		fmt.Fprintf(stdout, "passkeys (RP ID %s) work on %s\n", pk.RPID, strings.Join(pk.Origins, ", "))
 	}
 	if o.native {
 		fmt.Fprintln(stdout, "native clients: Authorization: Bearer accepted; X-Auth-Mode: token returns tokens in JSON bodies")

@@ -11,10 +11,12 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/mail"
 )
 
@@ -44,6 +46,7 @@ var appRoutes = map[string]bool{
 	"/account/email":        true,
 	"/account/two-factor":   true,
 	"/account/sessions":     true,
+	"/account/passkeys":     true,
 }
 
 // mailboxRoute is the development mailbox page, served only with the
@@ -75,9 +78,9 @@ func appHeaders(h http.Header) {
 // newApp returns the handler of the web app; box, when not nil, is the
 // development mailbox, whose page and data it then serves too, to requests
 // for frontendHost (the host of the email links), an IP address or
-// localhost (see mailboxHostOnly).
-func newApp(box *devMailbox, frontendHost string) http.Handler {
-	page := renderIndex(box != nil)
+// localhost (see mailboxHostOnly). pk tells the app about passkeys.
+func newApp(box *devMailbox, frontendHost string, pk appPasskeys) http.Handler {
+	page := renderIndex(box != nil, pk)
 	assets, err := fs.Sub(webFiles, "web/assets")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
@@ -128,17 +131,73 @@ type signupField struct {
 }
 
 // signupFields are the example's own signup fields, which the signup form
-// shows; none yet.
-var signupFields []signupField
+// shows: the optional display name its profile declares (profile.go).
+var signupFields = []signupField{{
+	Name:         "display_name",
+	Label:        "Display name",
+	Hint:         "How other people see you; at most 80 characters.",
+	Autocomplete: "nickname",
+}}
+
+// appPasskeys is what the app knows of the server's passkeys: the
+// relying party ID and the origins whose pages may run the ceremonies
+// (Passkeys.RPOrigins). The app offers passkeys on those origins only, and
+// elsewhere links to the first; with RPID empty (passkeys off) it offers
+// none.
+type appPasskeys struct {
+	RPID    string   `json:"rp_id"`
+	Origins []string `json:"origins"`
+}
+
+// passkeysOf returns what the app is told of cfg's passkeys: the origins
+// are Passkeys.RPOrigins, by default the origin of Links.FrontendURL (as
+// authsys.New defaults them), written as browsers write location.origin.
+func passkeysOf(cfg authsys.Config) appPasskeys {
+	pk := appPasskeys{RPID: cfg.Passkeys.RPID}
+	if pk.RPID == "" {
+		return pk
+	}
+	origins := cfg.Passkeys.RPOrigins
+	if len(origins) == 0 {
+		origins = []string{cfg.Links.FrontendURL}
+	}
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			pk.Origins = append(pk.Origins, browserOrigin(u))
+		}
+	}
+	return pk
+}
+
+// browserOrigin is the origin of u as a browser writes it: scheme and
+// host lower-case, no default port, no path.
+func browserOrigin(u *url.URL) string {
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if (scheme == "https" && u.Port() == "443") || (scheme == "http" && u.Port() == "80") {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return scheme + "://" + host
+}
 
 // renderIndex renders web/index.html, which names the mailbox's data when
-// there is a mailbox, and lists the signup fields.
-func renderIndex(mailbox bool) []byte {
+// there is a mailbox, lists the signup fields and describes the passkeys
+// (pk, when they are on).
+func renderIndex(mailbox bool, pk appPasskeys) []byte {
 	t := template.Must(template.ParseFS(webFiles, "web/index.html"))
 	var b bytes.Buffer
-	data := struct{ Mailbox, SignupFields string }{}
+	data := struct{ Mailbox, SignupFields, Passkeys string }{}
 	if mailbox {
 		data.Mailbox = mailboxData
+	}
+	if pk.RPID != "" {
+		j, err := json.Marshal(pk)
+		if err != nil {
+			panic(err)
+		}
+		data.Passkeys = string(j)
 	}
 	if len(signupFields) > 0 {
 		j, err := json.Marshal(signupFields)

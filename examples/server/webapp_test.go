@@ -522,6 +522,7 @@ func TestWebApp(t *testing.T) {
 	a := newWebPage(run, browserCtx, s.url, "laptop")
 	const (
 		ann      = "ann@example.com"
+		annName  = "Ann Example"
 		annNew   = "ann.new@example.com"
 		annOther = "ann.other@example.com"
 	)
@@ -561,7 +562,16 @@ func TestWebApp(t *testing.T) {
 			a.fail("the password field is described by %q, want its error too", got)
 		}
 		a.shot("signup-errors")
+		// The example's own field: its error (from its Validate) too.
 		a.fill("#signup", "Password", password)
+		a.fill("#signup", "Display name", strings.Repeat("n", maxDisplayName+1))
+		a.press("#signup", "Create account")
+		a.waitText("#signup-display_name-error", "at most 80")
+		a.waitFocus("#signup-display_name")
+		if got := webEval[string](a, `document.querySelector("#signup-password").getAttribute("aria-invalid") || ""`); got != "" {
+			a.fail("the password's error stayed: aria-invalid=%q", got)
+		}
+		a.fill("#signup", "Display name", annName)
 		a.press("#signup", "Create account")
 		a.waitText("#view .message", "We sent a link to "+ann)
 		a.waitFocus("#view .message")
@@ -617,6 +627,8 @@ func TestWebApp(t *testing.T) {
 		a.waitView("Your account")
 		a.notice("You are logged in as " + ann)
 		a.waitText("#profile", ann)
+		a.waitText("#greeting", annName)
+		a.waitText("#profile", annName)
 		a.shot("account")
 	})
 

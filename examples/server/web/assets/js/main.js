@@ -18,6 +18,8 @@ import password from "./views/password.js";
 import email from "./views/email.js";
 import twoFactor from "./views/two-factor.js";
 import sessions from "./views/sessions.js";
+import passkeysView from "./views/passkeys.js";
+import { passkeysOn } from "./passkeys.js";
 import mailbox from "./views/mailbox.js";
 import notFound from "./views/not-found.js";
 
@@ -37,6 +39,7 @@ const routes = {
   "/account/email": email,
   "/account/two-factor": twoFactor,
   "/account/sessions": sessions,
+  "/account/passkeys": passkeysView,
   "/dev/mailbox": mailbox,
 };
 
@@ -123,7 +126,9 @@ function navLink(href, text) {
 function renderNav() {
   const items = [];
   if (app.user) {
-    items.push(navLink("/account", "Account"), navLink("/account/two-factor", "Two-factor"), navLink("/account/sessions", "Sessions"));
+    items.push(navLink("/account", "Account"), navLink("/account/two-factor", "Two-factor"));
+    if (passkeysOn()) items.push(navLink("/account/passkeys", "Passkeys"));
+    items.push(navLink("/account/sessions", "Sessions"));
   } else {
     items.push(navLink("/login", "Log in"), navLink("/signup", "Sign up"));
   }

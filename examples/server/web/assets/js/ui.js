@@ -3,6 +3,14 @@
 // status messages.
 
 import { Problem, NetworkError, Cancelled } from "./api.js";
+import { PasskeyError, support as passkeySupport, elsewhereURL } from "./passkeys.js";
+
+// expected says whether err is a failure to tell people (a refusal of the
+// API, the network, a cancelled confirmation, a passkey ceremony the
+// browser did not complete) rather than a defect.
+function expected(err) {
+  return err instanceof Problem || err instanceof NetworkError || err instanceof Cancelled || err instanceof PasskeyError;
+}
 
 // h builds an element: attrs are attributes (true for a bare one, null or
 // false for none), "class", "text" (textContent) or "on<event>" listeners;
@@ -76,7 +84,7 @@ export function problemText(err) {
     if (err.status === 503) return `The service is unavailable for a moment. Try again ${err.retryAfter ? waitText(err.retryAfter) : "shortly"}.`;
     return err.detail || err.message;
   }
-  if (err instanceof NetworkError || err instanceof Cancelled) return err.message;
+  if (expected(err)) return err.message;
   return "Something went wrong. Reload the page and try again.";
 }
 
@@ -150,7 +158,7 @@ export function form(spec) {
       errorBox.hidden = false;
     }
     focus(first || errorBox);
-    if (!(err instanceof Problem || err instanceof NetworkError || err instanceof Cancelled)) {
+    if (!expected(err)) {
       reportError(err); // a bug: let it show in the console
     }
   };
@@ -245,7 +253,7 @@ export function actionButton(text, onClick, attrs = {}) {
       const m = message(problemText(err), "error");
       out.replaceChildren(m);
       focus(m);
-      if (!(err instanceof Problem || err instanceof NetworkError || err instanceof Cancelled)) reportError(err);
+      if (!expected(err)) reportError(err);
     } finally {
       b.removeAttribute("aria-disabled");
     }
@@ -278,4 +286,12 @@ export function download(name, text) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// passkeysElsewhere is a note that passkeys work at another address of
+// this server (text, then a link there), or null when that is not so.
+export function passkeysElsewhere(text) {
+  if (passkeySupport() !== "elsewhere") return null;
+  const url = elsewhereURL();
+  return h("p", { class: "message info passkey-elsewhere" }, text, " ", h("a", { href: url }, url), ".");
 }

@@ -8,7 +8,7 @@ export default {
   render(app) {
     return h("section", null,
       heading("Welcome"),
-      h("p", null, "This is the example app of authsys: a complete account system — sign up, email verification, login with two-factor authentication, password and email changes, sessions — driven through its HTTP API."),
+      h("p", null, "This is the example app of authsys: a complete account system — sign up, email verification, login with two-factor authentication or a passkey, password and email changes, sessions — driven through its HTTP API."),
       h("p", { class: "actions" },
         link("/login", "Log in", { class: "button primary" }),
         link("/signup", "Create an account", { class: "button" })),

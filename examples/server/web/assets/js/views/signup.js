@@ -6,9 +6,9 @@ import { h, heading, link, form, message, focus } from "../ui.js";
 
 // extraFields are the application's own signup fields, rendered after the
 // email and password and sent when filled in: those the server declares
-// (signupFields in webapp.go, in the page's data-signup-fields) and any
-// added here, e.g.
-//   {name: "display_name", label: "Display name", autocomplete: "nickname"}
+// (signupFields in webapp.go, in the page's data-signup-fields: the
+// example's display_name) and any added here, e.g.
+//   {name: "company", label: "Company", autocomplete: "organization"}
 // A field error the API reports for one of them appears under it.
 export const extraFields = [...declaredFields()];
 
