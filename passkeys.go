@@ -26,8 +26,8 @@ func (a *Auth) UserPasskeys(ctx context.Context, userID string) ([]Passkey, erro
 // RemovePasskey removes the passkey passkeyID of the user userID, as the
 // admin API does, for an operator tool: EventPasskeyRemoved names actor
 // (e.g. "cli:alice"), and the user is mailed the KindPasskeyRemoved notice
-// (in the background: call Shutdown before the program exits). The
-// user's sessions go on. It returns an error wrapping store.ErrNotFound
+// (in the background: call Shutdown before the program exits). Every
+// session of the user ends (the token version moves). It returns an error wrapping store.ErrNotFound
 // for an unknown user or passkey (or another user's), ErrPasskeysOff
 // while passkeys are off, or the store's error. It is safe for concurrent
 // use.

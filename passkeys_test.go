@@ -6,6 +6,7 @@ package authsys_test
 // authenticator would: an ECDSA P-256 key, attestation format "none".
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -26,6 +28,8 @@ import (
 
 	"github.com/authsys-go/authsys"
 	"github.com/authsys-go/authsys/mail"
+	"github.com/authsys-go/authsys/store"
+	"github.com/authsys-go/authsys/store/memory"
 	"github.com/authsys-go/authsys/store/postgres"
 	"github.com/authsys-go/authsys/store/sqlite"
 )
@@ -957,7 +961,13 @@ func TestPasskeyAdmin(t *testing.T) {
 	expect(t, admin.adminDo(http.MethodDelete, "/users/"+anaID+"/passkeys/"+id+"/", nil), http.StatusForbidden, "reauthentication_required")
 	expect(t, admin.post("/reauthenticate/", map[string]string{"password": goodPassword}), http.StatusOK, "")
 	expect(t, admin.adminDo(http.MethodDelete, "/users/"+anaID+"/passkeys/"+id+"/", nil), http.StatusOK, "")
+	// Every session of ana's ended with it.
+	expect(t, ana.get("/me/"), http.StatusUnauthorized, "")
 	expect(t, admin.adminDo(http.MethodDelete, "/users/"+anaID+"/passkeys/"+id+"/", nil), http.StatusNotFound, "not_found")
+	// The admin's own passkey goes as anyone's, not by the admin API.
+	_, ownView := pkRegister(e, admin)
+	expect(t, admin.adminDo(http.MethodDelete, "/users/"+adminUser.ID+"/passkeys/"+ownView["id"].(string)+"/", nil), http.StatusConflict, "conflict")
+	expect(t, admin.get("/me/"), http.StatusOK, "")
 	if ev, ok := coreLastEvent(e, authsys.EventPasskeyRemoved); !ok || ev.ActorID != adminUser.ID || ev.Reason != "admin" || ev.UserID != anaID {
 		t.Errorf("passkey_removed event: got %+v, want ana's, by the admin", ev)
 	}
@@ -1280,4 +1290,96 @@ func TestPasskeyOnlyPendingCode(t *testing.T) {
 	c, token := pkPending(e, "pk@example.com", "passkey")
 	expect(t, c.post("/2fa/verify-login/", map[string]string{"session_token": token, "code": "123456"}), http.StatusBadRequest, authsys.CodeInvalidCode)
 	expect(t, pk2FA(e, c, a, token, ceremonyOpts{}), http.StatusOK, "")
+}
+
+// pkHookedStore is a memory store whose passkey writes can be held or
+// failed, to put a reset in the middle of a ceremony.
+type pkHookedStore struct {
+	*memory.Store
+	beforeCreate func()
+	failDelete   atomic.Bool
+}
+
+func (s *pkHookedStore) CreatePasskey(ctx context.Context, p store.Passkey) error {
+	if s.beforeCreate != nil {
+		s.beforeCreate()
+	}
+	return s.Store.CreatePasskey(ctx, p)
+}
+
+func (s *pkHookedStore) DeletePasskey(ctx context.Context, userID, id string) (store.Passkey, error) {
+	if s.failDelete.Load() {
+		return store.Passkey{}, fmt.Errorf("%w: deletion refused by the test", store.ErrUnavailable)
+	}
+	return s.Store.DeletePasskey(ctx, userID, id)
+}
+
+// pkHookedEnv is pkEnv on a pkHookedStore.
+func pkHookedEnv(t *testing.T) (*env, *pkHookedStore) {
+	hs := &pkHookedStore{}
+	e := pkEnv(t, func(c *authsys.Config) {
+		hs.Store = c.Users.(*memory.Store)
+		c.Users = hs
+	})
+	return e, hs
+}
+
+// pkReset has the owner of email reset the password with a fresh link.
+func pkReset(e *env, email, pw string) response {
+	e.t.Helper()
+	expect(e.t, e.client().post("/password-reset/", map[string]string{"email": email}), http.StatusOK, "")
+	if err := e.auth.Shutdown(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	q := linkParams(e.t, coreLastMail(e, email, mail.KindPasswordReset))
+	return e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": pw})
+}
+
+// TestPasskeyRegistrationDuringReset: a registration whose session a
+// password reset ends while it is being stored does not leave its passkey
+// behind.
+func TestPasskeyRegistrationDuringReset(t *testing.T) {
+	e, hs := pkHookedEnv(t)
+	e.signupVerified("owner@example.com", goodPassword)
+	stolen := e.loggedIn("owner@example.com", goodPassword)
+	a := newAuthenticator(t)
+	opts := publicKey(t, stolen.post("/passkeys/register/begin/", nil))
+	hs.beforeCreate = func() {
+		hs.beforeCreate = nil
+		expect(t, pkReset(e, "owner@example.com", "the owner's new passphrase"), http.StatusOK, "")
+	}
+	r := stolen.post("/passkeys/register/finish/", map[string]any{"credential": a.create(opts, ceremonyOpts{})})
+	expect(t, r, http.StatusUnauthorized, authsys.CodeInvalidToken)
+	if ps, err := e.auth.UserPasskeys(t.Context(), coreUser(e, "owner@example.com").ID); err != nil || len(ps) != 0 {
+		t.Errorf("after the reset: got passkeys %v, %v; want none", ps, err)
+	}
+	_, r = pkLogin(e, a, ceremonyOpts{})
+	expect(t, r, http.StatusUnauthorized, authsys.CodeInvalidCredentials)
+}
+
+// TestPasskeyResetRemovalFails: a reset whose passkeys cannot be removed
+// changes nothing (the password stays, the passkey still counts) and its
+// link works once the store is back.
+func TestPasskeyResetRemovalFails(t *testing.T) {
+	e, hs := pkHookedEnv(t)
+	_, _, _ = pkUser(e, "owner@example.com")
+	before := coreUser(e, "owner@example.com")
+	expect(t, e.client().post("/password-reset/", map[string]string{"email": "owner@example.com"}), http.StatusOK, "")
+	if err := e.auth.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	q := linkParams(t, coreLastMail(e, "owner@example.com", mail.KindPasswordReset))
+	confirm := func() response {
+		return e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": "the owner's new passphrase"})
+	}
+	hs.failDelete.Store(true)
+	expect(t, confirm(), http.StatusServiceUnavailable, authsys.CodeServiceUnavailable)
+	if got := coreUser(e, "owner@example.com"); got.PasswordHash != before.PasswordHash || got.TokenVersion != before.TokenVersion {
+		t.Error("a reset whose passkeys could not be removed changed the account")
+	}
+	hs.failDelete.Store(false)
+	expect(t, confirm(), http.StatusOK, "")
+	if ps, _ := e.auth.UserPasskeys(t.Context(), before.ID); len(ps) != 0 {
+		t.Errorf("after the retried reset: got %d passkeys, want none", len(ps))
+	}
 }

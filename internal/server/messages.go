@@ -167,13 +167,14 @@ var messages = map[string]string{
 	"two_factor.disabled":        "Two-factor authentication is disabled.",
 
 	// The admin API.
-	"admin.forbidden":        "You do not have permission to use the admin API.",
-	"admin.no_such_user":     "No such user.",
-	"admin.already_verified": "The email address is already verified.",
-	"admin.deactivated":      "The account is deactivated; activate it instead.",
-	"admin.cannot_list":      "The user store cannot list users: it does not implement store.UserLister.",
-	"admin.deactivate_self":  "You cannot deactivate your own account.",
-	"admin.disable_own_2fa":  "Turn off your own two-factor authentication with POST /2fa/disable/.",
+	"admin.forbidden":          "You do not have permission to use the admin API.",
+	"admin.no_such_user":       "No such user.",
+	"admin.already_verified":   "The email address is already verified.",
+	"admin.deactivated":        "The account is deactivated; activate it instead.",
+	"admin.cannot_list":        "The user store cannot list users: it does not implement store.UserLister.",
+	"admin.deactivate_self":    "You cannot deactivate your own account.",
+	"admin.disable_own_2fa":    "Turn off your own two-factor authentication with POST /2fa/disable/.",
+	"admin.remove_own_passkey": "Remove your own passkeys with DELETE /passkeys/<id>/, which keeps your session.",
 
 	// How long an emailed link lives (mail.Data.ExpiresIn).
 	"duration.minutes": "{n} minutes",

@@ -500,6 +500,19 @@ func (h *Handlers) finishPasskeyRegistration(w http.ResponseWriter, r *http.Requ
 		}
 		return err
 	}
+	// The session was checked when the request came in; a password reset
+	// (or a revocation) since has removed the account's passkeys and
+	// ended the session, and must not miss this one: it goes unless the
+	// account is still as the session knew it.
+	if now, err := h.deps.Users.UserByID(ctx, u.ID); err != nil || now.TokenVersion != claimsFromContext(ctx).TokenVersion || !now.IsActive {
+		if _, derr := h.deps.PasskeyStore.DeletePasskey(context.WithoutCancel(ctx), u.ID, p.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			h.log.ErrorContext(ctx, "authsys: removing a passkey registered by an ended session failed", "user_id", u.ID, "error", derr)
+		}
+		if err != nil {
+			return err
+		}
+		return problem(http.StatusUnauthorized, handlers.CodeInvalidToken, "auth.session_ended")
+	}
 	h.emit(r, Event{Kind: handlers.EventPasskeyAdded, UserID: u.ID})
 	h.notify(r, u, authmail.KindPasskeyAdded, authmail.Data{})
 	return writeJSON(w, http.StatusCreated, passkeyResponse{passkeyView(p)})
@@ -931,6 +944,12 @@ func (h *Handlers) adminDeletePasskey(w http.ResponseWriter, r *http.Request, ad
 	id, err := targetID(r)
 	if err != nil {
 		return err
+	}
+	// An admin's own passkeys go as anyone's do (DELETE /passkeys/{id}/,
+	// which keeps the admin's session), not by the admin API, which ends
+	// every session of its target.
+	if id == admin.ID {
+		return problem(http.StatusConflict, handlers.CodeConflict, "admin.remove_own_passkey")
 	}
 	pid := r.PathValue("pid")
 	if !plausibleID(pid) {

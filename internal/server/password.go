@@ -212,6 +212,17 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	// The reset takes the account back: no passkey survives it (one added
+	// from a stolen session would log its holder in, and ask the owner for
+	// itself as a second factor). They go before the token version moves,
+	// so that a passkey login recorded before their removal holds the old
+	// version and dies with it, and a failure here changes nothing else
+	// (the link still works); a registration that finishes meanwhile
+	// notices the ended session and removes its passkey, and the removal
+	// after the write catches one that was stored in between.
+	if _, err := h.removePasskeys(r, u, "", "password_reset"); err != nil {
+		return err
+	}
 	// The token is checked again on the row being written: of concurrent
 	// confirms only the first finds the state it was issued for. The link
 	// reached the address, so the reset also verifies an unverified
@@ -243,12 +254,8 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w, r)
-	// The reset takes the account back: no passkey survives it (one added
-	// from a stolen session would log its holder in, and ask the owner
-	// for itself as a second factor).
 	if _, err := h.removePasskeys(r, u, "", "password_reset"); err != nil {
 		h.log.ErrorContext(r.Context(), "authsys: removing the passkeys of a reset account failed", "user_id", u.ID, "error", err)
-		return err
 	}
 	if verified {
 		h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID, Email: u.Email, Reason: "password_reset"})
