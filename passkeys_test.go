@@ -1296,15 +1296,34 @@ func TestPasskeyOnlyPendingCode(t *testing.T) {
 // failed, to put a reset in the middle of a ceremony.
 type pkHookedStore struct {
 	*memory.Store
-	beforeCreate func()
-	failDelete   atomic.Bool
+	// Each hook runs once, the next time its call comes.
+	beforeCreate, afterCreate, beforeUpdate, beforeList func()
+	failDelete                                          atomic.Bool
+}
+
+// once runs *hook, if set, after clearing it.
+func once(hook *func()) {
+	if h := *hook; h != nil {
+		*hook = nil
+		h()
+	}
 }
 
 func (s *pkHookedStore) CreatePasskey(ctx context.Context, p store.Passkey) error {
-	if s.beforeCreate != nil {
-		s.beforeCreate()
-	}
-	return s.Store.CreatePasskey(ctx, p)
+	once(&s.beforeCreate)
+	err := s.Store.CreatePasskey(ctx, p)
+	once(&s.afterCreate)
+	return err
+}
+
+func (s *pkHookedStore) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	once(&s.beforeUpdate)
+	return s.Store.UpdateUser(ctx, id, fn)
+}
+
+func (s *pkHookedStore) PasskeysByUser(ctx context.Context, userID string) ([]store.Passkey, error) {
+	once(&s.beforeList)
+	return s.Store.PasskeysByUser(ctx, userID)
 }
 
 func (s *pkHookedStore) DeletePasskey(ctx context.Context, userID, id string) (store.Passkey, error) {
@@ -1381,5 +1400,80 @@ func TestPasskeyResetRemovalFails(t *testing.T) {
 	expect(t, confirm(), http.StatusOK, "")
 	if ps, _ := e.auth.UserPasskeys(t.Context(), before.ID); len(ps) != 0 {
 		t.Errorf("after the retried reset: got %d passkeys, want none", len(ps))
+	}
+}
+
+// TestPasskeyLoginDuringResetRace: a passkey login that uses a passkey
+// between the moment a reset (or a registration's rollback) moved the
+// token version and the moment it removed the passkey keeps no session:
+// the version moves again after such a removal. Two interleavings: the
+// registration stored after the reset and rolled back (A), and the
+// registration stored between the reset's first removal and its write
+// (B).
+func TestPasskeyLoginDuringResetRace(t *testing.T) {
+	t.Run("rollback", func(t *testing.T) {
+		e, hs := pkHookedEnv(t)
+		e.signupVerified("owner@example.com", goodPassword)
+		stolen := e.loggedIn("owner@example.com", goodPassword)
+		a := newAuthenticator(t)
+		opts := publicKey(t, stolen.post("/passkeys/register/begin/", nil))
+		var opened *client
+		hs.beforeCreate = func() { expect(t, pkReset(e, "owner@example.com", "the owner's new passphrase"), http.StatusOK, "") }
+		hs.afterCreate = func() {
+			var r response
+			opened, r = pkLogin(e, a, ceremonyOpts{})
+			expect(t, r, http.StatusOK, "")
+		}
+		expect(t, stolen.post("/passkeys/register/finish/", map[string]any{"credential": a.create(opts, ceremonyOpts{})}), http.StatusUnauthorized, authsys.CodeInvalidToken)
+		if opened == nil {
+			t.Fatal("the login in the window did not run")
+		}
+		expect(t, opened.get("/me/"), http.StatusUnauthorized, "")
+	})
+	t.Run("between removal and write", func(t *testing.T) {
+		e, hs := pkHookedEnv(t)
+		e.signupVerified("owner@example.com", goodPassword)
+		stolen := e.loggedIn("owner@example.com", goodPassword)
+		a := newAuthenticator(t)
+		opts := publicKey(t, stolen.post("/passkeys/register/begin/", nil))
+		expect(t, e.client().post("/password-reset/", map[string]string{"email": "owner@example.com"}), http.StatusOK, "")
+		if err := e.auth.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		q := linkParams(t, coreLastMail(e, "owner@example.com", mail.KindPasswordReset))
+		var opened *client
+		hs.beforeUpdate = func() {
+			expect(t, stolen.post("/passkeys/register/finish/", map[string]any{"credential": a.create(opts, ceremonyOpts{})}), http.StatusCreated, "")
+			hs.beforeList = func() {
+				var r response
+				opened, r = pkLogin(e, a, ceremonyOpts{})
+				expect(t, r, http.StatusOK, "")
+			}
+		}
+		expect(t, e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": "the owner's new passphrase"}), http.StatusOK, "")
+		if opened == nil {
+			t.Fatal("the login in the window did not run")
+		}
+		expect(t, opened.get("/me/"), http.StatusUnauthorized, "")
+		if ps, _ := e.auth.UserPasskeys(t.Context(), coreUser(e, "owner@example.com").ID); len(ps) != 0 {
+			t.Errorf("after the reset: got %d passkeys, want none", len(ps))
+		}
+	})
+}
+
+// TestPasskeyShutAccountResetKeepsPasskeys: a reset link for an account
+// that was shut since (inactive, verified) removes nothing.
+func TestPasskeyShutAccountResetKeepsPasskeys(t *testing.T) {
+	e := pkEnv(t)
+	_, _, _ = pkUser(e, "shut@example.com")
+	expect(t, e.client().post("/password-reset/", map[string]string{"email": "shut@example.com"}), http.StatusOK, "")
+	if err := e.auth.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	q := linkParams(t, coreLastMail(e, "shut@example.com", mail.KindPasswordReset))
+	id := coreSetUser(e, "shut@example.com", func(u *authsys.User) { u.IsActive = false }).ID
+	expect(t, e.client().post("/password-reset-confirm/", map[string]string{"uid": q.Get("uid"), "token": q.Get("token"), "new_password": "a freshly chosen passphrase"}), http.StatusBadRequest, "invalid_token")
+	if ps, _ := e.auth.UserPasskeys(t.Context(), id); len(ps) != 1 {
+		t.Errorf("a refused reset left %d passkeys, want the 1 the account had", len(ps))
 	}
 }

@@ -103,9 +103,7 @@ func (h *Handlers) AdminAction(ctx context.Context, r *http.Request, actorID, id
 		h.endSessions(r, u.ID, "", session.ReasonRevoked)
 	}
 	if action == handlers.AdminDisable2FA {
-		if _, err := h.removePasskeys(r, u, actorID, "admin_disable_2fa"); err != nil {
-			h.log.ErrorContext(ctx, "authsys: removing the passkeys of an account failed", "user_id", u.ID, "error", err)
-		}
+		h.removePasskeysAgain(r, u, actorID, "admin_disable_2fa")
 		// The notice names no device: the request was the admin's.
 		if anon, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", nil); err == nil {
 			h.notify(anon, u, authmail.KindTwoFactorDisabled, authmail.Data{})

@@ -500,12 +500,19 @@ func (h *Handlers) finishPasskeyRegistration(w http.ResponseWriter, r *http.Requ
 		}
 		return err
 	}
-	// The session was checked when the request came in; a password reset
-	// (or a revocation) since has removed the account's passkeys and
-	// ended the session, and must not miss this one: it goes unless the
-	// account is still as the session knew it.
+	// The session was checked when the request came in; a change since
+	// that moved the token version (a password reset, logout-all, an
+	// admin's revocation) ended it, and a reset removed the account's
+	// passkeys: this one goes too unless the account is still as the
+	// session knew it. A passkey login may have used it meanwhile, so the
+	// version moves again after its removal.
 	if now, err := h.deps.Users.UserByID(ctx, u.ID); err != nil || now.TokenVersion != claimsFromContext(ctx).TokenVersion || !now.IsActive {
-		if _, derr := h.deps.PasskeyStore.DeletePasskey(context.WithoutCancel(ctx), u.ID, p.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+		wctx := context.WithoutCancel(ctx)
+		_, derr := h.deps.PasskeyStore.DeletePasskey(wctx, u.ID, p.ID)
+		if derr == nil {
+			derr = h.endEverySession(r.WithContext(wctx), u.ID)
+		}
+		if derr != nil && !errors.Is(derr, store.ErrNotFound) {
 			h.log.ErrorContext(ctx, "authsys: removing a passkey registered by an ended session failed", "user_id", u.ID, "error", derr)
 		}
 		if err != nil {
@@ -1028,11 +1035,41 @@ func (h *Handlers) removePasskeys(r *http.Request, u store.User, actor, reason s
 	}
 	n := 0
 	for _, p := range list {
-		if _, err := ps.DeletePasskey(r.Context(), u.ID, p.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		_, err := ps.DeletePasskey(r.Context(), u.ID, p.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue // removed meanwhile, by another request
+		case err != nil:
 			return n, err
 		}
 		n++
 		h.emit(r, Event{Kind: handlers.EventPasskeyRemoved, UserID: u.ID, Email: u.Email, ActorID: actor, Reason: reason})
 	}
 	return n, nil
+}
+
+// removePasskeysAgain follows a change that removed u's passkeys and then
+// moved its token version: a passkey stored in between (a registration
+// whose session check came before the move) is removed too, and if there
+// was one the version moves again and every session ends, since a passkey
+// login may have used it after the first move. A failure is logged: the
+// change itself is done.
+func (h *Handlers) removePasskeysAgain(r *http.Request, u store.User, actor, reason string) {
+	n, err := h.removePasskeys(r, u, actor, reason)
+	if err == nil && n > 0 {
+		err = h.endEverySession(r, u.ID)
+	}
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "authsys: removing the passkeys of an account failed", "user_id", u.ID, "error", err)
+	}
+}
+
+// endEverySession moves the token version of userID, which ends every
+// session at once, and revokes the session records.
+func (h *Handlers) endEverySession(r *http.Request, userID string) error {
+	if _, err := h.sess.UpdateUser(r.Context(), userID, func(x *store.User) error { x.TokenVersion++; return nil }); err != nil {
+		return err
+	}
+	h.endSessions(r, userID, "", session.ReasonRevoked)
+	return nil
 }

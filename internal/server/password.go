@@ -212,14 +212,17 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	if !resettable(u) {
+		return errInvalidLink
+	}
 	// The reset takes the account back: no passkey survives it (one added
 	// from a stolen session would log its holder in, and ask the owner for
 	// itself as a second factor). They go before the token version moves,
-	// so that a passkey login recorded before their removal holds the old
-	// version and dies with it, and a failure here changes nothing else
-	// (the link still works); a registration that finishes meanwhile
-	// notices the ended session and removes its passkey, and the removal
-	// after the write catches one that was stored in between.
+	// so that a passkey login that used one before its removal holds the
+	// old version and dies with it, and a failure here leaves the reset
+	// undone (the link still works; a retry removes the rest). A
+	// passkey stored in between is removed after the write, and the
+	// version moves once more (see removePasskeysAgain).
 	if _, err := h.removePasskeys(r, u, "", "password_reset"); err != nil {
 		return err
 	}
@@ -254,9 +257,7 @@ func (h *Handlers) passwordResetConfirm(w http.ResponseWriter, r *http.Request) 
 	}
 	h.endSessions(r, u.ID, "", session.ReasonAccount)
 	h.clearCookies(w, r)
-	if _, err := h.removePasskeys(r, u, "", "password_reset"); err != nil {
-		h.log.ErrorContext(r.Context(), "authsys: removing the passkeys of a reset account failed", "user_id", u.ID, "error", err)
-	}
+	h.removePasskeysAgain(r, u, "", "password_reset")
 	if verified {
 		h.emit(r, Event{Kind: handlers.EventAccountVerified, UserID: u.ID, Email: u.Email, Reason: "password_reset"})
 	}
