@@ -2,9 +2,7 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -198,10 +196,7 @@ func TestChangeSuiteFailsBrokenNotifiers(t *testing.T) {
 		RunChangeNotifierHarness(t, func(*testing.T) ChangeNotifierHarness { return refHarness(broken) })
 		return
 	}
-	if testing.Short() {
-		t.Skip("runs child processes")
-	}
-	tests := []struct{ broken, failingCase string }{
+	failsBroken(t, "TestChangeSuiteFailsBrokenNotifiers", brokenNotifierEnv, "notifier", []brokenCase{
 		{"never-ready", "ReadyThenDelivery"},
 		{"only-own", "ReadyThenDelivery"},
 		{"only-own", "EverySubscriberHears"},
@@ -214,22 +209,5 @@ func TestChangeSuiteFailsBrokenNotifiers(t *testing.T) {
 		{"leaks-goroutine", "Unsubscribe"},
 		{"silent-loss", "Reconnect"},
 		{"no-resubscribe", "Reconnect"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.broken+"/"+tt.failingCase, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0],
-				"-test.run=^TestChangeSuiteFailsBrokenNotifiers$/^"+tt.failingCase+"$", "-test.count=1")
-			cmd.Env = append(os.Environ(), brokenNotifierEnv+"="+tt.broken)
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("suite on the notifier that %s: got error %v, want a failing run\n%s", tt.broken, err, out)
-			}
-			want := "--- FAIL: TestChangeSuiteFailsBrokenNotifiers/" + tt.failingCase + " "
-			if !strings.Contains(string(out), want) {
-				t.Errorf("suite on the notifier that %s: got no %q line, want case %s to fail\n%s", tt.broken, strings.TrimSpace(want), tt.failingCase, out)
-			}
-		})
-	}
+	}, true)
 }

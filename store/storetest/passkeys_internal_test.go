@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,10 +216,7 @@ func TestPasskeySuiteFailsBrokenStores(t *testing.T) {
 		RunPasskeyStore(t, func(*testing.T) store.PasskeyStore { return newRefPasskeys(broken) })
 		return
 	}
-	if testing.Short() {
-		t.Skip("runs child processes")
-	}
-	tests := []struct{ broken, failingCase string }{
+	failsBroken(t, "TestPasskeySuiteFailsBrokenStores", brokenPasskeyEnv, "store", []brokenCase{
 		{"create-overwrites-credential", "CreateTakenCredentialID"},
 		{"create-overwrites-id", "CreateTakenID"},
 		{"credential-ignores-case", "CredentialIDsAreBytes"},
@@ -239,21 +234,5 @@ func TestPasskeySuiteFailsBrokenStores(t *testing.T) {
 		{"delete-ignores-user", "Delete"},
 		{"delete-keeps-credential", "Delete"},
 		{"ignores-context", "EndedContextIsUnavailable"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.broken+"/"+tt.failingCase, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestPasskeySuiteFailsBrokenStores$", "-test.count=1")
-			cmd.Env = append(os.Environ(), brokenPasskeyEnv+"="+tt.broken)
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("suite on the store that %s: got error %v, want a failing run\n%s", tt.broken, err, out)
-			}
-			want := "--- FAIL: TestPasskeySuiteFailsBrokenStores/" + tt.failingCase + " "
-			if !strings.Contains(string(out), want) {
-				t.Errorf("suite on the store that %s: got no %q line, want case %s to fail\n%s", tt.broken, strings.TrimSpace(want), tt.failingCase, out)
-			}
-		})
-	}
+	}, false)
 }

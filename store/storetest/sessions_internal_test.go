@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,10 +216,7 @@ func TestSessionSuiteFailsBrokenStores(t *testing.T) {
 		RunSessionStore(t, func(*testing.T) store.SessionStore { return newRefSessions(broken) })
 		return
 	}
-	if testing.Short() {
-		t.Skip("runs child processes")
-	}
-	tests := []struct{ broken, failingCase string }{
+	failsBroken(t, "TestSessionSuiteFailsBrokenStores", brokenEnv, "store", []brokenCase{
 		{"ignores-from", "RotateFromOtherRefreshID"},
 		{"ignores-from", "ConcurrentRotate"},
 		{"read-then-write", "ConcurrentRotate"},
@@ -239,21 +234,5 @@ func TestSessionSuiteFailsBrokenStores(t *testing.T) {
 		{"create-overwrites", "CreateDuplicateID"},
 		{"keeps-seconds", "RoundTripFullSession"},
 		{"ignores-context", "EndedContextIsUnavailable"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.broken+"/"+tt.failingCase, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSessionSuiteFailsBrokenStores$", "-test.count=1")
-			cmd.Env = append(os.Environ(), brokenEnv+"="+tt.broken)
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("suite on the store that %s: got error %v, want a failing run\n%s", tt.broken, err, out)
-			}
-			want := "--- FAIL: TestSessionSuiteFailsBrokenStores/" + tt.failingCase + " "
-			if !strings.Contains(string(out), want) {
-				t.Errorf("suite on the store that %s: got no %q line, want case %s to fail\n%s", tt.broken, strings.TrimSpace(want), tt.failingCase, out)
-			}
-		})
-	}
+	}, false)
 }

@@ -2,12 +2,9 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"os"
-	"os/exec"
 	"reflect"
-	"strings"
 	"sync"
 	"testing"
 
@@ -114,27 +111,9 @@ func TestProfileCasesFailBrokenStores(t *testing.T) {
 		runProfileCases(t, broken)
 		return
 	}
-	if testing.Short() {
-		t.Skip("runs child processes")
-	}
-	for _, tt := range []struct{ broken, failingCase string }{
+	failsBroken(t, "TestProfileCasesFailBrokenStores", brokenUsersEnv, "store", []brokenCase{
 		{"drops-profile", "ProfileRoundTrip"},
 		{"update-keeps-old-profile", "ProfileUpdate"},
 		{"shallow-copies", "ProfileReturnedAsCopies"},
-	} {
-		t.Run(tt.broken, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestProfileCasesFailBrokenStores$", "-test.count=1")
-			cmd.Env = append(os.Environ(), brokenUsersEnv+"="+tt.broken)
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("Profile cases on the store that %s: got error %v, want a failing run\n%s", tt.broken, err, out)
-			}
-			want := "--- FAIL: TestProfileCasesFailBrokenStores/" + tt.failingCase + " "
-			if !strings.Contains(string(out), want) {
-				t.Errorf("Profile cases on the store that %s: got no %q line, want case %s to fail\n%s", tt.broken, strings.TrimSpace(want), tt.failingCase, out)
-			}
-		})
-	}
+	}, false)
 }
